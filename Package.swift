@@ -1,0 +1,25 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No dependencies and no unsafeFlags: the package must stay usable as a
+// dependency. Build with `-Xswiftc -target-cpu -Xswiftc x86-64-v3` (or
+// `native`) for FMA/AVX kernels; see README "Performance".
+let package = Package(
+  name: "ImbalanceLoss",
+  products: [
+    .library(name: "ImbalanceLoss", targets: ["ImbalanceLoss"]),
+    .executable(name: "imbalance-demo", targets: ["imbalance-demo"]),
+  ],
+  targets: [
+    .target(name: "ImbalanceLoss"),
+    .executableTarget(
+      name: "imbalance-demo",
+      dependencies: ["ImbalanceLoss"]
+    ),
+    .testTarget(
+      name: "ImbalanceLossTests",
+      dependencies: ["ImbalanceLoss"]
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

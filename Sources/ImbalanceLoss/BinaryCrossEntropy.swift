@@ -1,0 +1,84 @@
+/// Binary cross-entropy on logits, with class weights (SPEC §2).
+///
+///     p_i = sigmoid(z_i)
+///     l_i = -a_pos y_i log p_i - a_neg (1 - y_i) log(1 - p_i)
+///     L   = E[l] = Σ w_i l_i / Σ w_i
+///     ∂L/∂z_i = (w_i / W) (a_neg (1 - y_i) p_i - a_pos y_i (1 - p_i))
+///
+/// With the default `a_pos = a_neg = 1` the gradient is `(w_i / W)(p_i - y_i)`.
+/// `a_pos` alone is what other libraries call `pos_weight`; a common choice
+/// for a positive rate π is `positiveWeight: (1 - π) / π`.
+///
+/// `log p` is computed as `-softplus(-z)`, never from `p`, so any finite logit
+/// gives a finite value and gradient.
+///
+/// ```swift
+/// let loss = BinaryCrossEntropy(positiveWeight: 3)
+/// let (value, gradient) = try loss.valueAndGradient(
+///     logits: [2.0, -1.0, 0.5], targets: [1, 0, 1])
+/// ```
+public struct BinaryCrossEntropy: SeparableLoss {
+  public typealias Target = Double
+
+  /// The weight `a_pos` of the positive term.
+  public let positiveWeight: Double
+  /// The weight `a_neg` of the negative term.
+  public let negativeWeight: Double
+  /// How per-sample terms are combined: weighted mean (default) or sum.
+  public var reduction: Reduction = .mean
+  /// How many threads a call may use; the result is the same bits either way.
+  public var parallelism: Parallelism = .automatic
+
+  /// Creates the loss with class weights `a_pos` and `a_neg`.
+  ///
+  /// A weight that is negative or not finite is reported by every call as
+  /// ``LossError/invalidParameter(name:value:requirement:)``.
+  public init(positiveWeight: Double = 1, negativeWeight: Double = 1) {
+    self.positiveWeight = positiveWeight
+    self.negativeWeight = negativeWeight
+  }
+
+  /// 1: one logit per sample.
+  public var logitsPerSample: Int { 1 }
+
+  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
+  ///
+  /// - Throws: ``LossError`` for invalid class weights, an empty batch,
+  ///   mismatched lengths, a non-finite logit, a target outside [0, 1] or an
+  ///   invalid weight. The gradient buffer is untouched after a throw.
+  /// - Complexity: O(N), one pass.
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    try validateParameters()
+    let batch = try BinaryBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      reduction: reduction)
+    return BinaryKernels.weightedCrossEntropy(
+      batch, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
+      gradient: gradient?.baseAddress, parallelism: parallelism)
+  }
+
+  /// Writes each sample's unweighted term `l_i` into `values`.
+  ///
+  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
+  /// - Complexity: O(N).
+  public func perSampleValues(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    into values: UnsafeMutableBufferPointer<Double>
+  ) throws(LossError) {
+    try validateParameters()
+    let batch = try BinaryBatch(logits: logits, targets: targets, weights: nil, gradient: nil)
+    try Validation.checkValuesCount(values.count, sampleCount: batch.count)
+    let (aPos, aNeg) = (positiveWeight, negativeWeight)
+    BinaryKernels.writeTerms(batch, into: values.baseAddress!, parallelism: parallelism) {
+      BinaryKernels.crossEntropyTerm($0, $1, aPos, aNeg).loss
+    }
+  }
+
+  func validateParameters() throws(LossError) {
+    try Validation.checkNonNegative(positiveWeight, name: "positiveWeight")
+    try Validation.checkNonNegative(negativeWeight, name: "negativeWeight")
+  }
+}

@@ -1,0 +1,91 @@
+/// Binary cross-entropy re-weighted by the smooth F1 of the batch (SPEC §4).
+///
+/// The gradient of `-F` weights each sample by `y - F/2`; applying
+/// "p -> log p" to it gives class-weighted cross-entropy with
+///
+///     a_pos = 1 - F/2          a_neg = F/2
+///     L = E[-(1 - F/2) y log p - (F/2)(1 - y) log(1 - p)]
+///     ∂L/∂z_i = (w_i / W) ((F/2)(1 - y_i) p_i - (1 - F/2) y_i (1 - p_i))
+///
+/// F is held constant: no gradient flows through it. With `f1: nil` it is the
+/// smooth F1 of the current batch (``SmoothF1Loss/f1(logits:targets:weights:)``);
+/// a small batch with few positives gives a noisy F, so a caller may supply
+/// one instead, such as a running average over recent batches.
+///
+/// Why it works: the minimiser q of this loss for a true posterior η has
+/// `q > 1/2` exactly when `η > F/2`, so thresholding the trained model at 0.5
+/// thresholds the posterior at F/2, the F1-optimal rule.
+///
+/// On a batch with no positives the batch F is 0, so `a_neg = 0` and the loss
+/// and gradient are 0: supply `f1` to keep learning from such batches.
+public struct F1WeightedCrossEntropy: SeparableLoss {
+  public typealias Target = Double
+
+  /// The F held constant, or `nil` for the smooth F1 of each batch.
+  public let f1: Double?
+  /// How per-sample terms are combined: weighted mean (default) or sum.
+  public var reduction: Reduction = .mean
+  /// How many threads a call may use; the result is the same bits either way.
+  public var parallelism: Parallelism = .automatic
+
+  /// Creates the loss with a fixed F in [0, 1], or `nil` for each batch's own.
+  ///
+  /// An `f1` outside [0, 1] is reported by every call as
+  /// ``LossError/invalidParameter(name:value:requirement:)``.
+  public init(f1: Double? = nil) {
+    self.f1 = f1
+  }
+
+  /// 1: one logit per sample.
+  public var logitsPerSample: Int { 1 }
+
+  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
+  ///
+  /// - Throws: ``LossError`` for an `f1` outside [0, 1], an empty batch,
+  ///   mismatched lengths, a non-finite logit, a target outside [0, 1] or an
+  ///   invalid weight. The gradient buffer is untouched after a throw.
+  /// - Complexity: O(N): one pass with a supplied `f1`, two otherwise.
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    try validateParameters()
+    let batch = try BinaryBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      reduction: reduction)
+    let f = heldF1(batch)
+    return BinaryKernels.weightedCrossEntropy(
+      batch, positiveWeight: 1 - f / 2, negativeWeight: f / 2,
+      gradient: gradient?.baseAddress, parallelism: parallelism)
+  }
+
+  /// Writes each sample's unweighted term at the held F into `values`. With
+  /// `f1: nil`, F is the smooth F1 of this batch without weights.
+  ///
+  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
+  /// - Complexity: O(N).
+  public func perSampleValues(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    into values: UnsafeMutableBufferPointer<Double>
+  ) throws(LossError) {
+    try validateParameters()
+    let batch = try BinaryBatch(logits: logits, targets: targets, weights: nil, gradient: nil)
+    try Validation.checkValuesCount(values.count, sampleCount: batch.count)
+    let f = heldF1(batch)
+    BinaryKernels.writeTerms(batch, into: values.baseAddress!, parallelism: parallelism) {
+      BinaryKernels.crossEntropyTerm($0, $1, 1 - f / 2, f / 2).loss
+    }
+  }
+
+  /// The supplied F, or the smooth F1 of the batch (the weighted mean's
+  /// normalisation cancels in F = 2T / S, so either reduction gives the same F).
+  func heldF1(_ batch: BinaryBatch) -> Double {
+    f1 ?? BinaryKernels.f1Statistics(batch, parallelism: parallelism).f1
+  }
+
+  func validateParameters() throws(LossError) {
+    if let f1, !(f1 >= 0 && f1 <= 1) {
+      throw .invalidParameter(name: "f1", value: f1, requirement: "in [0, 1]")
+    }
+  }
+}

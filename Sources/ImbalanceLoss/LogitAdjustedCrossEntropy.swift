@@ -1,0 +1,161 @@
+/// Softmax cross-entropy on logits shifted by `tau log π_k` (SPEC §5), also
+/// known as logit adjustment (Menon et al. 2020); `tau = 1` is balanced softmax.
+///
+///     a_ik = z_ik + tau log π_k
+///     L    = E[logsumexp_k(a_i) - a_i,c_i]
+///     ∂L/∂z_ik = (w_i / W) (softmax(a_i)_k - [k == c_i])
+///
+/// Rare classes get a larger margin on their own logit, so the trained model's
+/// raw logits `z` (the adjustment lives only in the loss) are calibrated for
+/// the balanced error. `tau = 0` is plain softmax cross-entropy.
+///
+/// Logits are row-major, `K = priors.classCount` per sample; targets are class
+/// indices in `0..<K`.
+///
+/// ```swift
+/// let loss = try LogitAdjustedCrossEntropy(priors: [0.9, 0.09, 0.01])
+/// let (value, gradient) = try loss.valueAndGradient(
+///     logits: [2.0, 0.5, -1.0,   0.1, 0.2, 0.3], targets: [0, 2])
+/// ```
+public struct LogitAdjustedCrossEntropy: SeparableLoss {
+  public typealias Target = Int
+
+  /// The class priors π.
+  public let priors: ClassPriors
+  /// The temperature `tau >= 0` of the adjustment.
+  public let tau: Double
+  /// How per-sample terms are combined: weighted mean (default) or sum.
+  public var reduction: Reduction = .mean
+  /// How many threads a call may use; the result is the same bits either way.
+  public var parallelism: Parallelism = .automatic
+  /// `tau log π_k`, added to every row.
+  let offsets: [Double]
+
+  /// Creates the loss from class priors (or counts: any positive scale is
+  /// normalised) and a temperature.
+  ///
+  /// - Throws: ``LossError`` for empty, non-positive or non-finite priors and
+  ///   for a tau that is negative or not finite.
+  public init(priors: [Double], tau: Double = 1) throws(LossError) {
+    try self.init(priors: ClassPriors(priors), tau: tau)
+  }
+
+  /// Creates the loss from class priors and a temperature.
+  ///
+  /// - Throws: ``LossError/invalidParameter(name:value:requirement:)`` for a
+  ///   tau that is negative or not finite.
+  public init(priors: ClassPriors, tau: Double = 1) throws(LossError) {
+    self.offsets = try priors.offsets(tau: tau)
+    self.priors = priors
+    self.tau = tau
+  }
+
+  /// The number of classes `K`.
+  public var classCount: Int { priors.classCount }
+
+  /// K: one logit per class and sample.
+  public var logitsPerSample: Int { classCount }
+
+  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
+  ///
+  /// - Throws: ``LossError`` for a logit count that is not a multiple of K, an
+  ///   empty batch, mismatched lengths, a non-finite logit, a label outside
+  ///   `0..<K` or an invalid weight. The gradient buffer is untouched after a throw.
+  /// - Complexity: O(N K), three passes over each row held in cache.
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    let batch = try SoftmaxBatch(
+      logits: logits, labels: targets, weights: weights, gradient: gradient,
+      classCount: classCount, reduction: reduction)
+    return offsets.withUnsafeBufferPointer { o in
+      SoftmaxKernel.crossEntropy(
+        batch, offsets: o.baseAddress!, gradient: gradient?.baseAddress,
+        parallelism: parallelism)
+    }
+  }
+
+  /// Writes each sample's term `logsumexp_k(a_i) - a_i,c_i` into `values`.
+  ///
+  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
+  /// - Complexity: O(N K).
+  public func perSampleValues(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    into values: UnsafeMutableBufferPointer<Double>
+  ) throws(LossError) {
+    let batch = try SoftmaxBatch(
+      logits: logits, labels: targets, weights: nil, gradient: nil,
+      classCount: classCount, reduction: .sum)
+    try Validation.checkValuesCount(values.count, sampleCount: batch.rows)
+    offsets.withUnsafeBufferPointer { o in
+      SoftmaxKernel.writeTerms(batch, offsets: o.baseAddress!, into: values.baseAddress!)
+    }
+  }
+}
+
+/// Plain softmax cross-entropy: ``LogitAdjustedCrossEntropy`` with `tau = 0`.
+///
+///     L = E[logsumexp_k(z_i) - z_i,c_i]
+///     ∂L/∂z_ik = (w_i / W) (softmax(z_i)_k - [k == c_i])
+///
+/// Pair it with ``ClassPriors/predictions(logits:tau:)`` for post-hoc logit
+/// adjustment.
+public struct SoftmaxCrossEntropy: SeparableLoss {
+  public typealias Target = Int
+
+  /// The number of classes `K`.
+  public let classCount: Int
+  /// How per-sample terms are combined: weighted mean (default) or sum.
+  public var reduction: Reduction = .mean
+  /// How many threads a call may use; the result is the same bits either way.
+  public var parallelism: Parallelism = .automatic
+  let offsets: [Double]
+
+  /// Creates the loss for `classCount` classes.
+  ///
+  /// - Throws: ``LossError/noClasses`` when `classCount <= 0`.
+  public init(classCount: Int) throws(LossError) {
+    if classCount <= 0 { throw .noClasses }
+    self.classCount = classCount
+    self.offsets = [Double](repeating: 0, count: classCount)
+  }
+
+  /// K: one logit per class and sample.
+  public var logitsPerSample: Int { classCount }
+
+  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
+  ///
+  /// - Throws: as ``LogitAdjustedCrossEntropy``.
+  /// - Complexity: O(N K).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    let batch = try SoftmaxBatch(
+      logits: logits, labels: targets, weights: weights, gradient: gradient,
+      classCount: classCount, reduction: reduction)
+    return offsets.withUnsafeBufferPointer { o in
+      SoftmaxKernel.crossEntropy(
+        batch, offsets: o.baseAddress!, gradient: gradient?.baseAddress,
+        parallelism: parallelism)
+    }
+  }
+
+  /// Writes each sample's term `logsumexp_k(a_i) - a_i,c_i` into `values`.
+  ///
+  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
+  /// - Complexity: O(N K).
+  public func perSampleValues(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    into values: UnsafeMutableBufferPointer<Double>
+  ) throws(LossError) {
+    let batch = try SoftmaxBatch(
+      logits: logits, labels: targets, weights: nil, gradient: nil,
+      classCount: classCount, reduction: .sum)
+    try Validation.checkValuesCount(values.count, sampleCount: batch.rows)
+    offsets.withUnsafeBufferPointer { o in
+      SoftmaxKernel.writeTerms(batch, offsets: o.baseAddress!, into: values.baseAddress!)
+    }
+  }
+}

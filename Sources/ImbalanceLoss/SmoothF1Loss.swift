@@ -1,0 +1,62 @@
+/// One minus smooth F1: F1 made differentiable by replacing the 0/1
+/// prediction with `p = sigmoid(z)` (SPEC §3).
+///
+///     T = Σ w_i y_i p_i        S = Σ w_i (y_i + p_i)
+///     F = 2T / S               L = 1 - F
+///     ∂L/∂z_i = -(2 w_i / S) (y_i - F/2) p_i (1 - p_i)
+///
+/// When `S = 0` (no positive sample and every `p` underflowed to 0) F is
+/// defined as 0, the value it has on every other all-negative batch, so the
+/// loss is 1 and the gradient 0: never a NaN.
+///
+/// Smooth F1 is not a mean of per-sample terms; `weights` scale each sample's
+/// contribution to T and S.
+public struct SmoothF1Loss: Loss {
+  public typealias Target = Double
+
+  /// How many threads a call may use; the result is the same bits either way.
+  public var parallelism: Parallelism = .automatic
+
+  /// Creates the loss.
+  public init() {}
+
+  /// 1: one logit per sample.
+  public var logitsPerSample: Int { 1 }
+
+  /// Computes `1 - F` and, when `gradient` is non-nil, writes `∂L/∂z` into it.
+  ///
+  /// - Throws: ``LossError`` for an empty batch, mismatched lengths, a
+  ///   non-finite logit, a target outside [0, 1] or an invalid weight. The
+  ///   gradient buffer is untouched after a throw.
+  /// - Complexity: O(N): one pass for the value, two with the gradient
+  ///   (the gradient needs F, a sum over the whole batch).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    let batch = try BinaryBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient)
+    let statistics = BinaryKernels.f1Statistics(batch, parallelism: parallelism)
+    if let gradient = gradient?.baseAddress {
+      BinaryKernels.smoothF1Gradient(
+        batch, statistics: statistics, gradient: gradient, parallelism: parallelism)
+    }
+    return statistics.loss
+  }
+
+  /// The smooth F1 score `F = 2T / S` of a batch (0 when `S = 0`).
+  ///
+  /// This is the F that ``F1WeightedCrossEntropy`` holds constant when it is
+  /// not given one.
+  ///
+  /// - Throws: ``LossError`` for invalid input, as for the loss.
+  /// - Complexity: O(N), one pass.
+  public func f1(
+    logits: [Double], targets: [Double], weights: [Double]? = nil
+  ) throws(LossError) -> Double {
+    try withBuffers(logits, targets, weights) { (z, y, w) throws(LossError) in
+      let batch = try BinaryBatch(logits: z, targets: y, weights: w, gradient: nil)
+      return BinaryKernels.f1Statistics(batch, parallelism: parallelism).f1
+    }
+  }
+}

@@ -1,0 +1,151 @@
+// Input validation shared by every loss. Each check is one read-only pass that
+// runs before any kernel writes, so a throwing call leaves the caller's
+// gradient buffer untouched.
+
+/// The per-sample factor `w_i / W` of the weighted mean, computed without
+/// overflow or underflow of `W = Σ w_i`.
+///
+/// `factor(i) = (w_i * scale) * reciprocal`, where `scale` is the power of two
+/// that brings the largest weight into [1, 2) (exact) and `reciprocal` is
+/// `1 / Σ (w_i * scale)`. Without weights, `scale = 1` and `reciprocal = 1 / N`.
+@usableFromInline
+struct WeightNormalizer: Sendable {
+  @usableFromInline var scale: Double
+  @usableFromInline var reciprocal: Double
+
+  @inlinable init(scale: Double, reciprocal: Double) {
+    self.scale = scale
+    self.reciprocal = reciprocal
+  }
+}
+
+@usableFromInline
+enum Validation {
+  /// Checks that a batch is non-empty and that the targets, weights and
+  /// gradient have the lengths its logits imply; returns the sample count.
+  @inlinable
+  static func checkShapes(
+    logitCount: Int, logitsPerSample: Int, targetCount: Int, weightCount: Int?,
+    gradientCount: Int?
+  ) throws(LossError) -> Int {
+    assert(logitsPerSample > 0)
+    if logitCount % logitsPerSample != 0 {
+      throw .logitCountNotMultipleOfClassCount(
+        logitCount: logitCount, classCount: logitsPerSample)
+    }
+    let sampleCount = logitCount / logitsPerSample
+    if targetCount != sampleCount {
+      throw .lengthMismatch(argument: "targets", expected: sampleCount, actual: targetCount)
+    }
+    if let weightCount, weightCount != sampleCount {
+      throw .lengthMismatch(argument: "weights", expected: sampleCount, actual: weightCount)
+    }
+    if let gradientCount, gradientCount != logitCount {
+      throw .lengthMismatch(argument: "gradient", expected: logitCount, actual: gradientCount)
+    }
+    if sampleCount == 0 { throw .emptyBatch }
+    return sampleCount
+  }
+
+  /// Throws for the first NaN or infinite logit.
+  @inlinable
+  static func checkFinite(_ logits: UnsafeBufferPointer<Double>) throws(LossError) {
+    // `x - x` is 0 for finite x and NaN otherwise; summing it is a branch-free
+    // vector scan, and only a failing batch pays for the search.
+    let n = logits.count
+    guard let base = logits.baseAddress else { return }
+    var acc = SIMD8<Double>()
+    var i = 0
+    while i + 8 <= n {
+      let v = SIMDLoad.load(base + i)
+      acc += v - v
+      i += 8
+    }
+    var tail = 0.0
+    while i < n {
+      tail += base[i] - base[i]
+      i += 1
+    }
+    if acc.sum() + tail == 0 { return }
+    for j in 0..<n where !base[j].isFinite {
+      throw .nonFiniteLogit(index: j, value: base[j])
+    }
+  }
+
+  /// Throws for the first binary target that is NaN or outside [0, 1].
+  @inlinable
+  static func checkUnitInterval(_ targets: UnsafeBufferPointer<Double>) throws(LossError) {
+    let n = targets.count
+    guard let base = targets.baseAddress else { return }
+    var good = SIMDMask<SIMD8<Int64>>(repeating: true)
+    var i = 0
+    while i + 8 <= n {
+      let v = SIMDLoad.load(base + i)
+      good = good .& (v .>= 0) .& (v .<= 1)
+      i += 8
+    }
+    var tailGood = true
+    while i < n {
+      let y = base[i]
+      tailGood = tailGood && y >= 0 && y <= 1
+      i += 1
+    }
+    if all(good) && tailGood { return }
+    for j in 0..<n where !(base[j] >= 0 && base[j] <= 1) {
+      throw .targetOutOfRange(index: j, value: base[j])
+    }
+  }
+
+  /// Throws for the first label outside `0..<classCount`.
+  @inlinable
+  static func checkLabels(
+    _ labels: UnsafeBufferPointer<Int>, classCount: Int
+  ) throws(LossError) {
+    for (i, c) in labels.enumerated() where c < 0 || c >= classCount {
+      throw .labelOutOfRange(index: i, label: c, classCount: classCount)
+    }
+  }
+
+  /// Validates per-sample weights and returns the normalizer of the reduction:
+  /// `w_i / Σ w` for the mean, `w_i` for the sum.
+  @inlinable
+  static func normalizer(
+    weights: UnsafeBufferPointer<Double>?, sampleCount: Int, reduction: Reduction = .mean
+  ) throws(LossError) -> WeightNormalizer {
+    var largest = 0.0
+    if let weights {
+      for (i, w) in weights.enumerated() {
+        guard w >= 0 && w.isFinite else { throw .invalidWeight(index: i, value: w) }
+        largest = largest < w ? w : largest
+      }
+    }
+    if reduction == .sum { return WeightNormalizer(scale: 1, reciprocal: 1) }
+    guard let weights else {
+      return WeightNormalizer(scale: 1, reciprocal: 1 / Double(sampleCount))
+    }
+    if largest == 0 { throw .zeroTotalWeight }
+    // 2^-exponent(largest) puts the largest weight in [1, 2): the scaled sum
+    // lies in [1, 2N], so neither it nor its reciprocal can overflow.
+    // (Clamped so that an all-subnormal weight vector still gets a finite scale.)
+    let scale = Double(sign: .plus, exponent: Swift.min(-largest.exponent, 1000), significand: 1)
+    var sum = CompensatedSum()
+    for w in weights { sum.add(w * scale) }
+    return WeightNormalizer(scale: scale, reciprocal: 1 / sum.value)
+  }
+
+  /// Throws unless a per-sample output buffer has one element per sample.
+  @inlinable
+  static func checkValuesCount(_ count: Int, sampleCount: Int) throws(LossError) {
+    if count != sampleCount {
+      throw .lengthMismatch(argument: "values", expected: sampleCount, actual: count)
+    }
+  }
+
+  /// Throws unless `value` is finite and `>= 0`.
+  @inlinable
+  static func checkNonNegative(_ value: Double, name: String) throws(LossError) {
+    guard value >= 0 && value.isFinite else {
+      throw .invalidParameter(name: name, value: value, requirement: "finite and >= 0")
+    }
+  }
+}
