@@ -25,7 +25,7 @@
 /// Every method validates all inputs before it writes anything and throws a
 /// ``LossError`` naming the first problem (index and value). After a throw a
 /// caller's gradient buffer holds exactly what it held before the call.
-public protocol Loss: Sendable {
+public protocol Loss<Target>: Sendable {
   /// What a sample's target is: `Double` for binary losses, `Int` for softmax losses.
   associatedtype Target: Sendable
 
