@@ -1,0 +1,120 @@
+import Foundation
+import ImbalanceLoss
+import Testing
+
+// Every ```swift block that follows a `<!-- snippet: NAME -->` marker in
+// README.md or the DocC catalog is a copy of the region between
+// `// snippet: NAME` and `// end-snippet` below: the tests run the code, and
+// `documentedExamplesMatchTheirTests` fails when a copy drifts.
+
+@Suite struct DocumentationExamplesTests {
+  @Test func readmeQuickStart() throws {
+    // snippet: readme-quick-start
+    // Binary: rare positives, one logit per sample.
+    let logits: [Double] = [2.0, -1.0, 0.5, -3.0]
+    let targets: [Double] = [1, 0, 1, 0]
+    let bce = BinaryCrossEntropy(positiveWeight: 3)
+    let (value, gradient) = try bce.valueAndGradient(logits: logits, targets: targets)
+    print(value, gradient)  // back-propagate `gradient`
+
+    // F1-weighted cross-entropy: the batch's smooth F1, held constant.
+    let f1Loss = try F1WeightedCrossEntropy().value(logits: logits, targets: targets)
+
+    // Long-tailed multiclass: K = 3 logits per sample, row-major.
+    let priors = try ClassPriors(counts: [900, 90, 10])
+    let adjusted = try LogitAdjustedCrossEntropy(priors: priors, tau: 1)
+    var reusable = [Double]()  // training loops reuse one gradient array
+    let softmaxValue = try adjusted.valueAndGradient(
+      logits: [2.0, 0.5, -1.0, 0.1, 0.2, 0.3], targets: [0, 2], gradient: &reusable)
+
+    // Post-hoc alternative: train with plain cross-entropy, adjust at prediction.
+    let predicted = try priors.predictions(logits: [2.0, 0.5, -1.0, 0.1, 0.2, 0.3], tau: 1)
+    print(f1Loss, softmaxValue, predicted)
+    // end-snippet
+    #expect(gradient.count == 4 && reusable.count == 6 && predicted.count == 2)
+    #expect(value > 0 && f1Loss > 0 && softmaxValue > 0)
+  }
+
+  @Test func documentedExamplesMatchTheirTests() throws {
+    let root = URL(fileURLWithPath: #filePath)
+      .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let tests = try snippets(inSwiftFilesUnder: root.appendingPathComponent("Tests"))
+    var documents = [root.appendingPathComponent("README.md")]
+    let catalog = root.appendingPathComponent("Sources/ImbalanceLoss/ImbalanceLoss.docc")
+    if let items = FileManager.default.enumerator(atPath: catalog.path) {
+      for case let item as String in items where item.hasSuffix(".md") {
+        documents.append(catalog.appendingPathComponent(item))
+      }
+    }
+    var checked = 0
+    for document in documents {
+      for (name, code) in try markdownSnippets(in: document) {
+        guard let expected = tests[name] else {
+          Issue.record("\(document.lastPathComponent): snippet '\(name)' has no test")
+          continue
+        }
+        // The markdown adds the import a reader needs; the test file has it at the top.
+        let body = code.filter { $0 != "import ImbalanceLoss" }
+          .drop(while: { $0.isEmpty })
+        #expect(
+          Array(body) == expected,
+          "\(document.lastPathComponent): snippet '\(name)' differs from its test")
+        checked += 1
+      }
+    }
+    #expect(checked >= 1)
+  }
+}
+
+/// `name -> lines` for every `// snippet: name` ... `// end-snippet` region,
+/// dedented to the region's first line.
+func snippets(inSwiftFilesUnder directory: URL) throws -> [String: [String]] {
+  var result: [String: [String]] = [:]
+  let files = FileManager.default.enumerator(atPath: directory.path)
+  while let file = files?.nextObject() as? String {
+    guard file.hasSuffix(".swift") else { continue }
+    let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+    var name: String?
+    var lines: [String] = []
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+      let trimmed = line.trimmingCharacters(in: .whitespaces)
+      if trimmed.hasPrefix("// snippet: ") {
+        name = String(trimmed.dropFirst("// snippet: ".count))
+        lines = []
+      } else if trimmed == "// end-snippet", let n = name {
+        let indent = lines.first.map { $0.prefix(while: { $0 == " " }).count } ?? 0
+        result[n] = lines.map { String($0.dropFirst(min(indent, $0.prefix(while: { $0 == " " }).count))) }
+        name = nil
+      } else if name != nil {
+        lines.append(String(line))
+      }
+    }
+  }
+  return result
+}
+
+/// `(name, lines)` for every ```swift block preceded by `<!-- snippet: name -->`.
+func markdownSnippets(in file: URL) throws -> [(String, [String])] {
+  let text = try String(contentsOf: file, encoding: .utf8)
+  var result: [(String, [String])] = []
+  var pending: String?
+  var inBlock = false
+  var lines: [String] = []
+  for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+    if inBlock {
+      if line.hasPrefix("```") {
+        result.append((pending!, lines))
+        inBlock = false
+        pending = nil
+      } else {
+        lines.append(line)
+      }
+    } else if line.hasPrefix("<!-- snippet: "), line.hasSuffix(" -->") {
+      pending = String(line.dropFirst("<!-- snippet: ".count).dropLast(" -->".count))
+    } else if line.hasPrefix("```swift"), pending != nil {
+      inBlock = true
+      lines = []
+    }
+  }
+  return result
+}
