@@ -18,6 +18,7 @@
 ///     logits: [2.0, -1.0, 0.5], targets: [1, 0, 1])
 /// ```
 public struct BinaryCrossEntropy: SeparableLoss {
+  /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 
   /// The weight `a_pos` of the positive term.

@@ -19,6 +19,7 @@
 /// On a batch with no positives the batch F is 0, so `a_neg = 0` and the loss
 /// and gradient are 0: supply `f1` to keep learning from such batches.
 public struct F1WeightedCrossEntropy: SeparableLoss {
+  /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 
   /// The F held constant, or `nil` for the smooth F1 of each batch.

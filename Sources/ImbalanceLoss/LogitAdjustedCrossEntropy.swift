@@ -18,6 +18,7 @@
 ///     logits: [2.0, 0.5, -1.0,   0.1, 0.2, 0.3], targets: [0, 2])
 /// ```
 public struct LogitAdjustedCrossEntropy: SeparableLoss {
+  /// A class index in `0..<classCount`.
   public typealias Target = Int
 
   /// The class priors π.
@@ -102,6 +103,7 @@ public struct LogitAdjustedCrossEntropy: SeparableLoss {
 /// Pair it with ``ClassPriors/predictions(logits:tau:)`` for post-hoc logit
 /// adjustment.
 public struct SoftmaxCrossEntropy: SeparableLoss {
+  /// A class index in `0..<classCount`.
   public typealias Target = Int
 
   /// The number of classes `K`.

@@ -53,6 +53,7 @@ public enum LossError: Error, Equatable, Sendable, CustomStringConvertible {
   /// A hyper-parameter is outside its domain; `requirement` says what it must be.
   case invalidParameter(name: String, value: Double, requirement: String)
 
+  /// What was wrong and where, e.g. `logits[7] is nan; logits must be finite`.
   public var description: String {
     switch self {
     case .emptyBatch:
@@ -84,6 +85,7 @@ public enum LossError: Error, Equatable, Sendable, CustomStringConvertible {
     }
   }
 
+  /// Same case and payload; NaN payloads compare equal.
   public static func == (lhs: LossError, rhs: LossError) -> Bool {
     // NaN payloads compare equal so that a test can match the error it expects.
     func same(_ a: Double, _ b: Double) -> Bool { a == b || (a.isNaN && b.isNaN) }

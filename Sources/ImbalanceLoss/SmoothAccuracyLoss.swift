@@ -12,6 +12,7 @@
 /// The value is summed as `y (1 - p) + (1 - y) p` rather than `1 - ACC_s`,
 /// so a near-perfect batch keeps its significant digits.
 public struct SmoothAccuracyLoss: SeparableLoss {
+  /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 
   /// How per-sample terms are combined: weighted mean (default) or sum.

@@ -12,6 +12,7 @@
 /// Smooth F1 is not a mean of per-sample terms; `weights` scale each sample's
 /// contribution to T and S.
 public struct SmoothF1Loss: Loss {
+  /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 
   /// How many threads a call may use; the result is the same bits either way.

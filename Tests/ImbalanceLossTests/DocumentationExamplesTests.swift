@@ -35,6 +35,40 @@ import Testing
     #expect(value > 0 && f1Loss > 0 && softmaxValue > 0)
   }
 
+  @Test func doccOverview() throws {
+    // snippet: docc-overview
+    let loss = BinaryCrossEntropy(positiveWeight: 19)  // positive rate 5 %: (1 - π) / π
+    let (value, gradient) = try loss.valueAndGradient(
+      logits: [1.2, -0.3, -2.0], targets: [1, 0, 0])
+    // end-snippet
+    #expect(value > 0 && gradient.count == 3)
+  }
+
+  @Test func doccCompareGradients() throws {
+    // snippet: docc-compare-gradients
+    // A positive the model gets badly wrong, z = -8:
+    let accuracyGradient = try SmoothAccuracyLoss().gradient(logits: [-8], targets: [1])
+    let crossEntropyGradient = try BinaryCrossEntropy().gradient(logits: [-8], targets: [1])
+    // accuracyGradient[0] ≈ -0.000335: almost nothing to learn from.
+    // crossEntropyGradient[0] ≈ -0.999665: the full error.
+    // end-snippet
+    // mpmath (30 digits): p(1 - p) at z = -8 is 0.000335237670756474220, 1 - p is 0.999664649869533522.
+    expectClose(accuracyGradient[0], -0.000335237670756474220, relative: 1e-14)
+    expectClose(crossEntropyGradient[0], -0.999664649869533522, relative: 1e-14)
+  }
+
+  @Test func doccPostHoc() throws {
+    // snippet: docc-post-hoc
+    let priors = try ClassPriors(counts: [5000, 500, 50])
+    // Train with SoftmaxCrossEntropy(classCount: 3); then, at prediction:
+    let logits: [Double] = [2.0, 1.2, 0.4]
+    let plain = try priors.predictions(logits: logits, tau: 0)     // [0]
+    let balanced = try priors.predictions(logits: logits, tau: 1)  // [2]
+    // end-snippet
+    #expect(plain == [0])
+    #expect(balanced == [2])  // 0.4 - log(50/5550) = 5.11 > 1.2 - log(500/5550) = 3.61
+  }
+
   @Test func documentedExamplesMatchTheirTests() throws {
     let root = URL(fileURLWithPath: #filePath)
       .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -62,7 +96,7 @@ import Testing
         checked += 1
       }
     }
-    #expect(checked >= 1)
+    #expect(checked >= 4)
   }
 }
 
