@@ -11,7 +11,8 @@ rounded to the nearest double. The printed error is measured on a dense grid
 with the rounded coefficients, in exact (mpmath) arithmetic, so it is the
 approximation error alone; rounding in the Swift evaluation comes on top.
 
-exp:   exp(r) = 1 + r + r^2 q(r),  |r| <= ln2/2,  q of degree 9 (exp degree 11).
+exp:   exp(r) = 1 + r + r^2 q(r),  |r| <= ln2/2,  q of degree 10 (exp degree 12);
+       the Swift code adds q(0) - 1/2 (exact) and 1/2 r^2 apart.
 log1p: log1p(f) = f - (f^2/2 - s (f^2/2 + s^2 P(s^2))),  s = f / (2 + f),
        f in [-1/4, 1/2] so s in [-1/7, 1/5];  P of degree 7 in z = s^2.
        (log1p(f) = 2 atanh(s) = 2s + s R, R = 2 s^2/3 + 2 s^4/5 + ...;
@@ -45,7 +46,7 @@ def exp_coefficients():
         if abs(r) < mp.mpf("1e-20"):
             return mp.mpf(1) / 2 + r / 6
         return (mp.exp(r) - 1 - r) / r**2
-    cs = fit(q, -half, half, 9)
+    cs = fit(q, -half, half, 10)
     worst = mp.mpf(0)
     for i in range(-4000, 4001):
         r = half * i / 4000
@@ -82,6 +83,7 @@ if __name__ == "__main__":
     print("exp q coefficients (degree 0 first):")
     for c in cs:
         print(f"  {c!r},")
+    print(f"  q(0) - 1/2 = {cs[0] - 0.5!r} = {float.hex(cs[0] - 0.5)}")
     print(f"max relative approximation error: {mp.nstr(err, 5)} "
           f"= 2^{mp.nstr(mp.log(err, 2), 5)}")
     cs, err = log1p_coefficients()
