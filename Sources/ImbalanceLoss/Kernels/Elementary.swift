@@ -185,8 +185,14 @@ struct Logistic {
   init(_ z: Vector) {
     // Masks come from comparisons only: `mask .== false` and friends run a
     // lane-by-lane loop through memory in the standard library (10x slower).
+    self.init(z, e: Elementary.exp(z.replacing(with: -z, where: z .>= 0)))
+  }
+
+  /// The same from `e = exp(-|z|)` computed earlier (bit-identical results).
+  @inlinable @inline(__always)
+  init(_ z: Vector, e: Vector) {
     isNonNegative = z .>= 0
-    e = Elementary.exp(z.replacing(with: -z, where: isNonNegative))  // exp(-|z|)
+    self.e = e
     let r = 1 / (1 + e)
     let er = e * r
     p = er.replacing(with: r, where: isNonNegative)
