@@ -45,7 +45,8 @@ public struct F1WeightedCrossEntropy: SeparableLoss {
   /// - Throws: ``LossError`` for an `f1` outside [0, 1], an empty batch,
   ///   mismatched lengths, a non-finite logit, a target outside [0, 1] or an
   ///   invalid weight. The gradient buffer is untouched after a throw.
-  /// - Complexity: O(N): one pass with a supplied `f1`, two otherwise.
+  /// - Complexity: O(N): one pass with a supplied `f1`, two otherwise; with
+  ///   a gradient buffer the second pass reuses the first pass's `exp(-|z|)`.
   public func valueAndGradient(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
@@ -54,10 +55,16 @@ public struct F1WeightedCrossEntropy: SeparableLoss {
     let batch = try BinaryBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
       reduction: reduction)
-    let f = heldF1(batch)
+    // Without a supplied F, the F pass leaves exp(-|z|) in the gradient
+    // buffer (when there is one) for the loss pass to reuse.
+    let scratch = f1 == nil ? gradient?.baseAddress : nil
+    let f = f1 ?? BinaryKernels.f1Statistics(
+      batch, parallelism: parallelism, storingExpIn: scratch
+    ).f1
     return BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: 1 - f / 2, negativeWeight: f / 2,
-      gradient: gradient?.baseAddress, parallelism: parallelism)
+      gradient: gradient?.baseAddress, parallelism: parallelism,
+      expStored: scratch != nil)
   }
 
   /// Writes each sample's unweighted term at the held F into `values`. With

@@ -30,14 +30,16 @@ public struct SmoothF1Loss: Loss {
   ///   non-finite logit, a target outside [0, 1] or an invalid weight. The
   ///   gradient buffer is untouched after a throw.
   /// - Complexity: O(N): one pass for the value, two with the gradient
-  ///   (the gradient needs F, a sum over the whole batch).
+  ///   (the gradient needs F, a sum over the whole batch); the first pass
+  ///   leaves `exp(-|z|)` in the gradient buffer, so exp runs once per sample.
   public func valueAndGradient(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
     let batch = try BinaryBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient)
-    let statistics = BinaryKernels.f1Statistics(batch, parallelism: parallelism)
+    let statistics = BinaryKernels.f1Statistics(
+      batch, parallelism: parallelism, storingExpIn: gradient?.baseAddress)
     if let gradient = gradient?.baseAddress {
       BinaryKernels.smoothF1Gradient(
         batch, statistics: statistics, gradient: gradient, parallelism: parallelism)

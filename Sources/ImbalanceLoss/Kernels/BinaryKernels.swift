@@ -60,18 +60,37 @@ enum BinaryKernels {
     _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?,
     parallelism: Parallelism, _ element: BinaryElement
   ) -> SIMD4<Double> {
+    run(batch, reading: nil, gradient: gradient, parallelism: parallelism) { z, y, f, _ in
+      element(z, y, f)
+    }
+  }
+
+  /// ``run(_:gradient:parallelism:_:)`` that also hands `element` the vector
+  /// of `stored` at the same index (zero in padding lanes): a quantity an
+  /// earlier pass wrote into the gradient buffer, such as `exp(-|z|)`. The
+  /// gradient may be written over `stored` in place.
+  @inlinable @inline(__always)
+  static func run(
+    _ batch: BinaryBatch, reading stored: UnsafePointer<Double>?,
+    gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism,
+    _ element: (_ z: Vector, _ y: Vector, _ f: Vector, _ stored: Vector) -> (
+      sums: (Vector, Vector, Vector), gradient: Vector
+    )
+  ) -> SIMD4<Double> {
     let out = UncheckedSendable(gradient)
+    let stored = UncheckedSendable(stored)
     return ChunkedReduction.sum(
       itemCount: batch.count, logitsPerItem: 1, parallelism: parallelism
     ) { range in
-      runChunk(batch, range, out.value, element)
+      runChunk(batch, range, stored.value, out.value, element)
     }
   }
 
   @inlinable @inline(__always)
   static func runChunk(
-    _ batch: BinaryBatch, _ range: Range<Int>, _ gradient: UnsafeMutablePointer<Double>?,
-    _ element: BinaryElement
+    _ batch: BinaryBatch, _ range: Range<Int>, _ stored: UnsafePointer<Double>?,
+    _ gradient: UnsafeMutablePointer<Double>?,
+    _ element: (Vector, Vector, Vector, Vector) -> (sums: (Vector, Vector, Vector), gradient: Vector)
   ) -> SIMD4<Double> {
     let z = batch.logits
     let y = batch.targets
@@ -92,7 +111,8 @@ enum BinaryKernels {
         } else {
           f = Vector(repeating: reciprocal)
         }
-        let r = element(SIMDLoad.load(z + i), SIMDLoad.load(y + i), f)
+        let sv = stored.map { SIMDLoad.load($0 + i) } ?? Vector()
+        let r = element(SIMDLoad.load(z + i), SIMDLoad.load(y + i), f, sv)
         s0 += r.sums.0
         s1 += r.sums.1
         s2 += r.sums.2
@@ -105,12 +125,14 @@ enum BinaryKernels {
         var zv = Vector()
         var yv = Vector()
         var f = Vector()
+        var sv = Vector()
         for lane in 0..<(end - i) {
           zv[lane] = z[i + lane]
           yv[lane] = y[i + lane]
           f[lane] = (batch.weights.map { ($0[i + lane] * scale) * reciprocal }) ?? reciprocal
+          if let stored { sv[lane] = stored[i + lane] }
         }
-        let r = element(zv, yv, f)
+        let r = element(zv, yv, f, sv)
         s0 += r.sums.0
         s1 += r.sums.1
         s2 += r.sums.2
@@ -129,12 +151,25 @@ enum BinaryKernels {
   ///
   ///     l = -a_pos y log p - a_neg (1 - y) log(1 - p)
   ///     dL/dz = f (a_neg (1 - y) p - a_pos y (1 - p))
+  ///
+  /// With `expStored`, the gradient buffer already holds `exp(-|z|)` (written
+  /// by ``f1Statistics(_:parallelism:storingExpIn:)``) and the pass reuses it
+  /// instead of calling exp again.
   @inlinable
   static func weightedCrossEntropy(
     _ batch: BinaryBatch, positiveWeight aPos: Double, negativeWeight aNeg: Double,
-    gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism
+    gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism,
+    expStored: Bool = false
   ) -> Double {
-    run(batch, gradient: gradient, parallelism: parallelism) { z, y, f in
+    if expStored, let gradient {
+      return run(
+        batch, reading: gradient, gradient: gradient, parallelism: parallelism
+      ) { z, y, f, e in
+        let t = crossEntropyTerm(Logistic(z, e: e), z, y, aPos, aNeg)
+        return ((f * t.loss, Vector(), Vector()), f * t.slope)
+      }[0]
+    }
+    return run(batch, gradient: gradient, parallelism: parallelism) { z, y, f in
       let t = crossEntropyTerm(z, y, aPos, aNeg)
       return ((f * t.loss, Vector(), Vector()), f * t.slope)
     }[0]
@@ -145,7 +180,14 @@ enum BinaryKernels {
   static func crossEntropyTerm(
     _ z: Vector, _ y: Vector, _ aPos: Double, _ aNeg: Double
   ) -> (loss: Vector, slope: Vector) {
-    let s = Logistic(z)
+    crossEntropyTerm(Logistic(z), z, y, aPos, aNeg)
+  }
+
+  /// ``crossEntropyTerm(_:_:_:_:)`` from the logistic quantities `s` of `z`.
+  @inlinable @inline(__always)
+  static func crossEntropyTerm(
+    _ s: Logistic, _ z: Vector, _ y: Vector, _ aPos: Double, _ aNeg: Double
+  ) -> (loss: Vector, slope: Vector) {
     let sp = s.softplus(z)
     let yPos = aPos * y
     let yNeg = aNeg * (1 - y)
@@ -188,14 +230,18 @@ enum BinaryKernels {
   /// The smooth-F1 statistics (SPEC §3) with normalised weights `f`:
   /// `T = Σ f y p`, `S = Σ f (y + p)` and `U = Σ f (y (1 - p) + (1 - y) p)`,
   /// so that `F = 2T / S` and `1 - F = U / S` without cancellation.
+  ///
+  /// With `storingExpIn`, also writes `exp(-|z_i|)` there, for a second pass
+  /// (the gradient) to reuse instead of calling exp again.
   @inlinable
   static func f1Statistics(
-    _ batch: BinaryBatch, parallelism: Parallelism
+    _ batch: BinaryBatch, parallelism: Parallelism,
+    storingExpIn scratch: UnsafeMutablePointer<Double>? = nil
   ) -> F1Statistics {
-    let r = run(batch, gradient: nil, parallelism: parallelism) { z, y, f in
+    let r = run(batch, gradient: scratch, parallelism: parallelism) { z, y, f in
       let s = Logistic(z)
       let fp = f * s.p
-      return ((fp * y, f * y + fp, f * (y * s.q) + (1 - y) * fp), Vector())
+      return ((fp * y, f * y + fp, f * (y * s.q) + (1 - y) * fp), s.e)
     }
     return F1Statistics(truePositive: r[0], total: r[1], complement: r[2])
   }
@@ -205,7 +251,9 @@ enum BinaryKernels {
   ///     dL/dz_i = -(2 f_i / S) (y_i - F/2) p_i (1 - p_i)
   ///
   /// computed as `-2 (y - F/2) (1 - p) (f p / S)`: `f p <= S`, so no
-  /// intermediate overflows even when S is tiny.
+  /// intermediate overflows even when S is tiny. `gradient` holds
+  /// `exp(-|z|)` on entry (from ``f1Statistics(_:parallelism:storingExpIn:)``),
+  /// which this pass reads back instead of calling exp, and overwrites.
   @inlinable
   static func smoothF1Gradient(
     _ batch: BinaryBatch, statistics: F1Statistics,
@@ -218,8 +266,9 @@ enum BinaryKernels {
       gradient.initialize(repeating: 0, count: batch.count)
       return
     }
-    _ = run(batch, gradient: gradient, parallelism: parallelism) { z, y, f in
-      let s = Logistic(z)
+    _ = run(batch, reading: gradient, gradient: gradient, parallelism: parallelism) {
+      z, y, f, e in
+      let s = Logistic(z, e: e)
       let g = -2 * (y - halfF) * s.q * ((f * s.p) / total)
       return ((Vector(), Vector(), Vector()), g)
     }

@@ -1,0 +1,182 @@
+// imbalance-bench: value + gradient of every core loss, ns per logit.
+//
+//   swift run -c release imbalance-bench [--json] [--quick] [--max-logits N] [--only LOSS]
+//
+// For each loss and size: the buffer API (caller-owned gradient, no
+// allocation) and the [Double] API (a fresh gradient array per call), on one
+// thread (`.serial`) and on all cores (`.automatic`). Each figure is the
+// median of repeated runs after two warm-up calls. Inputs are the seeded
+// SplitMix64 streams that Benchmarks/peers.py reproduces bit for bit.
+
+import ImbalanceLoss
+
+// MARK: Inputs shared with peers.py
+
+/// Element `i` of the SplitMix64 stream of `seed`, as a uniform double in [0, 1).
+func uniform(seed: UInt64, _ i: Int) -> Double {
+  var z = seed &+ UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15
+  z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+  z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+  z = z ^ (z >> 31)
+  return Double(z >> 11) * 0x1p-53
+}
+
+/// Logits uniform in [-4, 4).
+func makeLogits(_ count: Int) -> [Double] { (0..<count).map { -4 + 8 * uniform(seed: 1, $0) } }
+/// Binary targets, positive with probability 0.1.
+func makeTargets(_ count: Int) -> [Double] { (0..<count).map { uniform(seed: 2, $0) < 0.1 ? 1 : 0 } }
+/// Class labels uniform in 0..<k.
+func makeLabels(_ count: Int, _ k: Int) -> [Int] {
+  (0..<count).map { min(k - 1, Int(uniform(seed: 3, $0) * Double(k))) }
+}
+/// Zipf priors π_k ∝ 1 / (k + 1).
+func makePriors(_ k: Int) -> [Double] { (0..<k).map { 1 / Double($0 + 1) } }
+
+// MARK: Timing
+
+nonisolated(unsafe) var sink = 0.0
+let clock = ContinuousClock()
+
+func seconds(_ d: Duration) -> Double {
+  let c = d.components
+  return Double(c.seconds) + Double(c.attoseconds) * 1e-18
+}
+
+/// Median time of `body` in seconds: two warm-up calls, then enough runs to
+/// fill about `budget` seconds (at least 5, at most 41).
+func median(budget: Double, _ body: () throws -> Double) rethrows -> Double {
+  sink += try body()
+  let first = try clock.measure { sink += try body() }
+  let runs = max(5, min(41, Int(budget / max(seconds(first), 1e-9))))
+  var times: [Double] = []
+  for _ in 0..<runs { times.append(seconds(try clock.measure { sink += try body() })) }
+  times.sort()
+  return times[times.count / 2]
+}
+
+struct Row {
+  var loss: String
+  var samples: Int
+  var classes: Int
+  var api: String
+  var threads: String
+  var nsPerLogit: Double
+}
+
+func measure<L: Loss>(
+  _ name: String, _ make: (Parallelism) -> L, samples: Int, classes: Int,
+  logits z: [Double], targets t: [L.Target], budget: Double
+) throws -> [Row] {
+  var rows: [Row] = []
+  if let only, !name.hasPrefix(only) { return rows }
+  var gradient = [Double](repeating: 0, count: z.count)
+  for (label, parallelism) in [("1", Parallelism.serial), ("all", .automatic)] {
+    let loss = make(parallelism)
+    let buffer = try z.withUnsafeBufferPointer { zb in
+      try t.withUnsafeBufferPointer { tb in
+        try gradient.withUnsafeMutableBufferPointer { gb in
+          try median(budget: budget) {
+            try loss.valueAndGradient(logits: zb, targets: tb, weights: nil, gradient: gb)
+          }
+        }
+      }
+    }
+    let array = try median(budget: budget) {
+      let r = try loss.valueAndGradient(logits: z, targets: t)
+      return r.value + r.gradient[0]
+    }
+    let n = Double(z.count)
+    rows.append(Row(loss: name, samples: samples, classes: classes, api: "buffer",
+                    threads: label, nsPerLogit: buffer / n * 1e9))
+    rows.append(Row(loss: name, samples: samples, classes: classes, api: "array",
+                    threads: label, nsPerLogit: array / n * 1e9))
+  }
+  return rows
+}
+
+// MARK: Main
+
+let arguments = CommandLine.arguments.dropFirst()
+let json = arguments.contains("--json")
+let quick = arguments.contains("--quick")
+var maxLogits = quick ? 100_000 : 10_000_000
+if let i = arguments.firstIndex(of: "--max-logits"), i + 1 < arguments.endIndex,
+  let n = Int(arguments[i + 1])
+{
+  maxLogits = n
+}
+let budget = quick ? 0.05 : 0.25
+let only: String? = {
+  let a = CommandLine.arguments
+  guard let i = a.firstIndex(of: "--only"), i + 1 < a.endIndex else { return nil }
+  return a[i + 1]
+}()
+let sizes = [10_000, 100_000, 1_000_000, 10_000_000, 100_000_000].filter { $0 <= maxLogits }
+
+var rows: [Row] = []
+do {
+  for n in sizes {
+    let z = makeLogits(n)
+    let y = makeTargets(n)
+    rows += try measure("smooth-accuracy", { p in
+      var l = SmoothAccuracyLoss(); l.parallelism = p; return l
+    }, samples: n, classes: 1, logits: z, targets: y, budget: budget)
+    rows += try measure("binary-cross-entropy", { p in
+      var l = BinaryCrossEntropy(); l.parallelism = p; return l
+    }, samples: n, classes: 1, logits: z, targets: y, budget: budget)
+    rows += try measure("smooth-f1", { p in
+      var l = SmoothF1Loss(); l.parallelism = p; return l
+    }, samples: n, classes: 1, logits: z, targets: y, budget: budget)
+    rows += try measure("f1-weighted-ce", { p in
+      var l = F1WeightedCrossEntropy(); l.parallelism = p; return l
+    }, samples: n, classes: 1, logits: z, targets: y, budget: budget)
+  }
+  for k in [10, 100, 1000] {
+    for total in sizes where total >= 10 * k {
+      let n = total / k
+      let z = makeLogits(n * k)
+      let c = makeLabels(n, k)
+      let loss = try LogitAdjustedCrossEntropy(priors: makePriors(k), tau: 1)
+      rows += try measure("logit-adjusted-ce", { p in
+        var l = loss; l.parallelism = p; return l
+      }, samples: n, classes: k, logits: z, targets: c, budget: budget)
+    }
+  }
+} catch {
+  fatalError("benchmark input rejected: \(error)")
+}
+
+func format(_ x: Double) -> String {
+  let r = (x * 100).rounded() / 100
+  var s = "\(r)"
+  if let dot = s.firstIndex(of: ".") {
+    let decimals = s.distance(from: dot, to: s.endIndex) - 1
+    if decimals < 2 { s += String(repeating: "0", count: 2 - decimals) }
+  }
+  return s
+}
+
+if json {
+  var out = "[\n"
+  for (i, r) in rows.enumerated() {
+    out += "  {\"loss\": \"\(r.loss)\", \"samples\": \(r.samples), \"classes\": \(r.classes), "
+    out += "\"api\": \"\(r.api)\", \"threads\": \"\(r.threads)\", "
+    out += "\"ns_per_logit\": \(r.nsPerLogit)}\(i + 1 < rows.count ? "," : "")\n"
+  }
+  out += "]"
+  print(out)
+} else {
+  print("ns per logit (value + gradient), median; N*K logits per call")
+  print("| loss | N | K | buffer 1 thr | buffer all | array 1 thr | array all |")
+  print("|---|---:|---:|---:|---:|---:|---:|")
+  var i = 0
+  while i + 3 < rows.count {
+    let r = rows[i]
+    // Rows come in the order (1, buffer), (1, array), (all, buffer), (all, array).
+    print("| \(r.loss) | \(r.samples) | \(r.classes) | \(format(rows[i].nsPerLogit)) | "
+      + "\(format(rows[i + 2].nsPerLogit)) | \(format(rows[i + 1].nsPerLogit)) | "
+      + "\(format(rows[i + 3].nsPerLogit)) |")
+    i += 4
+  }
+}
+if sink == 42 { print(sink) }  // keeps the results alive
