@@ -37,6 +37,9 @@ enum Platform {
     }
   }
 
+  /// Ends the process with `status`.
+  static func exit(_ status: Int32) -> Never { cExit(status) }
+
   /// Whether standard error is a terminal (progress then redraws one line).
   static var standardErrorIsTerminal: Bool { isatty(2) != 0 }
 
@@ -77,3 +80,4 @@ enum Platform {
 private func cErfc(_ x: Double) -> Double { erfc(x) }
 private func cExp(_ x: Double) -> Double { exp(x) }
 private func cLog(_ x: Double) -> Double { log(x) }
+private func cExit(_ status: Int32) -> Never { exit(status) }
