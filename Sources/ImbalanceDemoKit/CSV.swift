@@ -15,6 +15,7 @@ public enum CSVError: Error, Equatable, CustomStringConvertible {
   /// Every row has the same label: there is nothing to classify.
   case singleClass(label: Int)
 
+  /// The message shown to the user.
   public var description: String {
     switch self {
     case .noRows:

@@ -108,6 +108,7 @@ public struct SplitError: Error, Equatable, CustomStringConvertible {
   /// Its number of rows.
   public var count: Int
 
+  /// The message shown to the user.
   public var description: String {
     "class \(classIndex) has \(count) row\(count == 1 ? "" : "s"); "
       + "a stratified split needs at least 2 per class"

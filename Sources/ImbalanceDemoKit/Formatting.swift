@@ -38,10 +38,14 @@ struct TextTable {
 
 /// A JSON value whose objects keep their keys in insertion order.
 public indirect enum JSON: Equatable, Sendable {
+  /// A number; written as `null` when not finite.
   case number(Double)
+  /// A string, escaped when written.
   case string(String)
+  /// An object whose members keep their order.
   case object([(String, JSON)])
 
+  /// Values are equal when they render to the same text.
   public static func == (a: JSON, b: JSON) -> Bool { a.rendered() == b.rendered() }
 
   /// Compact JSON text; a non-finite number is written as `null`.

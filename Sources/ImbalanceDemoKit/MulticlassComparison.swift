@@ -16,7 +16,8 @@ public struct MulticlassTrainingSet: Sendable {
 /// classifier and how to turn its logits into a class.
 ///
 /// Add a softmax loss to the demo with one line in ``standard``:
-/// `.loss("name") { set throws(LossError) in try MyLoss(counts: set.counts) }`.
+/// `.loss("name") { (set) throws(LossError) in try MyLoss(counts: set.counts) }`,
+/// or re-weight an existing one with `.loss("name", classWeights: { ... }) { ... }`.
 public struct MulticlassMethod: Sendable {
   /// The row's name in tables and the JSON key of its scores.
   public var name: String
@@ -30,19 +31,35 @@ public struct MulticlassMethod: Sendable {
   }
 
   /// A method that trains on `loss` and predicts the argmax of the raw logits.
+  ///
+  /// - Parameter classWeights: Per-class weights `a_k`, or `nil`: each
+  ///   training row of class `c` then gets the per-sample weight `a_c`.
   public static func loss<L: Loss>(
     _ name: String,
+    classWeights: (@Sendable (MulticlassTrainingSet) throws(LossError) -> [Double])? = nil,
     _ makeLoss: @escaping @Sendable (MulticlassTrainingSet) throws(LossError) -> L
   ) -> MulticlassMethod where L.Target == Int {
     MulticlassMethod(
       name: name,
       training: .objective { (set) throws(LossError) in
         let loss = try makeLoss(set)
+        let perClass = try classWeights?(set)
+        if let perClass, perClass.count != set.classCount {
+          throw .lengthMismatch(
+            argument: "classWeights", expected: set.classCount, actual: perClass.count)
+        }
         var labels: [Int] = []
+        var weights: [Double] = []
         return { z, rows, gradient throws(LossError) in
           labels.removeAll(keepingCapacity: true)
           for i in rows { labels.append(set.labels[i]) }
-          return try loss.valueAndGradient(logits: z, targets: labels, gradient: &gradient)
+          guard let perClass else {
+            return try loss.valueAndGradient(logits: z, targets: labels, gradient: &gradient)
+          }
+          weights.removeAll(keepingCapacity: true)
+          for c in labels { weights.append(perClass[c]) }
+          return try loss.valueAndGradient(
+            logits: z, targets: labels, weights: weights, gradient: &gradient)
         }
       },
       postHocTau: 0)

@@ -16,6 +16,7 @@ public struct FileError: Error, Equatable, CustomStringConvertible {
   /// The system's explanation (`strerror`).
   public var reason: String
 
+  /// The message shown to the user.
   public var description: String { "\(path): \(reason)" }
 }
 

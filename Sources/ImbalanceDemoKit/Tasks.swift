@@ -10,11 +10,13 @@ public struct BinaryTask: Sendable {
   /// Test rows (large, so the scores are close to their population values).
   public var testCount: Int
 
-  /// The task with `imbalance` negatives per positive.
-  public init(imbalance: Double = 19, trainCount: Int = 10_000, testCount: Int = 100_000) {
+  /// The task with `imbalance` negatives per positive: by default 10000
+  /// training and 100000 test rows, grown with the imbalance so that about 50
+  /// training and 200 test rows are positive.
+  public init(imbalance: Double = 19, trainCount: Int? = nil, testCount: Int? = nil) {
     self.imbalance = imbalance
-    self.trainCount = trainCount
-    self.testCount = testCount
+    self.trainCount = trainCount ?? max(10_000, Int(50 * (1 + imbalance)))
+    self.testCount = testCount ?? max(100_000, Int(200 * (1 + imbalance)))
   }
 
   /// `π = P(y = 1)`.

@@ -32,3 +32,33 @@ func logitAdjustmentRaisesBalancedAccuracyOnTheLongTail(seed: UInt64) throws {
       settings: settings)
   }
 }
+
+@Test func classWeightsBecomePerSampleWeights() throws {
+  // Two rows, one per class, one feature of 0: only the biases learn. With
+  // weights (1, 3) the weighted CE is minimised at softmax = (1/4, 3/4), so
+  // the logit difference tends to log 3 (by hand: d/dz of
+  // -(1 log p0 + 3 log p1) vanishes at p1 = 3/4).
+  let data = Dataset(features: [0, 0], labels: [0, 1], featureCount: 1, classCount: 2)
+  let settings = TrainingSettings(epochs: 3000, learningRate: 0.01, batchSize: nil, shuffleSeed: 1)
+  let results = try runMulticlassComparison(
+    train: data, test: data,
+    methods: [
+      .loss("weighted", classWeights: { _ in [1, 3] }) { (set) throws(LossError) in
+        try SoftmaxCrossEntropy(classCount: set.classCount)
+      }
+    ],
+    settings: settings)
+  let model = results[0].model
+  expectClose(model.bias(1) - model.bias(0), Platform.log(3), relative: 1e-6)
+
+  #expect(throws: LossError.lengthMismatch(argument: "classWeights", expected: 2, actual: 1)) {
+    try runMulticlassComparison(
+      train: data, test: data,
+      methods: [
+        .loss("short", classWeights: { _ in [1] }) { (set) throws(LossError) in
+          try SoftmaxCrossEntropy(classCount: set.classCount)
+        }
+      ],
+      settings: settings)
+  }
+}
