@@ -57,7 +57,7 @@ public struct LabelledTable: Sendable, Equatable {
 ///
 /// The first non-blank line is a header when none of its fields is a number.
 /// Fields are trimmed of spaces and tabs; blank lines are skipped; `\n`,
-/// `\r\n` and `\r` line ends are accepted. Quoted fields are not supported (a quoted number is
+/// `\r\n` and `\r` line ends and a leading byte-order mark are accepted. Quoted fields are not supported (a quoted number is
 /// reported as not a number).
 ///
 /// - Throws: ``CSVError`` for the first problem, with its line and column.
@@ -68,6 +68,8 @@ public func parseLabelledCSV(_ text: String) throws(CSVError) -> LabelledTable {
   var header: [String]?
   var columns = 0
   var lineNumber = 0
+  // A byte-order mark, as some spreadsheets write, is not part of the first field.
+  let text = text.hasPrefix("\u{FEFF}") ? text.dropFirst() : text[...]
   // "\r\n" is one Character in Swift, and a newline like "\n" and "\r".
   for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
     lineNumber += 1

@@ -22,6 +22,11 @@ import Testing
   #expect(table.dataset.classCount == 3)
 }
 
+@Test func csvByteOrderMarkIsIgnored() throws {
+  let table = try parseLabelledCSV("\u{FEFF}1,2,0\n3,4,1\n")
+  #expect(table.dataset.features == [1, 2, 3, 4])
+}
+
 @Test(arguments: [
   ("1,2,0\n3,x,1\n", CSVError.notANumber(line: 2, column: 2, text: "x")),
   ("1,2,0\r\n\r\n3,4,1\r\n5,6,0,\r\n", .columnCountMismatch(line: 4, expected: 3, actual: 4)),
@@ -32,6 +37,8 @@ import Testing
   ("1,inf,0\n", .nonFiniteValue(line: 1, column: 2, text: "inf")),
   ("1,2,0\n3,4,1.5\n", .labelNotAnInteger(line: 2, column: 3, text: "1.5")),
   ("1,2,0\n3,4,yes\n", .labelNotAnInteger(line: 2, column: 3, text: "yes")),
+  ("1,2,0,\n", .labelNotAnInteger(line: 1, column: 4, text: "")),
+  ("1,99999999999999999999\n", .labelNotAnInteger(line: 1, column: 2, text: "99999999999999999999")),
   ("1\n2\n", .tooFewColumns(line: 1, count: 1)),
   ("1;2;0\n", .tooFewColumns(line: 1, count: 1)),
   ("", .noRows),
