@@ -20,18 +20,18 @@ public enum CSVError: Error, Equatable, CustomStringConvertible {
     switch self {
     case .noRows:
       return "the file has no data rows"
-    case let .tooFewColumns(line, count):
+    case .tooFewColumns(let line, let count):
       return "line \(line): \(count) field\(count == 1 ? "" : "s"); each row needs at least "
         + "one feature and a label, separated by commas"
-    case let .columnCountMismatch(line, expected, actual):
+    case .columnCountMismatch(let line, let expected, let actual):
       return "line \(line): \(actual) fields, expected \(expected) like the first row"
-    case let .notANumber(line, column, text):
+    case .notANumber(let line, let column, let text):
       return "line \(line), column \(column): \(quoted(text)) is not a number"
-    case let .nonFiniteValue(line, column, text):
+    case .nonFiniteValue(let line, let column, let text):
       return "line \(line), column \(column): \(quoted(text)) is not a finite number"
-    case let .labelNotAnInteger(line, column, text):
+    case .labelNotAnInteger(let line, let column, let text):
       return "line \(line), column \(column): \(quoted(text)) is not an integer class label"
-    case let .singleClass(label):
+    case .singleClass(let label):
       return "every row has label \(label); at least two classes are needed"
     }
   }
@@ -57,8 +57,9 @@ public struct LabelledTable: Sendable, Equatable {
 ///
 /// The first non-blank line is a header when none of its fields is a number.
 /// Fields are trimmed of spaces and tabs; blank lines are skipped; `\n`,
-/// `\r\n` and `\r` line ends and a leading byte-order mark are accepted. Quoted fields are not supported (a quoted number is
-/// reported as not a number).
+/// `\r\n` and `\r` line ends and a leading byte-order mark are accepted.
+/// Quoted fields are not supported (a quoted number is reported as not a
+/// number).
 ///
 /// - Throws: ``CSVError`` for the first problem, with its line and column.
 /// - Complexity: O(size of `text`).

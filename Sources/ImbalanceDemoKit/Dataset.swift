@@ -130,7 +130,8 @@ extension Dataset {
     for (c, rows) in byClass.enumerated() {
       guard rows.count >= 2 else { throw SplitError(classIndex: c, count: rows.count) }
       let shuffled = generator.permutation(rows.count).map { rows[$0] }
-      let testCount = min(rows.count - 1, max(1, Int((testFraction * Double(rows.count)).rounded())))
+      let testCount = min(
+        rows.count - 1, max(1, Int((testFraction * Double(rows.count)).rounded())))
       test += shuffled[..<testCount]
       train += shuffled[testCount...]
     }

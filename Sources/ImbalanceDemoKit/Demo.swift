@@ -106,7 +106,8 @@ public enum Demo {
         }
       }
       console.progressDone()
-      console.output(options.json ? JSON.object(json).rendered() : sections.joined(separator: "\n\n"))
+      console.output(
+        options.json ? JSON.object(json).rendered() : sections.joined(separator: "\n\n"))
       if let plotPath = options.plotPath, plotWritten {
         console.errors("plot written to \(plotPath)\n")
       }
@@ -159,11 +160,15 @@ public enum Demo {
 
       """
     var table = TextTable(["loss", "balanced error", "F1", "precision", "recall"])
-    table.add(["Bayes-optimal (analytic)", fixed(bayes.balancedError, 4), fixed(best.f1, 4), "", ""])
+    table.add([
+      "Bayes-optimal (analytic)", fixed(bayes.balancedError, 4), fixed(best.f1, 4), "", "",
+    ])
     for r in results {
       let s = r.scores
-      table.add([r.name, fixed(s.balancedError, 4), fixed(s.f1, 4), fixed(s.precision, 4),
-        fixed(s.recall, 4)])
+      table.add([
+        r.name, fixed(s.balancedError, 4), fixed(s.f1, 4), fixed(s.precision, 4),
+        fixed(s.recall, 4),
+      ])
     }
     text += table.render() + "\n\n"
     if let lowestError = results.min(by: { $0.scores.balancedError < $1.scores.balancedError }),
@@ -323,21 +328,31 @@ public enum Demo {
       var out = TextTable(["loss", "balanced acc", "F1", "precision", "recall"])
       for r in results {
         let s = r.scores
-        out.add([r.name, fixed(1 - s.balancedError, 4), fixed(s.f1, 4), fixed(s.precision, 4),
-          fixed(s.recall, 4)])
+        out.add([
+          r.name, fixed(1 - s.balancedError, 4), fixed(s.f1, 4), fixed(s.precision, 4),
+          fixed(s.recall, 4),
+        ])
       }
       text += out.render()
       let json = JSON.object([
-        ("losses", .object(results.map { r in
-          let s = r.scores
-          return (r.name, JSON.object([
-            ("balancedAccuracy", .number(1 - s.balancedError)), ("f1", .number(s.f1)),
-            ("precision", .number(s.precision)), ("recall", .number(s.recall)),
-            ("balancedError", .number(s.balancedError)),
-          ]))
-        }))
+        (
+          "losses",
+          .object(
+            results.map { r in
+              let s = r.scores
+              return (
+                r.name,
+                JSON.object([
+                  ("balancedAccuracy", .number(1 - s.balancedError)), ("f1", .number(s.f1)),
+                  ("precision", .number(s.precision)), ("recall", .number(s.recall)),
+                  ("balancedError", .number(s.balancedError)),
+                ])
+              )
+            })
+        )
       ])
-      let plot = train.featureCount == 2
+      let plot =
+        train.featureCount == 2
         ? binaryPlot(
           title: "\(path): standardised training data and decision boundaries", data: train,
           results: results, bayes: [])
@@ -351,14 +366,21 @@ public enum Demo {
     }
     text += multiclassTable(results, reference: nil, groupSize: max(1, k / 3))
     let json = JSON.object([
-      ("losses", .object(results.map { r in
-        let s = r.scores
-        return (r.name, JSON.object([
-          ("balancedAccuracy", .number(s.balancedAccuracy)), ("f1", .number(s.macroF1)),
-          ("worstClassRecall", .number(s.worstClassRecall)),
-          ("headRecall", .number(s.headRecall)), ("tailRecall", .number(s.tailRecall)),
-        ]))
-      }))
+      (
+        "losses",
+        .object(
+          results.map { r in
+            let s = r.scores
+            return (
+              r.name,
+              JSON.object([
+                ("balancedAccuracy", .number(s.balancedAccuracy)), ("f1", .number(s.macroF1)),
+                ("worstClassRecall", .number(s.worstClassRecall)),
+                ("headRecall", .number(s.headRecall)), ("tailRecall", .number(s.tailRecall)),
+              ])
+            )
+          })
+      )
     ])
     return (text, json, nil)
   }

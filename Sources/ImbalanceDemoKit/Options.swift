@@ -153,13 +153,13 @@ public enum OptionsError: Error, Equatable, CustomStringConvertible {
   /// The message shown to the user.
   public var description: String {
     switch self {
-    case let .unknownOption(argument):
+    case .unknownOption(let argument):
       return "unknown option '\(argument)' (see --help)"
-    case let .missingValue(option):
+    case .missingValue(let option):
       return "\(option) needs a value (see --help)"
-    case let .invalidValue(option, value, requirement):
+    case .invalidValue(let option, let value, let requirement):
       return "\(option) '\(value)': expected \(requirement)"
-    case let .conflict(a, b):
+    case .conflict(let a, let b):
       return "\(a) cannot be combined with \(b)"
     }
   }

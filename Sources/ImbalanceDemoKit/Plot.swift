@@ -45,26 +45,31 @@ public func scatterPlotSVG(
     height="\(fixed(size, 0))" fill="none" stroke="black"/>
 
     """
+  func label(_ x: String, _ y: String, _ anchor: String, _ text: String) -> String {
+    "<text x='\(x)' y='\(y)' dy='4' text-anchor='\(anchor)'>\(text)</text>"
+  }
+  func dot(_ row: Int, radius: String) -> String {
+    "<circle cx='\(px(data.features[2 * row]))' cy='\(py(data.features[2 * row + 1]))' "
+      + "r='\(radius)'/>"
+  }
   // Axes ticks at the integers.
   let lastTick = Int(range.rounded(.down))
   for t in -lastTick...lastTick {
-    let v = Double(t)
-    svg += "<text x=\"\(px(v))\" y=\"\(fixed(margin + size + 18, 0))\" text-anchor=\"middle\">\(t)</text>"
-    svg += "<text x=\"\(fixed(margin - 8, 0))\" y=\"\(py(v))\" text-anchor=\"end\" dy=\"4\">\(t)</text>\n"
+    svg += label(px(Double(t)), fixed(margin + size + 14, 0), "middle", "\(t)")
+    svg += label(fixed(margin - 8, 0), py(Double(t)), "end", "\(t)") + "\n"
   }
-  svg += "<text x=\"\(px(0))\" y=\"\(fixed(margin + size + 38, 0))\" text-anchor=\"middle\">x1</text>"
-  svg += "<text x=\"\(fixed(margin - 34, 0))\" y=\"\(py(0))\" text-anchor=\"middle\">x2</text>\n"
-  svg += "<g clip-path=\"url(#area)\">\n"
+  svg += label(px(0), fixed(margin + size + 34, 0), "middle", "x1")
+  svg += label(fixed(margin - 34, 0), py(0), "middle", "x2") + "\n"
+  svg += "<g clip-path='url(#area)'>\n"
   let negatives = data.labels.indices.filter { data.labels[$0] == 0 }
   let stride = max(1, (negatives.count + maximumNegatives - 1) / maximumNegatives)
-  svg += "<g fill=\"#888888\" fill-opacity=\"0.35\">"
+  svg += "<g fill='#888888' fill-opacity='0.35'>"
   for i in Swift.stride(from: 0, to: negatives.count, by: stride) {
-    let row = negatives[i]
-    svg += "<circle cx=\"\(px(data.features[2 * row]))\" cy=\"\(py(data.features[2 * row + 1]))\" r=\"1.6\"/>"
+    svg += dot(negatives[i], radius: "1.6")
   }
-  svg += "</g>\n<g fill=\"#ff7f0e\" fill-opacity=\"0.8\">"
+  svg += "</g>\n<g fill='#ff7f0e' fill-opacity='0.8'>"
   for row in data.labels.indices where data.labels[row] == 1 {
-    svg += "<circle cx=\"\(px(data.features[2 * row]))\" cy=\"\(py(data.features[2 * row + 1]))\" r=\"2.2\"/>"
+    svg += dot(row, radius: "2.2")
   }
   svg += "</g>\n"
   var legend = ""
@@ -79,9 +84,11 @@ public func scatterPlotSVG(
     let (dx, dy) = (-w2 * length, w1 * length)
     let colour = boundary.dash == nil ? palette[index % palette.count] : "#222222"
     let dash = boundary.dash.map { " stroke-dasharray=\"\($0)\"" } ?? ""
-    svg += "<line x1=\"\(px(cx - dx))\" y1=\"\(py(cy - dy))\" x2=\"\(px(cx + dx))\" "
+    svg +=
+      "<line x1=\"\(px(cx - dx))\" y1=\"\(py(cy - dy))\" x2=\"\(px(cx + dx))\" "
       + "y2=\"\(py(cy + dy))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>\n"
-    legend += "<line x1=\"\(fixed(2 * margin + size, 0))\" y1=\"\(fixed(legendY, 0))\" "
+    legend +=
+      "<line x1=\"\(fixed(2 * margin + size, 0))\" y1=\"\(fixed(legendY, 0))\" "
       + "x2=\"\(fixed(2 * margin + size + 30, 0))\" y2=\"\(fixed(legendY, 0))\" "
       + "stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>"
       + "<text x=\"\(fixed(2 * margin + size + 38, 0))\" y=\"\(fixed(legendY + 4, 0))\">"
@@ -89,10 +96,12 @@ public func scatterPlotSVG(
     legendY += 22
   }
   svg += "</g>\n" + legend
-  svg += "<circle cx=\"\(fixed(2 * margin + size + 15, 0))\" cy=\"\(fixed(legendY + 8, 0))\" "
+  svg +=
+    "<circle cx=\"\(fixed(2 * margin + size + 15, 0))\" cy=\"\(fixed(legendY + 8, 0))\" "
     + "r=\"3\" fill=\"#ff7f0e\"/><text x=\"\(fixed(2 * margin + size + 38, 0))\" "
     + "y=\"\(fixed(legendY + 12, 0))\">positive (y = 1)</text>\n"
-  svg += "<circle cx=\"\(fixed(2 * margin + size + 15, 0))\" cy=\"\(fixed(legendY + 30, 0))\" "
+  svg +=
+    "<circle cx=\"\(fixed(2 * margin + size + 15, 0))\" cy=\"\(fixed(legendY + 30, 0))\" "
     + "r=\"3\" fill=\"#888888\"/><text x=\"\(fixed(2 * margin + size + 38, 0))\" "
     + "y=\"\(fixed(legendY + 34, 0))\">negative (y = 0)"
     + (stride > 1 ? ", 1 in \(stride) shown" : "") + "</text>\n"

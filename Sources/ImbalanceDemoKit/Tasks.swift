@@ -28,7 +28,8 @@ public struct BinaryTask: Sendable {
   /// Training and test sets drawn from `seed`.
   public func data(seed: UInt64) -> Split {
     var generator = SplitMix64(seed: seed)
-    let train = Dataset.gaussianPair(count: trainCount, positiveRate: positiveRate, using: &generator)
+    let train = Dataset.gaussianPair(
+      count: trainCount, positiveRate: positiveRate, using: &generator)
     let test = Dataset.gaussianPair(count: testCount, positiveRate: positiveRate, using: &generator)
     return Split(train: train, test: test)
   }
@@ -63,7 +64,9 @@ public struct MulticlassTask: Sendable {
   /// Class means, training and test sets drawn from `seed`.
   public func data(seed: UInt64) -> (means: [[Double]], split: Split) {
     var generator = SplitMix64(seed: seed)
-    let means = (0..<classCount).map { _ in (0..<dimension).map { _ in meanScale * generator.normal() } }
+    let means = (0..<classCount).map { _ in
+      (0..<dimension).map { _ in meanScale * generator.normal() }
+    }
     let train = Dataset.gaussianClasses(means: means, counts: trainingCounts, using: &generator)
     let test = Dataset.gaussianClasses(
       means: means, counts: [Int](repeating: testCountPerClass, count: classCount),

@@ -38,7 +38,9 @@ import Testing
   ("1,2,0\n3,4,1.5\n", .labelNotAnInteger(line: 2, column: 3, text: "1.5")),
   ("1,2,0\n3,4,yes\n", .labelNotAnInteger(line: 2, column: 3, text: "yes")),
   ("1,2,0,\n", .labelNotAnInteger(line: 1, column: 4, text: "")),
-  ("1,99999999999999999999\n", .labelNotAnInteger(line: 1, column: 2, text: "99999999999999999999")),
+  (
+    "1,99999999999999999999\n", .labelNotAnInteger(line: 1, column: 2, text: "99999999999999999999")
+  ),
   ("1\n2\n", .tooFewColumns(line: 1, count: 1)),
   ("1;2;0\n", .tooFewColumns(line: 1, count: 1)),
   ("", .noRows),

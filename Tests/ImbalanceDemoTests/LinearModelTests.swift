@@ -7,7 +7,8 @@ import Testing
   var model = LinearModel(inputCount: 2, outputCount: 2)
   model.parameters = [1, 2, -3, 0.5, 10, -20]  // W = [[1, 2], [-3, 0.5]], b = [10, -20]
   let data = Dataset(features: [1, 1, 2, -4], labels: [0, 1], featureCount: 2, classCount: 2)
-  // Row (1, 1): 1 + 2 + 10 = 13, -3 + 0.5 - 20 = -22.5; row (2, -4): 2 - 8 + 10 = 4, -6 - 2 - 20 = -28.
+  // Row (1, 1): 1 + 2 + 10 = 13, -3 + 0.5 - 20 = -22.5;
+  // row (2, -4): 2 - 8 + 10 = 4, -6 - 2 - 20 = -28.
   #expect(model.logits(data) == [13, -22.5, 4, -28])
   #expect(Array(model.weights(1)) == [-3, 0.5])
   #expect(model.bias(0) == 10)
@@ -57,11 +58,14 @@ import Testing
     model = LinearModel(inputCount: 1, outputCount: 1)
     try model.train(
       features: data.features,
-      settings: TrainingSettings(epochs: 200, learningRate: 0.05, batchSize: batchSize, shuffleSeed: 1)
+      settings: TrainingSettings(
+        epochs: 200, learningRate: 0.05, batchSize: batchSize, shuffleSeed: 1)
     ) { z, rows, gradient throws(LossError) in
       try BinaryCrossEntropy().valueAndGradient(
         logits: z, targets: rows.map { targets[$0] }, gradient: &gradient)
     }
-    #expect(model.logits(data).map { $0 > 0 ? 1 : 0 } == data.labels, "batch \(String(describing: batchSize))")
+    #expect(
+      model.logits(data).map { $0 > 0 ? 1 : 0 } == data.labels,
+      "batch \(String(describing: batchSize))")
   }
 }

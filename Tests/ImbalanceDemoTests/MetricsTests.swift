@@ -8,7 +8,8 @@ import Testing
   // precision = 3/5, F1 = 6 / (6 + 2 + 1) = 2/3.
   let labels = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
   let predictions = [1, 1, 1, 0, 1, 1, 0, 0, 0, 0]
-  let scores = BinaryScores(ConfusionMatrix(labels: labels, predictions: predictions, classCount: 2))
+  let scores = BinaryScores(
+    ConfusionMatrix(labels: labels, predictions: predictions, classCount: 2))
   expectClose(scores.balancedError, 7.0 / 24, relative: 1e-15)
   expectClose(scores.precision, 0.6, relative: 1e-15)
   expectClose(scores.recall, 0.75, relative: 1e-15)
@@ -16,7 +17,8 @@ import Testing
 }
 
 @Test func noPositivePredictionsGiveZeroNotNaN() {
-  let scores = BinaryScores(ConfusionMatrix(labels: [1, 0, 0], predictions: [0, 0, 0], classCount: 2))
+  let scores = BinaryScores(
+    ConfusionMatrix(labels: [1, 0, 0], predictions: [0, 0, 0], classCount: 2))
   #expect(scores.precision == 0 && scores.f1 == 0 && scores.recall == 0)
   #expect(scores.balancedError == 0.5)
 }

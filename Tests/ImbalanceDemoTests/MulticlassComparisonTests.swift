@@ -25,10 +25,16 @@ func logitAdjustmentRaisesBalancedAccuracyOnTheLongTail(seed: UInt64) throws {
   let data = Dataset(
     features: [0, 1, 2, 3], labels: [0, 1, 0, 1], featureCount: 1, classCount: 2)
   let settings = TrainingSettings(epochs: 1, learningRate: 0.01, batchSize: nil, shuffleSeed: 1)
-  #expect(throws: LossError.invalidParameter(name: "tau", value: -1, requirement: "finite and >= 0")) {
+  #expect(
+    throws: LossError.invalidParameter(name: "tau", value: -1, requirement: "finite and >= 0")
+  ) {
     try runMulticlassComparison(
       train: data, test: data,
-      methods: [.loss("bad") { (set) throws(LossError) in try LogitAdjustedCrossEntropy(priors: set.priors, tau: -1) }],
+      methods: [
+        .loss("bad") { (set) throws(LossError) in
+          try LogitAdjustedCrossEntropy(priors: set.priors, tau: -1)
+        }
+      ],
       settings: settings)
   }
 }

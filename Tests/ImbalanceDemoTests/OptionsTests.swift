@@ -27,12 +27,31 @@ import Testing
 @Test(arguments: [
   (["--frobnicate"], OptionsError.unknownOption("--frobnicate")),
   (["--seed"], .missingValue(option: "--seed")),
-  (["--task", "both"], .invalidValue(option: "--task", value: "both", requirement: "binary, multiclass or all")),
-  (["--seed", "-1"], .invalidValue(option: "--seed", value: "-1", requirement: "an integer from 0 to 18446744073709551615")),
-  (["--epochs=0"], .invalidValue(option: "--epochs", value: "0", requirement: "an integer from 1 to 100000")),
-  (["--imbalance", "0.5"], .invalidValue(option: "--imbalance", value: "0.5", requirement: "a number from 1 to 1000")),
-  (["--imbalance", "1001"], .invalidValue(option: "--imbalance", value: "1001", requirement: "a number from 1 to 1000")),
-  (["--imbalance", "nan"], .invalidValue(option: "--imbalance", value: "nan", requirement: "a number from 1 to 1000")),
+  (
+    ["--task", "both"],
+    .invalidValue(option: "--task", value: "both", requirement: "binary, multiclass or all")
+  ),
+  (
+    ["--seed", "-1"],
+    .invalidValue(
+      option: "--seed", value: "-1", requirement: "an integer from 0 to 18446744073709551615")
+  ),
+  (
+    ["--epochs=0"],
+    .invalidValue(option: "--epochs", value: "0", requirement: "an integer from 1 to 100000")
+  ),
+  (
+    ["--imbalance", "0.5"],
+    .invalidValue(option: "--imbalance", value: "0.5", requirement: "a number from 1 to 1000")
+  ),
+  (
+    ["--imbalance", "1001"],
+    .invalidValue(option: "--imbalance", value: "1001", requirement: "a number from 1 to 1000")
+  ),
+  (
+    ["--imbalance", "nan"],
+    .invalidValue(option: "--imbalance", value: "nan", requirement: "a number from 1 to 1000")
+  ),
   (["--data", "a.csv", "--task", "binary"], .conflict("--task", "--data")),
   (["--data", "a.csv", "--imbalance", "3"], .conflict("--imbalance", "--data")),
   (["--task", "multiclass", "--plot", "p.svg"], .conflict("--plot", "--task multiclass")),

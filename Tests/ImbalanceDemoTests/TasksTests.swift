@@ -34,5 +34,6 @@ import Testing
   let test = Dataset.gaussianClasses(means: means, counts: [20, 20, 20], using: &generator)
   #expect(MulticlassTask.bayesBalancedAccuracy(means: means, test: test) == 1)
   // With the means swapped every prediction is wrong.
-  #expect(MulticlassTask.bayesBalancedAccuracy(means: [means[1], means[0], [0, -100]], test: test) == 0)
+  #expect(
+    MulticlassTask.bayesBalancedAccuracy(means: [means[1], means[0], [0, -100]], test: test) == 0)
 }
