@@ -334,23 +334,7 @@ public enum Demo {
         ])
       }
       text += out.render()
-      let json = JSON.object([
-        (
-          "losses",
-          .object(
-            results.map { r in
-              let s = r.scores
-              return (
-                r.name,
-                JSON.object([
-                  ("balancedAccuracy", .number(1 - s.balancedError)), ("f1", .number(s.f1)),
-                  ("precision", .number(s.precision)), ("recall", .number(s.recall)),
-                  ("balancedError", .number(s.balancedError)),
-                ])
-              )
-            })
-        )
-      ])
+      let json = JSON.object([("losses", .object(results.map { ($0.name, dataJSON($0.scores)) }))])
       let plot =
         train.featureCount == 2
         ? binaryPlot(
@@ -365,23 +349,25 @@ public enum Demo {
       console.progress(phase, step: $0)
     }
     text += multiclassTable(results, reference: nil, groupSize: max(1, k / 3))
-    let json = JSON.object([
-      (
-        "losses",
-        .object(
-          results.map { r in
-            let s = r.scores
-            return (
-              r.name,
-              JSON.object([
-                ("balancedAccuracy", .number(s.balancedAccuracy)), ("f1", .number(s.macroF1)),
-                ("worstClassRecall", .number(s.worstClassRecall)),
-                ("headRecall", .number(s.headRecall)), ("tailRecall", .number(s.tailRecall)),
-              ])
-            )
-          })
-      )
-    ])
+    let json = JSON.object([("losses", .object(results.map { ($0.name, dataJSON($0.scores)) }))])
     return (text, json, nil)
+  }
+
+  /// `--data` scores of a binary comparison: `f1` is the F1 of the positive label.
+  static func dataJSON(_ s: BinaryScores) -> JSON {
+    .object([
+      ("balancedAccuracy", .number(1 - s.balancedError)), ("f1", .number(s.f1)),
+      ("precision", .number(s.precision)), ("recall", .number(s.recall)),
+      ("balancedError", .number(s.balancedError)),
+    ])
+  }
+
+  /// `--data` scores of a multiclass comparison: `f1` is the macro-F1.
+  static func dataJSON(_ s: MulticlassScores) -> JSON {
+    .object([
+      ("balancedAccuracy", .number(s.balancedAccuracy)), ("f1", .number(s.macroF1)),
+      ("worstClassRecall", .number(s.worstClassRecall)),
+      ("headRecall", .number(s.headRecall)), ("tailRecall", .number(s.tailRecall)),
+    ])
   }
 }
