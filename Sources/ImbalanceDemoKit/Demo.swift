@@ -75,15 +75,14 @@ public enum Demo {
     do {
       var sections: [String] = []
       var json: [(String, JSON)] = []
-      var plotWritten = false
+      var svg: String?
       if let path = options.dataPath {
         let (text, value, plot) = try runData(path: path, options: options, console: console)
         sections.append(text)
         json.append(("data", value))
-        if let plotPath = options.plotPath {
+        if options.plotPath != nil {
           if let plot {
-            try Platform.writeFile(plotPath, contents: plot)
-            plotWritten = true
+            svg = plot
           } else {
             console.errors(
               "imbalance-demo: --plot needs two features and two labels; no plot written\n")
@@ -94,10 +93,7 @@ public enum Demo {
           let (text, value, plot) = try runBinary(options: options, console: console)
           sections.append(text)
           json.append(("binary", value))
-          if let plotPath = options.plotPath {
-            try Platform.writeFile(plotPath, contents: plot)
-            plotWritten = true
-          }
+          svg = plot
         }
         if options.task != .binary {
           let (text, value) = try runMulticlass(options: options, console: console)
@@ -108,7 +104,9 @@ public enum Demo {
       console.progressDone()
       console.output(
         options.json ? JSON.object(json).rendered() : sections.joined(separator: "\n\n"))
-      if let plotPath = options.plotPath, plotWritten {
+      // Written after the results, so a bad path does not lose them.
+      if let plotPath = options.plotPath, let svg {
+        try Platform.writeFile(plotPath, contents: svg)
         console.errors("plot written to \(plotPath)\n")
       }
       return 0

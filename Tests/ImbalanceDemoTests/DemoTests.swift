@@ -101,3 +101,13 @@ func temporaryPath(_ name: String) -> String {
   #expect(Demo.run(arguments: ["--data", path], console: third.console) == 1)
   #expect(third.errors.contains("a stratified split needs at least 2 per class"))
 }
+
+@Test func anUnwritablePlotPathFailsAfterPrintingTheResults() {
+  let capture = Capture()
+  let status = Demo.run(
+    arguments: ["--task", "binary", "--epochs", "1", "--plot", "/nonexistent-dir/p.svg"],
+    console: capture.console)
+  #expect(status == 1)
+  #expect(capture.output.contains("Bayes-optimal (analytic)"))
+  #expect(capture.errors.contains("/nonexistent-dir/p.svg: No such file or directory"))
+}
