@@ -14,11 +14,20 @@ let package = Package(
     .target(name: "ImbalanceLoss"),
     .executableTarget(
       name: "imbalance-demo",
-      dependencies: ["ImbalanceLoss"]
+      dependencies: ["ImbalanceDemoKit"]
     ),
     .testTarget(
       name: "ImbalanceLossTests",
       dependencies: ["ImbalanceLoss"]
+    ),
+    // The demo's logic, as a library so its pieces can be tested.
+    .target(
+      name: "ImbalanceDemoKit",
+      dependencies: ["ImbalanceLoss"]
+    ),
+    .testTarget(
+      name: "ImbalanceDemoTests",
+      dependencies: ["ImbalanceDemoKit", "ImbalanceLoss"]
     ),
   ],
   swiftLanguageModes: [.v6]

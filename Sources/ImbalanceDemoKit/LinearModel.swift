@@ -1,0 +1,150 @@
+import ImbalanceLoss
+
+/// What a training run minimises, evaluated once per step on the logits of a
+/// batch whose training-set row indices are `rows`: returns the loss and
+/// writes `∂L/∂logits` into `gradient` (a reusable array, resized by the loss).
+public typealias Objective =
+  (_ logits: [Double], _ rows: [Int], _ gradient: inout [Double]) throws(LossError) -> Double
+
+/// A linear model `z_i = W x_i + b` with `outputCount` logits per row: one for
+/// logistic regression, K for a softmax classifier.
+public struct LinearModel: Sendable, Equatable {
+  /// The number of features per row.
+  public let inputCount: Int
+  /// The number of logits per row.
+  public let outputCount: Int
+  /// `W` (`outputCount × inputCount`, row-major) followed by `b` (`outputCount`).
+  public var parameters: [Double]
+
+  /// The all-zero model (every class equally likely): training is deterministic.
+  public init(inputCount: Int, outputCount: Int) {
+    self.inputCount = inputCount
+    self.outputCount = outputCount
+    parameters = [Double](repeating: 0, count: (inputCount + 1) * outputCount)
+  }
+
+  /// The weights of output `k`.
+  public func weights(_ k: Int) -> ArraySlice<Double> {
+    parameters[(k * inputCount)..<((k + 1) * inputCount)]
+  }
+
+  /// The bias of output `k`.
+  public func bias(_ k: Int) -> Double { parameters[outputCount * inputCount + k] }
+
+  /// The logits of every row of `data`, row-major (`count × outputCount`).
+  public func logits(_ data: Dataset) -> [Double] {
+    var z = [Double](repeating: 0, count: data.count * outputCount)
+    logits(data.features, into: &z)
+    return z
+  }
+
+  func logits(_ features: [Double], into z: inout [Double]) {
+    let (d, k) = (inputCount, outputCount)
+    let n = features.count / d
+    parameters.withUnsafeBufferPointer { p in
+      features.withUnsafeBufferPointer { x in
+        z.withUnsafeMutableBufferPointer { z in
+          for i in 0..<n {
+            for c in 0..<k {
+              var s = p[k * d + c]
+              for j in 0..<d { s += p[c * d + j] * x[i * d + j] }
+              z[i * k + c] = s
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Writes `∂L/∂W` and `∂L/∂b` into `result` from `∂L/∂z`: `Gᵀ X` and `Σ_i g_i`.
+  func parameterGradient(
+    _ features: [Double], logitGradient g: [Double], into result: inout [Double]
+  ) {
+    let (d, k) = (inputCount, outputCount)
+    let n = features.count / d
+    features.withUnsafeBufferPointer { x in
+      g.withUnsafeBufferPointer { g in
+        result.withUnsafeMutableBufferPointer { r in
+          for m in r.indices { r[m] = 0 }
+          for i in 0..<n {
+            for c in 0..<k {
+              let gic = g[i * k + c]
+              if gic == 0 { continue }
+              for j in 0..<d { r[c * d + j] += gic * x[i * d + j] }
+              r[k * d + c] += gic
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Trains the model with Adam (Kingma and Ba 2015; β1 = 0.9, β2 = 0.999,
+  /// ε = 1e-8) on `features`: `settings.epochs` passes, each over the rows in
+  /// an order drawn from `settings.shuffleSeed`, cut into mini-batches of
+  /// `settings.batchSize` rows (the last one may be smaller), or one step on
+  /// the whole set per epoch when `batchSize` is `nil`.
+  ///
+  /// - Throws: Whatever `objective` throws (a ``LossError``).
+  public mutating func train(
+    features: [Double], settings: TrainingSettings, objective: Objective
+  ) throws(LossError) {
+    let n = features.count / inputCount
+    let batchSize = min(n, max(1, settings.batchSize ?? n))
+    var shuffler = SplitMix64(seed: settings.shuffleSeed)
+    var batchFeatures: [Double] = []
+    var z: [Double] = []
+    var g: [Double] = []
+    var gradient = parameters
+    var m = [Double](repeating: 0, count: parameters.count)
+    var v = m
+    var (beta1Power, beta2Power) = (1.0, 1.0)
+    let (beta1, beta2, epsilon) = (0.9, 0.999, 1e-8)
+    let rate = settings.learningRate
+    for _ in 0..<settings.epochs {
+      let order = batchSize == n ? Array(0..<n) : shuffler.permutation(n)
+      for start in stride(from: 0, to: n, by: batchSize) {
+        let rows = Array(order[start..<min(n, start + batchSize)])
+        batchFeatures.removeAll(keepingCapacity: true)
+        for i in rows {
+          batchFeatures.append(contentsOf: features[(i * inputCount)..<((i + 1) * inputCount)])
+        }
+        if z.count != rows.count * outputCount {
+          z = [Double](repeating: 0, count: rows.count * outputCount)
+        }
+        logits(batchFeatures, into: &z)
+        _ = try objective(z, rows, &g)
+        parameterGradient(batchFeatures, logitGradient: g, into: &gradient)
+        beta1Power *= beta1
+        beta2Power *= beta2
+        for j in parameters.indices {
+          m[j] = beta1 * m[j] + (1 - beta1) * gradient[j]
+          v[j] = beta2 * v[j] + (1 - beta2) * gradient[j] * gradient[j]
+          let mHat = m[j] / (1 - beta1Power)
+          let vHat = v[j] / (1 - beta2Power)
+          parameters[j] -= rate * mHat / (vHat.squareRoot() + epsilon)
+        }
+      }
+    }
+  }
+}
+
+/// How a comparison trains each of its models.
+public struct TrainingSettings: Sendable, Equatable {
+  /// Passes over the training set.
+  public var epochs: Int
+  /// Adam's step size.
+  public var learningRate: Double
+  /// Rows per Adam step, or `nil` for full-batch steps.
+  public var batchSize: Int?
+  /// The seed of the row order in each epoch.
+  public var shuffleSeed: UInt64
+
+  /// Settings with `epochs` passes of `batchSize`-row Adam steps of size `learningRate`.
+  public init(epochs: Int, learningRate: Double, batchSize: Int?, shuffleSeed: UInt64) {
+    self.epochs = epochs
+    self.learningRate = learningRate
+    self.batchSize = batchSize
+    self.shuffleSeed = shuffleSeed
+  }
+}
