@@ -160,19 +160,20 @@ struct SoftmaxRowStatistics {
   @usableFromInline var sPrime: Double
   /// `a_c`, the label's adjusted logit.
   @usableFromInline var labelLogit: Double
-  /// `Σ_k (a_k - m) <= 0`, summed only when label smoothing needs it.
-  @usableFromInline var shiftedSum: Double
+  /// `Σ_k (a_k - m) / K <= 0` (a mean, so it cannot overflow), summed only
+  /// when label smoothing needs it.
+  @usableFromInline var shiftedMean: Double
   /// `s m_c`, the margin taken off the label's logit.
   @usableFromInline var labelMargin: Double
 
   @inlinable init(
-    maximum: Double, sPrime: Double, labelLogit: Double, shiftedSum: Double,
+    maximum: Double, sPrime: Double, labelLogit: Double, shiftedMean: Double,
     labelMargin: Double
   ) {
     self.maximum = maximum
     self.sPrime = sPrime
     self.labelLogit = labelLogit
-    self.shiftedSum = shiftedSum
+    self.shiftedMean = shiftedMean
     self.labelMargin = labelMargin
   }
 
@@ -312,6 +313,8 @@ enum SoftmaxKernel {
 
     // Pass 2: e_k = exp(a_k - m); s' sums those below m, ties counted apart.
     let wantsShiftedSum = rule.smoothing != 0
+    let inverseCount = 1 / Double(k)
+    let inverseCountv = Vector(repeating: inverseCount)
     var restv = Vector()
     var tiesv = Vector()
     var shiftedv = Vector()
@@ -324,7 +327,7 @@ enum SoftmaxKernel {
       let atMax = d .== 0
       restv += e.replacing(with: 0, where: atMax)
       tiesv += Vector(repeating: 0).replacing(with: 1, where: atMax)
-      if wantsShiftedSum { shiftedv += d }
+      if wantsShiftedSum { shiftedv += d * inverseCountv }
       if let exps { SIMDLoad.store(e, exps + j) }
       j += 8
     }
@@ -335,7 +338,7 @@ enum SoftmaxKernel {
       var a = z[j] * s + o[j]
       if j == c { a -= delta }
       let d = a - m
-      shifted += d
+      shifted += d * inverseCount
       if d == 0 {
         ties += 1
         if let exps { exps[j] = 1 }
@@ -348,7 +351,7 @@ enum SoftmaxKernel {
     }
     return SoftmaxRowStatistics(
       maximum: m, sPrime: rest + (ties - 1), labelLogit: (z[c] * s + o[c]) - delta,
-      shiftedSum: shifted, labelMargin: delta)
+      shiftedMean: shifted, labelMargin: delta)
   }
 
   /// One row: returns `f_i l_i`, writes the row's gradient if asked.
@@ -382,12 +385,12 @@ enum SoftmaxKernel {
     var labelGradient: Double
     if rule.focusing == 0 {
       // Cross-entropy against t = (1 - eps) onehot + eps/K:
-      // l = (1 - eps)(m - a_c) + (eps/K) Σ_k (m - a_k) + log1p(s'), all terms >= 0.
+      // l = (1 - eps)(m - a_c) + eps mean_k(m - a_k) + log1p(s'), all terms >= 0.
       let eps = rule.smoothing
       let uniform = eps / Double(k)
       loss = eps == 0
         ? r.crossEntropy
-        : ((1 - eps) * (r.maximum - r.labelLogit) + uniform * -r.shiftedSum)
+        : ((1 - eps) * (r.maximum - r.labelLogit) + eps * -r.shiftedMean)
           + Elementary.log1p(r.sPrime)
       otherScale = fs / (1 + r.sPrime)
       shift = fs * uniform
