@@ -64,6 +64,23 @@ struct SoftmaxSetup: Sendable {
     }
   }
 
+  /// Throws unless every adjusted logit `s z + o - s m` lies within ±2^1022,
+  /// so that the kernel's differences `a_k - max a` are finite.
+  @inlinable
+  func checkAdjustedRange(
+    _ logits: UnsafeBufferPointer<Double>, largestMargin: Double
+  ) throws(LossError) {
+    var largest = 0.0
+    for z in logits { largest = Swift.max(largest, abs(z)) }
+    let largestOffset = offsets.reduce(0) { Swift.max($0, abs($1)) }
+    let bound = Double(sign: .plus, exponent: 1022, significand: 1)
+    if !(scale * largest + largestOffset + scale * largestMargin < bound) {
+      throw .invalidParameter(
+        name: "scale", value: scale,
+        requirement: "small enough that |scale * logit| + |offset| + scale * margin < 2^1022")
+    }
+  }
+
   /// Validates everything, then runs `body` on the batch and the row rule.
   @inlinable
   func withBatch<R>(
@@ -79,6 +96,11 @@ struct SoftmaxSetup: Sendable {
             logits: logits, labels: targets, weights: weights,
             gradient: gradient, classCount: classCount, reduction: reduction,
             classWeights: classWeights, ignoreIndex: ignoreIndex)
+          if scale != 1 || margins != nil {
+            try checkAdjustedRange(logits, largestMargin: margins.map { p in
+              (0..<classCount).reduce(0) { Swift.max($0, p[$1]) }
+            } ?? 0)
+          }
           let rule = SoftmaxRule(
             offsets: o.baseAddress!, scale: scale, margins: margins,
             smoothing: labelSmoothing, focusing: focusing)
