@@ -7,7 +7,7 @@ private let labels = [0, 2, 2, 1]
 
 @Suite struct MarginSoftmaxCrossEntropyTests {
   @Test func ldamMarginsMatchMpmath() throws {
-    // mpmath: 0.5 * root(min(n) / n_k, 4) for n = [100, 10, 1] (/tmp/sf/ref_margin.py);
+    // mpmath: 0.5 * root(min(n) / n_k, 4) for n = [100, 10, 1] (Tests/References/softmax_margin.py);
     // numpy agrees: 0.5 * (1 / np.array([100, 10, 1])) ** 0.25.
     let margins = try MarginSoftmaxCrossEntropy.ldamMargins(classCounts: [100, 10, 1])
     expectClose(margins[0], 0.1581138830084189666, relative: 2e-16)
@@ -22,7 +22,7 @@ private let labels = [0, 2, 2, 1]
   }
 
   @Test func ldamValueAndGradientMatchMpmath() throws {
-    // mpmath at 40 digits (/tmp/sf/ref_margin.py): a_k = 30 (z_k - m_c [k == c]),
+    // mpmath at 40 digits (Tests/References/softmax_margin.py): a_k = 30 (z_k - m_c [k == c]),
     // l = log Σ exp(a) - a_c, mean over the 4 rows, ∂/∂z_k = 30 (softmax_k - [k == c]) / 4.
     let loss = try MarginSoftmaxCrossEntropy.ldam(classCounts: [100, 10, 1])
     #expect(loss.scale == 30)
@@ -39,7 +39,7 @@ private let labels = [0, 2, 2, 1]
   }
 
   @Test func ldamWithAdjustmentClassWeightsAndSmoothingMatchesMpmath() throws {
-    // mpmath (/tmp/sf/ref_margin.py): a_k = 30 (z_k - m_c [k == c]) + log π_k,
+    // mpmath (Tests/References/softmax_margin.py): a_k = 30 (z_k - m_c [k == c]) + log π_k,
     // π = [0.6, 0.3, 0.1], t = 0.95 onehot + 0.05/3, v = classWeights[c] = [1, 2, 4][c], sum.
     let margins = try MarginSoftmaxCrossEntropy.ldamMargins(classCounts: [100, 10, 1])
     var loss = try MarginSoftmaxCrossEntropy(

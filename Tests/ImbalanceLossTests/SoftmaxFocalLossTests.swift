@@ -1,13 +1,13 @@
 import ImbalanceLoss
 import Testing
 
-// The batch of /tmp/sf/ref_focal.py: K = 4, row 1 is confident and correct.
+// The batch of Tests/References/softmax_focal.py: K = 4, row 1 is confident and correct.
 private let logits: [Double] = [1.2, -0.4, 0.3, 2.0, 30, 0, -5, 1, -3, 4, 0.5, 0]
 private let labels = [0, 0, 2]
 private let weights = [1.0, 0.5, 2.0]
 private let alpha = [0.25, 1.0, 2.0, 0.5]
 
-/// mpmath at 50 digits (/tmp/sf/ref_focal.py): L = Σ v l / Σ v with
+/// mpmath at 50 digits (Tests/References/softmax_focal.py): L = Σ v l / Σ v with
 /// l = (1 - p_t)^gamma (lse - a_c), v = w α_c; gradient by `mpmath.diff` of L
 /// (numerical differentiation at 50 digits, independent of our formula).
 private let references: [(gamma: Double, value: Double, gradient: [Double])] = [
@@ -68,7 +68,7 @@ private let references: [(gamma: Double, value: Double, gradient: [Double])] = [
     }
   }
 
-  /// mpmath (/tmp/sf/ref_focal.py): row [50, 0, 0], label 0, where
+  /// mpmath (Tests/References/softmax_focal.py): row [50, 0, 0], label 0, where
   /// q = 1 - p_t ≈ 3.9e-22: value and its three partial derivatives.
   private let confident: [(gamma: Double, value: Double, gradient: [Double])] = [
     (0.25, 1.7095522370355919023e-27,

@@ -29,7 +29,7 @@ extension SoftmaxCrossEntropy: SoftmaxOptionsSettable {}
 extension LogitAdjustedCrossEntropy: SoftmaxOptionsSettable {}
 
 @Suite struct SoftmaxLossOptionsTests {
-  // Reference values: mpmath at 40 digits, /tmp/sf/ref_options.py:
+  // Reference values: mpmath at 40 digits, Tests/References/softmax_options.py:
   //   for each row not ignored: a = z + offsets, t = 0.9 onehot(c) + 0.1/3,
   //   l = log Σ exp(a) - Σ t a, v = w classWeights[c];
   //   mean = Σ v l / Σ v, sum = Σ v l, ∂/∂a_k = v (softmax(a)_k - t_k) (/ Σ v for mean).
