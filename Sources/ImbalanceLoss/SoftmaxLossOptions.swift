@@ -27,6 +27,8 @@ struct SoftmaxSetup: Sendable {
   @usableFromInline var margins: [Double]? = nil
   /// Focal loss's gamma, 0 for cross-entropy.
   @usableFromInline var focusing: Double = 0
+  /// Whether the row loss is smooth accuracy's `1 - p_c`.
+  @usableFromInline var smoothAccuracy = false
   @usableFromInline var classWeights: [Double]? = nil
   @usableFromInline var labelSmoothing: Double = 0
   @usableFromInline var ignoreIndex: Int? = nil
@@ -103,7 +105,7 @@ struct SoftmaxSetup: Sendable {
           }
           let rule = SoftmaxRule(
             offsets: o.baseAddress!, scale: scale, margins: margins,
-            smoothing: labelSmoothing, focusing: focusing)
+            smoothing: labelSmoothing, focusing: focusing, smoothAccuracy: smoothAccuracy)
           return try body(batch, rule)
         }
       }

@@ -137,17 +137,20 @@ struct SoftmaxRule: @unchecked Sendable {
   @usableFromInline let smoothing: Double
   /// Focal loss's `gamma > 0`, or 0 for cross-entropy.
   @usableFromInline let focusing: Double
+  /// Whether the row loss is `1 - p_c` (smooth accuracy) instead.
+  @usableFromInline let smoothAccuracy: Bool
 
   @inlinable
   init(
     offsets: UnsafePointer<Double>, scale: Double = 1, margins: UnsafePointer<Double>? = nil,
-    smoothing: Double = 0, focusing: Double = 0
+    smoothing: Double = 0, focusing: Double = 0, smoothAccuracy: Bool = false
   ) {
     self.offsets = offsets
     self.scale = scale
     self.margins = margins
     self.smoothing = smoothing
     self.focusing = focusing
+    self.smoothAccuracy = smoothAccuracy
   }
 }
 
@@ -208,7 +211,7 @@ struct FocalRow {
       q = r.sPrime / total
       others = r.sPrime
       // log q = log s' - log1p(s'), exact for s' of any size.
-      power = r.sPrime == 0
+      power = gamma == 0 ? 1 : r.sPrime == 0
         ? 0 : Elementary.exp(gamma * (Elementary.log(r.sPrime) - Elementary.log1p(r.sPrime)))
     } else {
       // The maximum is another class, so e_c <= 1 <= others and p <= 1/2.
@@ -216,7 +219,7 @@ struct FocalRow {
       p = ec / total
       q = 1 - p
       others = total - ec
-      power = Elementary.exp(gamma * Elementary.log1p(-p))
+      power = gamma == 0 ? 1 : Elementary.exp(gamma * Elementary.log1p(-p))
     }
   }
 
@@ -383,7 +386,14 @@ enum SoftmaxKernel {
     let otherScale: Double
     let shift: Double
     var labelGradient: Double
-    if rule.focusing == 0 {
+    if rule.smoothAccuracy {
+      // l = 1 - p_c = q; ∂l/∂a_k = p_c (p_k - [k == c]).
+      let row = FocalRow(r, gamma: 0)
+      loss = row.q
+      otherScale = fs * row.p / (1 + r.sPrime)
+      shift = 0
+      labelGradient = -fs * row.p * row.q
+    } else if rule.focusing == 0 {
       // Cross-entropy against t = (1 - eps) onehot + eps/K:
       // l = (1 - eps)(m - a_c) + eps mean_k(m - a_k) + log1p(s'), all terms >= 0.
       let eps = rule.smoothing

@@ -17,6 +17,8 @@ struct SoftmaxReference {
   var margins: [Double]? = nil
   var smoothing: Double = 0
   var gamma: Double = 0
+  /// Smooth accuracy: l = 1 - p_c, ∂l/∂z_k = s p_c (p_k - [k == c]).
+  var accuracy = false
   var classWeights: [Double]? = nil
   var ignoreIndex: Int? = nil
   var reduction: Reduction = .mean
@@ -38,6 +40,9 @@ struct SoftmaxReference {
     let p = a.map { exp($0 - lse) }
     let eps = smoothing
     let t = (0..<classCount).map { k in (k == c ? 1 - eps : 0) + eps / Double(classCount) }
+    if accuracy {
+      return (1 - p[c], (0..<classCount).map { k in scale * p[c] * (p[k] - (k == c ? 1 : 0)) })
+    }
     if gamma == 0 {
       var l = lse
       for k in 0..<classCount { l -= t[k] * a[k] }
