@@ -41,6 +41,20 @@ public struct SoftmaxFocalLoss: SeparableLoss {
   public var classWeights: [Double]? = nil
   /// A label that marks a row to skip, as in ``LogitAdjustedCrossEntropy/ignoreIndex``.
   public var ignoreIndex: Int? = nil
+  /// A lower bound for the diagonal second derivatives
+  /// (``valueGradientAndHessianDiagonal(logits:targets:weights:gradient:hessianDiagonal:)``),
+  /// or `nil` for the exact values.
+  ///
+  /// Focal loss is not convex: `∂²l/∂z_k²` is negative where `p_t` is small
+  /// (for gamma = 2 the label's entry is negative below about p_t = 0.055),
+  /// and Newton steps or gradient-boosting trees (LightGBM and XGBoost divide
+  /// by the summed Hessian) then step the wrong way or blow up. With a floor, each row's
+  /// entry becomes `max(∂²l_i/∂z_ik², hessianFloor)` before the weight
+  /// multiplies it: 0 keeps the exact value where it is positive, a small
+  /// positive number (1e-6, say) also keeps the trees' sums away from 0. The
+  /// gradient and ``hessianVectorProduct(logits:targets:weights:vector:into:)``
+  /// stay exact.
+  public var hessianFloor: Double? = nil
   let offsets: [Double]
 
   /// Creates the loss for `classCount` classes.

@@ -150,3 +150,52 @@ func withOptionalPointer<R>(
   guard let array else { return try body(nil) }
   return try array.withUnsafeBufferPointer { (b) throws(LossError) in try body(b.baseAddress) }
 }
+
+extension SoftmaxSetup {
+  /// The loss, its gradient and the diagonal of its Hessian, each diagonal
+  /// entry of a row raised to at least `floor` (if given) before weighting.
+  @inlinable
+  func valueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Double>, floor: Double? = nil
+  ) throws(LossError) -> Double {
+    try withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      reduction: reduction
+    ) { (batch, rule) throws(LossError) in
+      if hessianDiagonal.count != logits.count {
+        throw .lengthMismatch(
+          argument: "hessianDiagonal", expected: logits.count, actual: hessianDiagonal.count)
+      }
+      return SoftmaxKernel.runSecondOrder(
+        batch, rule: rule, floor: floor, gradient: gradient.baseAddress!,
+        hessian: hessianDiagonal.baseAddress!, parallelism: parallelism)
+    }
+  }
+
+  /// The loss, and the product of its block-diagonal Hessian with `vector`.
+  @inlinable
+  func hessianVectorProduct(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, vector: UnsafeBufferPointer<Double>,
+    into product: UnsafeMutableBufferPointer<Double>
+  ) throws(LossError) -> Double {
+    try withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: nil, reduction: reduction
+    ) { (batch, rule) throws(LossError) in
+      if vector.count != logits.count {
+        throw .lengthMismatch(argument: "vector", expected: logits.count, actual: vector.count)
+      }
+      if product.count != logits.count {
+        throw .lengthMismatch(argument: "product", expected: logits.count, actual: product.count)
+      }
+      for (j, x) in vector.enumerated() where !x.isFinite {
+        throw .invalidParameter(name: "vector[\(j)]", value: x, requirement: "finite")
+      }
+      return SoftmaxKernel.runHessianVectorProduct(
+        batch, rule: rule, vector: vector.baseAddress!, into: product.baseAddress!,
+        parallelism: parallelism)
+    }
+  }
+}

@@ -378,9 +378,18 @@ enum SoftmaxKernel {
     _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, factor f: Double,
     _ g: UnsafeMutablePointer<Double>?
   ) -> Double {
+    finish(batch, i, rule, statistics(batch, i, rule, g), factor: f, g)
+  }
+
+  /// Pass 3 of a row: from its statistics, the loss `l_i`; turns the
+  /// `e_k = exp(a_k - m)` in `g` (if non-nil) into `f ∂l_i/∂z_i`.
+  @inlinable @inline(__always)
+  static func finish(
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ r: SoftmaxRowStatistics,
+    factor f: Double, _ g: UnsafeMutablePointer<Double>?
+  ) -> Double {
     let k = batch.classCount
     let c = batch.labels[i]
-    let r = statistics(batch, i, rule, g)
     let fs = f * rule.scale
     let loss: Double
     let otherScale: Double
