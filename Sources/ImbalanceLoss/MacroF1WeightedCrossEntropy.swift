@@ -95,8 +95,6 @@ public struct MacroF1WeightedCrossEntropy: SeparableLoss {
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
     let half = try heldHalfF1(logits: logits, targets: targets, weights: weights)
-    var setup = self.setup
-    setup.reduction = reduction
     return try setup.withBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
       reduction: reduction

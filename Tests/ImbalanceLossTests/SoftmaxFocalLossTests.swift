@@ -71,6 +71,8 @@ private let references: [(gamma: Double, value: Double, gradient: [Double])] = [
   /// mpmath (Tests/References/softmax_focal.py): row [50, 0, 0], label 0, where
   /// q = 1 - p_t ≈ 3.9e-22: value and its three partial derivatives.
   private let confident: [(gamma: Double, value: Double, gradient: [Double])] = [
+    (0, 3.857499695927835566e-22,
+     [-3.857499695927835566e-22, 1.928749847963917783e-22, 1.928749847963917783e-22]),
     (0.25, 1.7095522370355919023e-27,
      [-2.1369402962944898779e-27, 1.0684701481472449389e-27, 1.0684701481472449389e-27]),
     (0.5, 7.5763294401256921161e-33,
