@@ -231,19 +231,6 @@ struct FocalRow {
 
 @usableFromInline
 enum SoftmaxKernel {
-  /// Softmax cross-entropy of `a = z + offsets` (SPEC §5): returns
-  /// `Σ_i f_i (logsumexp(a_i) - a_i,c_i)` and writes
-  /// `f_i (softmax(a_i)_k - [k == c_i])` when `gradient` is non-nil.
-  ///
-  /// `offsets` has `classCount` finite elements (`tau log pi_k`).
-  @inlinable
-  static func crossEntropy(
-    _ batch: SoftmaxBatch, offsets: UnsafePointer<Double>,
-    gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism
-  ) -> Double {
-    run(batch, rule: SoftmaxRule(offsets: offsets), gradient: gradient, parallelism: parallelism)
-  }
-
   /// The loss of `rule` over the batch, `Σ_i f_i l_i`, and its gradient when
   /// `gradient` is non-nil (zero rows for ignored samples).
   @inlinable
@@ -261,14 +248,6 @@ enum SoftmaxKernel {
       }
       return SIMD4(total.value, 0, 0, 0)
     }[0]
-  }
-
-  /// Writes each row's unweighted loss `logsumexp(a_i) - a_i,c_i` into `values`.
-  @inlinable
-  static func writeTerms(
-    _ batch: SoftmaxBatch, offsets: UnsafePointer<Double>, into values: UnsafeMutablePointer<Double>
-  ) {
-    writeTerms(batch, rule: SoftmaxRule(offsets: offsets), into: values)
   }
 
   /// Writes each row's unweighted loss `l_i` into `values` (0 for ignored rows).
@@ -394,7 +373,7 @@ enum SoftmaxKernel {
     let loss: Double
     let otherScale: Double
     let shift: Double
-    var labelGradient: Double
+    let labelGradient: Double
     if rule.smoothAccuracy {
       // l = 1 - p_c = q; ∂l/∂a_k = p_c (p_k - [k == c]).
       let row = FocalRow(r, gamma: 0)
@@ -415,10 +394,11 @@ enum SoftmaxKernel {
       shift = fs * uniform
       // softmax_c - t_c: the exact form -s'/(1 + s') + eps (K-1)/K when c is a
       // maximum; otherwise softmax_c <= 1/2 and the subtraction is harmless.
-      labelGradient = r.labelIsMaximum
-        ? -fs * (r.sPrime / (1 + r.sPrime)) + fs * (eps - uniform) : .nan
-      if let g, !r.labelIsMaximum {
-        labelGradient = (g[c] * otherScale - shift) - fs * (1 - eps)
+      if r.labelIsMaximum {
+        labelGradient = -fs * (r.sPrime / (1 + r.sPrime)) + fs * (eps - uniform)
+      } else {
+        // g[c] still holds e_c here (only read when there is a gradient).
+        labelGradient = g.map { ($0[c] * otherScale - shift) - fs * (1 - eps) } ?? 0
       }
     } else {
       // Focal: l = q^gamma CE; ∂l/∂a_k = (p_k - [k == c]) G with
