@@ -144,4 +144,13 @@ private func referenceRow(_ a: ArraySlice<Double>, label c: Int, f1: [Double]) -
     }
     #expect(gradient == [4, 4])
   }
+
+  @Test func allIgnoredBatchGivesZero() throws {
+    var loss = try MacroF1WeightedCrossEntropy(classCount: 3)
+    loss.ignoreIndex = -1
+    let (value, gradient) = try loss.valueAndGradient(
+      logits: [1, 2, 3, 4, 5, 6], targets: [-1, -1])
+    #expect(value == 0)
+    #expect(gradient == [0, 0, 0, 0, 0, 0])
+  }
 }

@@ -230,4 +230,25 @@ private func checkSecondOrder<L: SoftmaxSecondOrderLoss>(
     }
     #expect(product == [7, 7])
   }
+
+  @Test func secondOrderIsDeterministicAcrossThreadCounts() throws {
+    var rng = SplitMix64(seed: 8)
+    let k = 33
+    let n = 3000  // 99k logits: above the parallel threshold
+    let z = rng.uniforms(n * k, in: -8...8)
+    let y = rng.classes(n, classCount: k)
+    let w = rng.uniforms(n, in: 0...2)
+    let v = rng.uniforms(n * k, in: -1...1)
+    var loss = try SoftmaxFocalLoss(classCount: k, gamma: 0.5)
+    loss.parallelism = .serial
+    let serial = try loss.valueGradientAndHessianDiagonal(logits: z, targets: y, weights: w)
+    let serialProduct = try loss.hessianVectorProduct(logits: z, targets: y, weights: w, vector: v)
+    loss.parallelism = .maximumThreads(2)
+    let parallel = try loss.valueGradientAndHessianDiagonal(logits: z, targets: y, weights: w)
+    let parallelProduct = try loss.hessianVectorProduct(
+      logits: z, targets: y, weights: w, vector: v)
+    #expect(serial.value == parallel.value, "seed 8")
+    #expect(serial.hessianDiagonal == parallel.hessianDiagonal, "seed 8")
+    #expect(serialProduct == parallelProduct, "seed 8")
+  }
 }
