@@ -34,7 +34,7 @@
 /// negatives of class k (samples that put mass on k wrongly) are penalised
 /// more. F (one value per class) is held constant: no gradient flows through
 /// it. With `classF1: nil` it is the macro smooth F1 of the current batch
-/// (``MacroSmoothF1Loss/classF1Scores(logits:targets:weights:)-(_,_,[Double]?)``
+/// (``MacroSmoothF1Loss/classF1Scores(logits:targets:weights:)``
 /// with the per-sample weights, not the class weights); a small batch gives a
 /// noisy F_k, so a caller may supply running averages instead.
 ///

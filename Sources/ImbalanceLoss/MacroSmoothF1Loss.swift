@@ -81,8 +81,8 @@ public struct MacroSmoothF1Loss: Loss {
     }
   }
 
-  /// The per-class smooth F1 scores over buffers; see
-  /// ``classF1Scores(logits:targets:weights:)-(_,_,[Double]?)``.
+  /// The per-class smooth F1 scores `F_k = 2 T_k / S_k` of a batch held in
+  /// buffers (0 when `S_k = 0`).
   ///
   /// - Throws: ``LossError`` for invalid input, as for the loss.
   /// - Complexity: O(N K), one pass.
