@@ -72,8 +72,22 @@ struct SoftmaxSetup: Sendable {
   func checkAdjustedRange(
     _ logits: UnsafeBufferPointer<Double>, largestMargin: Double
   ) throws(LossError) {
-    var largest = 0.0
-    for z in logits { largest = Swift.max(largest, abs(z)) }
+    // max |z| as a vector scan (the logits are finite, validated).
+    var largestv = Vector()
+    var j = 0
+    let base = logits.baseAddress!
+    while j + 8 <= logits.count {
+      // max(z, -z) lane-wise: `.magnitude` on SIMD is not inlined (40% of a call).
+      let z = SIMDLoad.load(base + j)
+      largestv = largestv.replacing(with: z, where: z .> largestv)
+      largestv = largestv.replacing(with: -z, where: -z .> largestv)
+      j += 8
+    }
+    var largest = largestv.max()
+    while j < logits.count {
+      largest = Swift.max(largest, abs(base[j]))
+      j += 1
+    }
     let largestOffset = offsets.reduce(0) { Swift.max($0, abs($1)) }
     let bound = Double(sign: .plus, exponent: 1022, significand: 1)
     if !(scale * largest + largestOffset + scale * largestMargin < bound) {

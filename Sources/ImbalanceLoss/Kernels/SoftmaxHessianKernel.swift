@@ -71,9 +71,24 @@ extension SoftmaxKernel {
     }
     let gamma = rule.focusing
     if gamma == 0 {
-      for j in 0..<k {
+      // p_k (1 - p_k), vectorised; the tail as in `complement`.
+      let inverse = 1 / total
+      let atMax = Vector(repeating: r.sPrime * inverse)
+      let scalev = Vector(repeating: scale)
+      let floorv = Vector(repeating: floor ?? -.infinity)
+      var j = 0
+      while j + 8 <= k {
+        let e = SIMDLoad.load(h + j)
+        let p = e * inverse
+        let q = (1 - p).replacing(with: atMax, where: e .== 1)
+        let x = p * q
+        SIMDLoad.store(scalev * x.replacing(with: floorv, where: x .< floorv), h + j)
+        j += 8
+      }
+      while j < k {
         let e = h[j]
         store(j, (e / total) * complement(e))
+        j += 1
       }
       return
     }
