@@ -139,6 +139,14 @@ private let labels = [0, 2, 2, 1]
     ) {
       try loss.value(logits: [1e307, 0], targets: [0])
     }
+    // The same check inside the vectorised part of the scan, for a negative logit.
+    var wide = [Double](repeating: 0, count: 16)
+    wide[5] = -1e307
+    #expect(throws: LossError.self) {
+      try loss.value(logits: wide, targets: [Int](repeating: 0, count: 8))
+    }
+    wide[5] = -1e300
+    #expect(try loss.value(logits: wide, targets: [Int](repeating: 0, count: 8)).isFinite)
   }
 
   @Test func badParametersThrow() throws {
