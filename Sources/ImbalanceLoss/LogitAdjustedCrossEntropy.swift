@@ -5,6 +5,15 @@
 ///     L    = E[logsumexp_k(a_i) - a_i,c_i]
 ///     ∂L/∂z_ik = (w_i / W) (softmax(a_i)_k - [k == c_i])
 ///
+/// With the options every softmax loss shares (``classWeights``,
+/// ``labelSmoothing`` `eps`, ``ignoreIndex``), row i weighs
+/// `v_i = w_i classWeights[c_i]` (0 if ignored) and
+///
+///     t_ik = (1 - eps) [k == c_i] + eps / K
+///     l_i  = logsumexp_k(a_i) - Σ_k t_ik a_ik
+///     L    = Σ_i v_i l_i / Σ_i v_i        (.sum: Σ_i v_i l_i)
+///     ∂L/∂z_ik = (v_i / Σ v) (softmax(a_i)_k - t_ik)
+///
 /// Rare classes get a larger margin on their own logit, so the trained model's
 /// raw logits `z` (the adjustment lives only in the loss) are calibrated for
 /// the balanced error. `tau = 0` is plain softmax cross-entropy.
@@ -29,6 +38,18 @@ public struct LogitAdjustedCrossEntropy: SeparableLoss {
   public var reduction: Reduction = .mean
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
+  /// Per-class weights `a_k >= 0` (`K` of them), or `nil` for none: row i
+  /// weighs `v_i = w_i a_{c_i}`, and `.mean` divides by `Σ v_i` (PyTorch's
+  /// `weight=`). ``ClassWeights`` computes common choices from class counts.
+  public var classWeights: [Double]? = nil
+  /// Label smoothing `eps` in [0, 1]: the target is
+  /// `(1 - eps) onehot(c) + eps / K` (PyTorch's `label_smoothing`), so
+  /// `l = logsumexp(a) - Σ_k t_k a_k` and `∂l/∂a = softmax(a) - t`.
+  public var labelSmoothing: Double = 0
+  /// A label that marks a row to skip (PyTorch's `ignore_index`), or `nil`.
+  /// Such rows are not checked as labels, add nothing to the loss or to
+  /// `Σ v`, and get a zero gradient; if every row is skipped the loss is 0.
+  public var ignoreIndex: Int? = nil
   /// `tau log π_k`, added to every row.
   let offsets: [Double]
 
@@ -61,23 +82,20 @@ public struct LogitAdjustedCrossEntropy: SeparableLoss {
   ///
   /// - Throws: ``LossError`` for a logit count that is not a multiple of K, an
   ///   empty batch, mismatched lengths, a non-finite logit, a label outside
-  ///   `0..<K` or an invalid weight. The gradient buffer is untouched after a throw.
+  ///   `0..<K` (other than `ignoreIndex`), an invalid weight or class weight,
+  ///   `classWeights` of a length other than K, or a `labelSmoothing` outside
+  ///   [0, 1]. The gradient buffer is untouched after a throw.
   /// - Complexity: O(N K), three passes over each row held in cache.
   public func valueAndGradient(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
-    let batch = try SoftmaxBatch(
-      logits: logits, labels: targets, weights: weights, gradient: gradient,
-      classCount: classCount, reduction: reduction)
-    return offsets.withUnsafeBufferPointer { o in
-      SoftmaxKernel.crossEntropy(
-        batch, offsets: o.baseAddress!, gradient: gradient?.baseAddress,
-        parallelism: parallelism)
-    }
+    try setup.valueAndGradient(
+      logits: logits, targets: targets, weights: weights, gradient: gradient)
   }
 
-  /// Writes each sample's term `logsumexp_k(a_i) - a_i,c_i` into `values`.
+  /// Writes each sample's term `l_i = logsumexp_k(a_i) - Σ_k t_ik a_ik` into
+  /// `values`: without `w_i` or the class weight, 0 for an ignored row.
   ///
   /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
   /// - Complexity: O(N K).
@@ -85,13 +103,18 @@ public struct LogitAdjustedCrossEntropy: SeparableLoss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     into values: UnsafeMutableBufferPointer<Double>
   ) throws(LossError) {
-    let batch = try SoftmaxBatch(
-      logits: logits, labels: targets, weights: nil, gradient: nil,
-      classCount: classCount, reduction: .sum)
-    try Validation.checkValuesCount(values.count, sampleCount: batch.rows)
-    offsets.withUnsafeBufferPointer { o in
-      SoftmaxKernel.writeTerms(batch, offsets: o.baseAddress!, into: values.baseAddress!)
-    }
+    try setup.perSampleValues(logits: logits, targets: targets, into: values)
+  }
+
+  /// The shared softmax configuration of this loss.
+  var setup: SoftmaxSetup {
+    var setup = SoftmaxSetup(classCount: classCount, offsets: offsets)
+    setup.classWeights = classWeights
+    setup.labelSmoothing = labelSmoothing
+    setup.ignoreIndex = ignoreIndex
+    setup.reduction = reduction
+    setup.parallelism = parallelism
+    return setup
   }
 }
 
@@ -99,6 +122,9 @@ public struct LogitAdjustedCrossEntropy: SeparableLoss {
 ///
 ///     L = E[logsumexp_k(z_i) - z_i,c_i]
 ///     ∂L/∂z_ik = (w_i / W) (softmax(z_i)_k - [k == c_i])
+///
+/// Class weights, label smoothing and an ignored label work as in
+/// ``LogitAdjustedCrossEntropy``.
 ///
 /// Pair it with ``ClassPriors/predictions(logits:tau:)`` for post-hoc logit
 /// adjustment.
@@ -112,6 +138,18 @@ public struct SoftmaxCrossEntropy: SeparableLoss {
   public var reduction: Reduction = .mean
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
+  /// Per-class weights `a_k >= 0` (`K` of them), or `nil` for none: row i
+  /// weighs `v_i = w_i a_{c_i}`, and `.mean` divides by `Σ v_i` (PyTorch's
+  /// `weight=`). ``ClassWeights`` computes common choices from class counts.
+  public var classWeights: [Double]? = nil
+  /// Label smoothing `eps` in [0, 1]: the target is
+  /// `(1 - eps) onehot(c) + eps / K` (PyTorch's `label_smoothing`), so
+  /// `l = logsumexp(a) - Σ_k t_k a_k` and `∂l/∂a = softmax(a) - t`.
+  public var labelSmoothing: Double = 0
+  /// A label that marks a row to skip (PyTorch's `ignore_index`), or `nil`.
+  /// Such rows are not checked as labels, add nothing to the loss or to
+  /// `Σ v`, and get a zero gradient; if every row is skipped the loss is 0.
+  public var ignoreIndex: Int? = nil
   let offsets: [Double]
 
   /// Creates the loss for `classCount` classes.
@@ -134,17 +172,12 @@ public struct SoftmaxCrossEntropy: SeparableLoss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
-    let batch = try SoftmaxBatch(
-      logits: logits, labels: targets, weights: weights, gradient: gradient,
-      classCount: classCount, reduction: reduction)
-    return offsets.withUnsafeBufferPointer { o in
-      SoftmaxKernel.crossEntropy(
-        batch, offsets: o.baseAddress!, gradient: gradient?.baseAddress,
-        parallelism: parallelism)
-    }
+    try setup.valueAndGradient(
+      logits: logits, targets: targets, weights: weights, gradient: gradient)
   }
 
-  /// Writes each sample's term `logsumexp_k(a_i) - a_i,c_i` into `values`.
+  /// Writes each sample's term `l_i = logsumexp_k(a_i) - Σ_k t_ik a_ik` into
+  /// `values`: without `w_i` or the class weight, 0 for an ignored row.
   ///
   /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
   /// - Complexity: O(N K).
@@ -152,12 +185,17 @@ public struct SoftmaxCrossEntropy: SeparableLoss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     into values: UnsafeMutableBufferPointer<Double>
   ) throws(LossError) {
-    let batch = try SoftmaxBatch(
-      logits: logits, labels: targets, weights: nil, gradient: nil,
-      classCount: classCount, reduction: .sum)
-    try Validation.checkValuesCount(values.count, sampleCount: batch.rows)
-    offsets.withUnsafeBufferPointer { o in
-      SoftmaxKernel.writeTerms(batch, offsets: o.baseAddress!, into: values.baseAddress!)
-    }
+    try setup.perSampleValues(logits: logits, targets: targets, into: values)
+  }
+
+  /// The shared softmax configuration of this loss.
+  var setup: SoftmaxSetup {
+    var setup = SoftmaxSetup(classCount: classCount, offsets: offsets)
+    setup.classWeights = classWeights
+    setup.labelSmoothing = labelSmoothing
+    setup.ignoreIndex = ignoreIndex
+    setup.reduction = reduction
+    setup.parallelism = parallelism
+    return setup
   }
 }

@@ -1,18 +1,25 @@
 // The fused kernel of the softmax losses: per row, the max-shifted
-// log-sum-exp of the adjusted logits `a_k = z_k + o_k`, the row loss and the
-// gradient `f (softmax(a)_k - [k == c])`.
+// log-sum-exp of the adjusted logits
+//
+//     a_k = s z_k + o_k - s m_c [k == c]
+//
+// (scale s, offsets o, per-class margin m on the label's logit), the row loss
+// and its gradient. A `SoftmaxRule` says which loss: cross-entropy against the
+// smoothed target `t = (1 - eps) onehot(c) + eps/K`, or focal loss.
 //
 // Implementation goals, in order of priority:
 // 1. Accuracy: with m = max_k a_k, every a_k == m contributes exactly 1 to
 //    Σ exp(a_k - m). Summing the others apart, s' = Σ_{a_k < m} exp(a_k - m)
 //    + (ties - 1), gives logsumexp(a) - a_c = (m - a_c) + log1p(s') and, when
 //    the label is a maximum, softmax_c - 1 = -s' / (1 + s'): a confident,
-//    correct row keeps all its digits instead of rounding to 0.
+//    correct row keeps all its digits instead of rounding to 0. Focal loss
+//    takes 1 - p_c and log(1 - p_c) from the same s'.
 // 2. Edge cases: finite logits of any size give finite results (a_k - m <= 0).
 // 3. Speed: three passes over the row (max, exp and sum, scale), vectorised,
 //    exp written once into the gradient buffer and reused.
 
-/// A validated softmax batch: `rows * classCount` logits and labels.
+/// A validated softmax batch: `rows * classCount` logits and labels, with the
+/// per-row factor `f_i` of the reduction (zero for an ignored row).
 @usableFromInline
 struct SoftmaxBatch: @unchecked Sendable {
   @usableFromInline let logits: UnsafePointer<Double>
@@ -21,143 +28,405 @@ struct SoftmaxBatch: @unchecked Sendable {
   @usableFromInline let rows: Int
   @usableFromInline let classCount: Int
   @usableFromInline let normalizer: WeightNormalizer
+  /// Per-class weights (`classCount` elements) that multiply each row's weight.
+  @usableFromInline let classWeights: UnsafePointer<Double>?
+  /// The power of two that scales the class weights, like `normalizer.scale`.
+  @usableFromInline let classScale: Double
+  /// Rows with this label are skipped: no loss, zero gradient, no weight.
+  @usableFromInline let ignoreIndex: Int?
 
   /// Validates the inputs of a softmax loss with `classCount` classes.
+  ///
+  /// `classWeights` must already be validated (`classCount` finite values
+  /// `>= 0`). The reduction's total is `Σ v_i` over the rows not ignored, with
+  /// `v_i = w_i classWeights[c_i]`; when every row is ignored the factors are
+  /// all zero (the loss is 0), otherwise a zero total throws.
   @inlinable
   init(
     logits: UnsafeBufferPointer<Double>, labels: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
-    classCount: Int, reduction: Reduction = .mean
+    classCount: Int, reduction: Reduction = .mean,
+    classWeights: UnsafePointer<Double>? = nil, ignoreIndex: Int? = nil
   ) throws(LossError) {
     rows = try Validation.checkShapes(
       logitCount: logits.count, logitsPerSample: classCount, targetCount: labels.count,
       weightCount: weights?.count, gradientCount: gradient?.count)
     try Validation.checkFinite(logits)
-    try Validation.checkLabels(labels, classCount: classCount)
-    normalizer = try Validation.normalizer(
-      weights: weights, sampleCount: rows, reduction: reduction)
     self.classCount = classCount
     self.logits = logits.baseAddress!
     self.labels = labels.baseAddress!
     self.weights = weights?.baseAddress
+    self.classWeights = classWeights
+    self.ignoreIndex = ignoreIndex
+    if classWeights == nil && ignoreIndex == nil {
+      try Validation.checkLabels(labels, classCount: classCount)
+      normalizer = try Validation.normalizer(
+        weights: weights, sampleCount: rows, reduction: reduction)
+      classScale = 1
+      return
+    }
+    for (i, c) in labels.enumerated() where c != ignoreIndex && (c < 0 || c >= classCount) {
+      throw .labelOutOfRange(index: i, label: c, classCount: classCount)
+    }
+    // Validates the weights; the sum it returns is not the one we need.
+    _ = try Validation.normalizer(weights: weights, sampleCount: rows, reduction: .sum)
+    if reduction == .sum {
+      normalizer = WeightNormalizer(scale: 1, reciprocal: 1)
+      classScale = 1
+      return
+    }
+    // Powers of two that bring the largest used weight and class weight into
+    // [1, 2): each scaled product lies in [0, 4), so Σ v cannot overflow.
+    var largestWeight = 0.0
+    var largestClassWeight = 0.0
+    var used = 0
+    for (i, c) in labels.enumerated() where c != ignoreIndex {
+      used += 1
+      let w = weights?[i] ?? 1
+      let v = classWeights?[c] ?? 1
+      largestWeight = largestWeight < w ? w : largestWeight
+      largestClassWeight = largestClassWeight < v ? v : largestClassWeight
+    }
+    if used == 0 {
+      normalizer = WeightNormalizer(scale: 1, reciprocal: 0)
+      classScale = 1
+      return
+    }
+    if largestWeight == 0 || largestClassWeight == 0 { throw .zeroTotalWeight }
+    func powerOfTwo(_ x: Double) -> Double {
+      Double(sign: .plus, exponent: Swift.min(-x.exponent, 1000), significand: 1)
+    }
+    let scale = powerOfTwo(largestWeight)
+    let classScale = powerOfTwo(largestClassWeight)
+    var sum = CompensatedSum()
+    for (i, c) in labels.enumerated() where c != ignoreIndex {
+      sum.add(((weights?[i] ?? 1) * scale) * ((classWeights?[c] ?? 1) * classScale))
+    }
+    if sum.value == 0 { throw .zeroTotalWeight }
+    normalizer = WeightNormalizer(scale: scale, reciprocal: 1 / sum.value)
+    self.classScale = classScale
+  }
+
+  /// Whether row `i` is skipped.
+  @inlinable @inline(__always)
+  func isIgnored(_ i: Int) -> Bool {
+    ignoreIndex != nil && labels[i] == ignoreIndex!
+  }
+
+  /// The factor `f_i = v_i / Σ v` (or `v_i` for a sum) of a row not ignored.
+  @inlinable @inline(__always)
+  func factor(_ i: Int) -> Double {
+    var v = 1.0
+    if let w = weights { v = w[i] * normalizer.scale }
+    if let cw = classWeights { v = v * (cw[labels[i]] * classScale) }
+    return v * normalizer.reciprocal
+  }
+}
+
+/// Which softmax loss a row computes, and the constants of its adjusted logits
+/// `a_k = s z_k + o_k - s m_c [k == c]`.
+@usableFromInline
+struct SoftmaxRule: @unchecked Sendable {
+  /// `o_k` (`classCount` finite values), e.g. `tau log π_k`.
+  @usableFromInline let offsets: UnsafePointer<Double>
+  /// The logit scale `s > 0`.
+  @usableFromInline let scale: Double
+  /// `m_k` (`classCount` values), subtracted (times s) from the label's logit.
+  @usableFromInline let margins: UnsafePointer<Double>?
+  /// Label smoothing `eps` in [0, 1] (cross-entropy only).
+  @usableFromInline let smoothing: Double
+  /// Focal loss's `gamma > 0`, or 0 for cross-entropy.
+  @usableFromInline let focusing: Double
+  /// Whether the row loss is `1 - p_c` (smooth accuracy) instead.
+  @usableFromInline let smoothAccuracy: Bool
+
+  @inlinable
+  init(
+    offsets: UnsafePointer<Double>, scale: Double = 1, margins: UnsafePointer<Double>? = nil,
+    smoothing: Double = 0, focusing: Double = 0, smoothAccuracy: Bool = false
+  ) {
+    self.offsets = offsets
+    self.scale = scale
+    self.margins = margins
+    self.smoothing = smoothing
+    self.focusing = focusing
+    self.smoothAccuracy = smoothAccuracy
+  }
+}
+
+/// The shared statistics of one row's adjusted logits.
+@usableFromInline
+struct SoftmaxRowStatistics {
+  /// `m = max_k a_k`.
+  @usableFromInline var maximum: Double
+  /// `s' = Σ_k exp(a_k - m) - 1 >= 0`.
+  @usableFromInline var sPrime: Double
+  /// `a_c`, the label's adjusted logit.
+  @usableFromInline var labelLogit: Double
+  /// `Σ_k (a_k - m) / K <= 0` (a mean, so it cannot overflow), summed only
+  /// when label smoothing needs it.
+  @usableFromInline var shiftedMean: Double
+  /// `s m_c`, the margin taken off the label's logit.
+  @usableFromInline var labelMargin: Double
+
+  @inlinable init(
+    maximum: Double, sPrime: Double, labelLogit: Double, shiftedMean: Double,
+    labelMargin: Double
+  ) {
+    self.maximum = maximum
+    self.sPrime = sPrime
+    self.labelLogit = labelLogit
+    self.shiftedMean = shiftedMean
+    self.labelMargin = labelMargin
+  }
+
+  /// `logsumexp(a) - a_c = -log p_c >= 0`.
+  @inlinable var crossEntropy: Double {
+    (maximum - labelLogit) + Elementary.log1p(sPrime)
+  }
+
+  /// Whether the label's logit is a maximum (then `p_c = 1 / (1 + s')`).
+  @inlinable var labelIsMaximum: Bool { labelLogit == maximum }
+}
+
+/// The focal quantities of one row, all without negative powers of `q`.
+@usableFromInline
+struct FocalRow {
+  /// `p = p_c` and `q = 1 - p`, both from s' without cancellation.
+  @usableFromInline var p: Double
+  @usableFromInline var q: Double
+  /// `Q = q^gamma`, computed as `exp(gamma log q)`.
+  @usableFromInline var power: Double
+  /// `CE = -log p`.
+  @usableFromInline var crossEntropy: Double
+  /// `Σ_{k != c} exp(a_k - m)`, so that `p_k / q = e_k / others`.
+  @usableFromInline var others: Double
+
+  @inlinable
+  init(_ r: SoftmaxRowStatistics, gamma: Double) {
+    let total = 1 + r.sPrime
+    crossEntropy = r.crossEntropy
+    if r.labelIsMaximum {
+      p = 1 / total
+      q = r.sPrime / total
+      others = r.sPrime
+      // log q = log s' - log1p(s'), exact for s' of any size.
+      power = gamma == 0 ? 1 : r.sPrime == 0
+        ? 0 : Elementary.exp(gamma * (Elementary.log(r.sPrime) - Elementary.log1p(r.sPrime)))
+    } else {
+      // The maximum is another class, so e_c <= 1 <= others and p <= 1/2.
+      let ec = Elementary.exp(r.labelLogit - r.maximum)
+      p = ec / total
+      q = 1 - p
+      others = total - ec
+      power = gamma == 0 ? 1 : Elementary.exp(gamma * Elementary.log1p(-p))
+    }
+  }
+
+  /// `G q = Q (q + gamma p CE)`: minus the label's gradient, per unit factor.
+  @inlinable func labelGradientMagnitude(gamma: Double) -> Double {
+    power * (q + gamma * p * crossEntropy)
   }
 }
 
 @usableFromInline
 enum SoftmaxKernel {
-  /// Softmax cross-entropy of `a = z + offsets` (SPEC §5): returns
-  /// `Σ_i f_i (logsumexp(a_i) - a_i,c_i)` and writes
-  /// `f_i (softmax(a_i)_k - [k == c_i])` when `gradient` is non-nil.
-  ///
-  /// `offsets` has `classCount` finite elements (`tau log pi_k`).
+  /// The loss of `rule` over the batch, `Σ_i f_i l_i`, and its gradient when
+  /// `gradient` is non-nil (zero rows for ignored samples).
   @inlinable
-  static func crossEntropy(
-    _ batch: SoftmaxBatch, offsets: UnsafePointer<Double>,
+  static func run(
+    _ batch: SoftmaxBatch, rule: SoftmaxRule,
     gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism
   ) -> Double {
     let out = UncheckedSendable(gradient)
-    let offsets = UncheckedSendable(offsets)
     return ChunkedReduction.sum(
       itemCount: batch.rows, logitsPerItem: batch.classCount, parallelism: parallelism
     ) { range in
       var total = CompensatedSum()
       for i in range {
-        total.add(row(batch, i, offsets.value, out.value))
+        total.add(row(batch, i, rule, out.value))
       }
       return SIMD4(total.value, 0, 0, 0)
     }[0]
   }
 
-  /// Writes each row's unweighted loss `logsumexp(a_i) - a_i,c_i` into `values`.
+  /// Writes each row's unweighted loss `l_i` into `values` (0 for ignored rows).
   @inlinable
   static func writeTerms(
-    _ batch: SoftmaxBatch, offsets: UnsafePointer<Double>, into values: UnsafeMutablePointer<Double>
+    _ batch: SoftmaxBatch, rule: SoftmaxRule, into values: UnsafeMutablePointer<Double>
   ) {
-    // The batch was validated without weights and with `.sum`, so f_i = 1.
-    assert(batch.weights == nil && batch.normalizer.reciprocal == 1)
-    for i in 0..<batch.rows { values[i] = row(batch, i, offsets, nil) }
+    for i in 0..<batch.rows {
+      values[i] = batch.isIgnored(i) ? 0 : rowLoss(batch, i, rule, factor: 1, nil)
+    }
   }
 
-  /// One row: returns `f_i l_i`, writes the row's gradient if asked.
+  /// Pass 1 and 2 of a row: the statistics of `a`, and `e_k = exp(a_k - m)`
+  /// written into `exps` when it is non-nil.
   @inlinable @inline(__always)
-  static func row(
-    _ batch: SoftmaxBatch, _ i: Int, _ o: UnsafePointer<Double>,
-    _ gradient: UnsafeMutablePointer<Double>?
-  ) -> Double {
+  static func statistics(
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ exps: UnsafeMutablePointer<Double>?
+  ) -> SoftmaxRowStatistics {
     let k = batch.classCount
     let z = batch.logits + i * k
+    let o = rule.offsets
     let c = batch.labels[i]
-    let f: Double
-    if let w = batch.weights {
-      f = (w[i] * batch.normalizer.scale) * batch.normalizer.reciprocal
-    } else {
-      f = batch.normalizer.reciprocal
-    }
+    let s = rule.scale
+    let delta = rule.margins.map { s * $0[c] } ?? 0
+    let sv = Vector(repeating: s)
+    // The vector block that holds the label, which loses the margin.
+    let cBlock = delta == 0 ? -1 : c - c % 8
 
     // Pass 1: m = max_k a_k.
     var j = 0
     var mv = Vector(repeating: -.infinity)
     while j + 8 <= k {
-      let a = SIMDLoad.load(z + j) + SIMDLoad.load(o + j)
+      var a = SIMDLoad.load(z + j) * sv + SIMDLoad.load(o + j)
+      if j == cBlock { a[c - j] -= delta }
       mv = mv.replacing(with: a, where: a .> mv)
       j += 8
     }
     var m = mv.max()
     while j < k {
-      let a = z[j] + o[j]
+      var a = z[j] * s + o[j]
+      if j == c { a -= delta }
       if a > m { m = a }
       j += 1
     }
 
     // Pass 2: e_k = exp(a_k - m); s' sums those below m, ties counted apart.
-    var sv = Vector()
+    let wantsShiftedSum = rule.smoothing != 0
+    let inverseCount = 1 / Double(k)
+    let inverseCountv = Vector(repeating: inverseCount)
+    var restv = Vector()
     var tiesv = Vector()
+    var shiftedv = Vector()
     j = 0
     while j + 8 <= k {
-      let d = (SIMDLoad.load(z + j) + SIMDLoad.load(o + j)) - m
+      var a = SIMDLoad.load(z + j) * sv + SIMDLoad.load(o + j)
+      if j == cBlock { a[c - j] -= delta }
+      let d = a - m
       let e = Elementary.exp(d)
       let atMax = d .== 0
-      sv += e.replacing(with: 0, where: atMax)
+      restv += e.replacing(with: 0, where: atMax)
       tiesv += Vector(repeating: 0).replacing(with: 1, where: atMax)
-      if let gradient { SIMDLoad.store(e, gradient + i * k + j) }
+      if wantsShiftedSum { shiftedv += d * inverseCountv }
+      if let exps { SIMDLoad.store(e, exps + j) }
       j += 8
     }
-    var rest = sv.sum()
+    var rest = restv.sum()
     var ties = tiesv.sum()
+    var shifted = shiftedv.sum()
     while j < k {
-      let d = (z[j] + o[j]) - m
+      var a = z[j] * s + o[j]
+      if j == c { a -= delta }
+      let d = a - m
+      shifted += d * inverseCount
       if d == 0 {
         ties += 1
-        if let gradient { gradient[i * k + j] = 1 }
+        if let exps { exps[j] = 1 }
       } else {
         let e = Elementary.exp(d)
         rest += e
-        if let gradient { gradient[i * k + j] = e }
+        if let exps { exps[j] = e }
       }
       j += 1
     }
-    let sPrime = rest + (ties - 1)
-    let ac = z[c] + o[c]
-    let loss = (m - ac) + Elementary.log1p(sPrime)
+    return SoftmaxRowStatistics(
+      maximum: m, sPrime: rest + (ties - 1), labelLogit: (z[c] * s + o[c]) - delta,
+      shiftedMean: shifted, labelMargin: delta)
+  }
 
-    // Pass 3: g_k = f e_k / (1 + s'), then the label's entry.
-    if let gradient {
-      let g = gradient + i * k
-      let scale = f / (1 + sPrime)
-      let sv = Vector(repeating: scale)
-      j = 0
+  /// One row: returns `f_i l_i`, writes the row's gradient if asked.
+  @inlinable @inline(__always)
+  static func row(
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule,
+    _ gradient: UnsafeMutablePointer<Double>?
+  ) -> Double {
+    let k = batch.classCount
+    if batch.isIgnored(i) {
+      if let gradient { (gradient + i * k).update(repeating: 0, count: k) }
+      return 0
+    }
+    let f = batch.factor(i)
+    return f * rowLoss(batch, i, rule, factor: f, gradient.map { $0 + i * k })
+  }
+
+  /// One row's unweighted loss `l_i`; writes `f ∂l_i/∂z_i` into `g` if non-nil.
+  @inlinable @inline(__always)
+  static func rowLoss(
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, factor f: Double,
+    _ g: UnsafeMutablePointer<Double>?
+  ) -> Double {
+    finish(batch, i, rule, statistics(batch, i, rule, g), factor: f, g)
+  }
+
+  /// Pass 3 of a row: from its statistics, the loss `l_i`; turns the
+  /// `e_k = exp(a_k - m)` in `g` (if non-nil) into `f ∂l_i/∂z_i`.
+  @inlinable @inline(__always)
+  static func finish(
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ r: SoftmaxRowStatistics,
+    factor f: Double, _ g: UnsafeMutablePointer<Double>?
+  ) -> Double {
+    let k = batch.classCount
+    let c = batch.labels[i]
+    let fs = f * rule.scale
+    let loss: Double
+    let otherScale: Double
+    let shift: Double
+    let labelGradient: Double
+    if rule.smoothAccuracy {
+      // l = 1 - p_c = q; ∂l/∂a_k = p_c (p_k - [k == c]).
+      let row = FocalRow(r, gamma: 0)
+      loss = row.q
+      otherScale = fs * row.p / (1 + r.sPrime)
+      shift = 0
+      labelGradient = -fs * row.p * row.q
+    } else if rule.focusing == 0 {
+      // Cross-entropy against t = (1 - eps) onehot + eps/K:
+      // l = (1 - eps)(m - a_c) + eps mean_k(m - a_k) + log1p(s'), all terms >= 0.
+      let eps = rule.smoothing
+      let uniform = eps / Double(k)
+      loss = eps == 0
+        ? r.crossEntropy
+        : ((1 - eps) * (r.maximum - r.labelLogit) + eps * -r.shiftedMean)
+          + Elementary.log1p(r.sPrime)
+      otherScale = fs / (1 + r.sPrime)
+      shift = fs * uniform
+      // softmax_c - t_c: the exact form -s'/(1 + s') + eps (K-1)/K when c is a
+      // maximum; otherwise softmax_c <= 1/2 and the subtraction is harmless.
+      if r.labelIsMaximum {
+        labelGradient = -fs * (r.sPrime / (1 + r.sPrime)) + fs * (eps - uniform)
+      } else {
+        // g[c] still holds e_c here (only read when there is a gradient).
+        labelGradient = g.map { ($0[c] * otherScale - shift) - fs * (1 - eps) } ?? 0
+      }
+    } else {
+      // Focal: l = q^gamma CE; ∂l/∂a_k = (p_k - [k == c]) G with
+      // G = q^(gamma-1) (q + gamma p CE), written with p_k / q = e_k / others.
+      let gamma = rule.focusing
+      let focal = FocalRow(r, gamma: gamma)
+      loss = focal.power * focal.crossEntropy
+      let magnitude = focal.labelGradientMagnitude(gamma: gamma)
+      otherScale = focal.others == 0 ? 0 : fs * magnitude / focal.others
+      shift = 0
+      labelGradient = -fs * magnitude
+    }
+
+    // Pass 3: g_k = e_k * otherScale - shift, then the label's entry.
+    if let g {
+      let sv = Vector(repeating: otherScale)
+      let shiftv = Vector(repeating: shift)
+      var j = 0
       while j + 8 <= k {
-        SIMDLoad.store(SIMDLoad.load(g + j) * sv, g + j)
+        SIMDLoad.store(SIMDLoad.load(g + j) * sv - shiftv, g + j)
         j += 8
       }
       while j < k {
-        g[j] *= scale
+        g[j] = g[j] * otherScale - shift
         j += 1
       }
-      // softmax_c - 1: exact form -s'/(1 + s') when c is a maximum; otherwise
-      // softmax_c <= 1/2 and the subtraction is harmless.
-      g[c] = ac == m ? -f * (sPrime / (1 + sPrime)) : g[c] - f
+      g[c] = labelGradient
     }
-    return f * loss
+    return loss
   }
 }

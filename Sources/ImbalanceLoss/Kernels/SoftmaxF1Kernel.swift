@@ -1,0 +1,200 @@
+// Kernels of the macro (one-vs-rest) F1 losses on softmax probabilities:
+// the per-class statistics T_k, S_k of macro smooth F1 and its gradient, and
+// the rows of the macro-F1-weighted cross-entropy.
+//
+// Implementation goals, in order of priority:
+// 1. Accuracy: probabilities and their complements from the row's
+//    log-sum-exp (`SoftmaxKernel.statistics`); `1 - F_k` summed from
+//    non-negative terms; `-log(1 - p_k)` in log space when p_k rounds to 1.
+// 2. Edge cases: a class with S_k = 0 (absent and never predicted) has F_k = 0
+//    and no gradient; finite logits of any size give finite results.
+// 3. Speed: two passes over the batch for macro F1 (statistics, gradient),
+//    one for the weighted cross-entropy; O(K) scratch per call.
+
+/// Per-class sums of macro smooth F1, with the normalised weights `f_i = w_i / W`.
+@usableFromInline
+struct MacroF1Statistics {
+  /// `T_k = Σ_i f_i p_ik [c_i == k]`.
+  @usableFromInline var truePositives: [Double]
+  /// `S_k = Σ_i f_i (p_ik + [c_i == k])`.
+  @usableFromInline var totals: [Double]
+  /// `D_k = S_k - 2 T_k = Σ_i f_i ([c_i == k](1 - p_ik) + [c_i != k] p_ik) >= 0`.
+  @usableFromInline var errors: [Double]
+
+  @inlinable init(truePositives: [Double], totals: [Double], errors: [Double]) {
+    self.truePositives = truePositives
+    self.totals = totals
+    self.errors = errors
+  }
+
+  /// `F_k = 2 T_k / S_k`, 0 when `S_k = 0`.
+  @inlinable var f1Scores: [Double] {
+    zip(truePositives, totals).map { t, s in s == 0 ? 0 : 2 * t / s }
+  }
+
+  /// `1 - mean_k F_k`, as the mean of `D_k / S_k` (1 when `S_k = 0`).
+  @inlinable var loss: Double {
+    var sum = CompensatedSum()
+    for (d, s) in zip(errors, totals) { sum.add(s == 0 ? 1 : d / s) }
+    return sum.value / Double(totals.count)
+  }
+}
+
+@usableFromInline
+enum SoftmaxF1Kernel {
+  /// One pass over the batch: T_k, S_k and D_k.
+  @inlinable
+  static func statistics(_ batch: SoftmaxBatch, rule: SoftmaxRule) -> MacroF1Statistics {
+    let k = batch.classCount
+    var t = [CompensatedSum](repeating: CompensatedSum(), count: k)
+    var s = [CompensatedSum](repeating: CompensatedSum(), count: k)
+    var d = [CompensatedSum](repeating: CompensatedSum(), count: k)
+    var scratch = [Double](repeating: 0, count: k)
+    scratch.withUnsafeMutableBufferPointer { e in
+      let e = e.baseAddress!
+      for i in 0..<batch.rows where !batch.isIgnored(i) {
+        let f = batch.factor(i)
+        let c = batch.labels[i]
+        let r = SoftmaxKernel.statistics(batch, i, rule, e)
+        let total = 1 + r.sPrime
+        for j in 0..<k {
+          let fp = f * (e[j] / total)
+          s[j].add(fp)
+          if j != c { d[j].add(fp) }
+        }
+        let row = FocalRow(r, gamma: 0)
+        t[c].add(f * row.p)
+        s[c].add(f)
+        d[c].add(f * row.q)
+      }
+    }
+    return MacroF1Statistics(
+      truePositives: t.map(\.value), totals: s.map(\.value), errors: d.map(\.value))
+  }
+
+  /// Writes the gradient of `1 - mean_k F_k`:
+  ///
+  ///     u_ik = ∂L/∂p_ik = f_i (F_k - 2 [c_i == k]) / (K S_k)
+  ///     ∂L/∂z_ij = p_ij (u_ij - Σ_k p_ik u_ik)
+  ///
+  /// with the label's entry as `p_c (u_c (1 - p_c) - Σ_{k != c} p_k u_k)`.
+  @inlinable
+  static func gradient(
+    _ batch: SoftmaxBatch, rule: SoftmaxRule, statistics: MacroF1Statistics,
+    into gradient: UnsafeMutablePointer<Double>
+  ) {
+    let k = batch.classCount
+    let scores = statistics.f1Scores
+    // u_ik = f_i (beta_k - gamma_k [c_i == k]).
+    let beta = (0..<k).map { j in
+      statistics.totals[j] == 0 ? 0 : scores[j] / (Double(k) * statistics.totals[j])
+    }
+    let gamma = (0..<k).map { j in
+      statistics.totals[j] == 0 ? 0 : 2 / (Double(k) * statistics.totals[j])
+    }
+    for i in 0..<batch.rows {
+      let g = gradient + i * k
+      if batch.isIgnored(i) {
+        g.update(repeating: 0, count: k)
+        continue
+      }
+      let f = batch.factor(i)
+      let c = batch.labels[i]
+      let r = SoftmaxKernel.statistics(batch, i, rule, g)
+      let total = 1 + r.sPrime
+      var others = 0.0
+      for j in 0..<k where j != c { others += (g[j] / total) * (f * beta[j]) }
+      let row = FocalRow(r, gamma: 0)
+      let uc = f * (beta[c] - gamma[c])
+      let dot = others + row.p * uc
+      for j in 0..<k where j != c {
+        let p = g[j] / total
+        g[j] = p * (f * beta[j] - dot)
+      }
+      g[c] = row.p * (uc * row.q - others)
+    }
+  }
+
+  /// One row of the macro-F1-weighted cross-entropy with `A_c = 1 - F_c/2`
+  /// and `B_k = F_k/2` (the rule must have no offsets, scale or margins):
+  ///
+  ///     l = A_c (-log p_c) + Σ_{k != c} B_k (-log(1 - p_k))
+  ///     ∂l/∂z_j = p_j (A_c + B_j - Σ_{k != c, j} B_k r_k)   (j != c),  r_k = p_k / (1 - p_k)
+  ///     ∂l/∂z_c = -A_c (1 - p_c) - p_c Σ_{k != c} B_k r_k
+  ///
+  /// Returns `l` and writes `f ∂l/∂z` into `g` when non-nil. The odds of a
+  /// class at the row's maximum are `1/s'` (huge when it dominates); they are
+  /// summed apart and enter only as `p_j / s' = (e_j / s') / (1 + s')` with
+  /// `e_j <= s'`. When s' is tiny (the maximum is a wrong class that takes
+  /// all the mass), `e_j / s'` and `log s'` are taken relative to the row's
+  /// second maximum instead, where they keep their digits.
+  @inlinable
+  static func weightedCrossEntropyRow(
+    _ batch: SoftmaxBatch, _ i: Int, rule: SoftmaxRule, halfF1: UnsafePointer<Double>,
+    factor f: Double, _ g: UnsafeMutablePointer<Double>?, scratch: UnsafeMutablePointer<Double>
+  ) -> Double {
+    let k = batch.classCount
+    let c = batch.labels[i]
+    let z = batch.logits + i * k
+    let e = g ?? scratch
+    let r = SoftmaxKernel.statistics(batch, i, rule, e)
+    let total = 1 + r.sPrime
+    let sPrime = r.sPrime
+    let row = FocalRow(r, gamma: 0)
+    let a = 1 - halfF1[c]
+    var loss = CompensatedSum()
+    loss.add(a * row.crossEntropy)
+    var smallOdds = 0.0  // Σ B_k r_k over k != c below the maximum
+    var maxWeights = 0.0  // Σ B_k over k != c at the maximum (odds 1/s' each)
+    var maxIndex = -1
+    for j in 0..<k where j != c {
+      let b = halfF1[j]
+      if e[j] == 1 {
+        maxWeights += b
+        maxIndex = j
+      } else {
+        let p = e[j] / total
+        smallOdds += b * (e[j] / (total - e[j]))
+        loss.add(b * -Elementary.log1p(-p))
+      }
+    }
+    // A unique wrong maximum with s' below 2^-960 (ties make s' >= 1): the
+    // second maximum m2 and s'' = Σ_{k != max} exp(z_k - m2) >= 1 rescale s'.
+    let rescaled = maxWeights > 0 && sPrime < 0x1p-960
+    var m2 = -Double.infinity
+    var s2 = 0.0
+    if rescaled {
+      for l in 0..<k where l != maxIndex && z[l] > m2 { m2 = z[l] }
+      for l in 0..<k where l != maxIndex { s2 += Elementary.exp(z[l] - m2) }
+    }
+    if maxWeights > 0 {
+      // -log(1 - p_max) = log(1 + s') - log(s'), s' = Σ_{k != max} e_k.
+      let logSPrime = rescaled ? (m2 - r.maximum) + Elementary.log(s2) : Elementary.log(sPrime)
+      loss.add(maxWeights * (Elementary.log1p(sPrime) - logSPrime))
+    }
+    guard let g else { return loss.value }
+    // (e_j / s') * Σ B_max, for j below the maximum.
+    func maxOdds(_ j: Int) -> Double {
+      if maxWeights == 0 { return 0 }
+      let ratio = rescaled ? Elementary.exp(z[j] - m2) / s2 : e[j] / sPrime
+      return ratio * maxWeights
+    }
+    for j in 0..<k where j != c {
+      let b = halfF1[j]
+      let p = e[j] / total
+      if e[j] == 1 {
+        // The other maxima's odds: (maxWeights - b) / s', with s' >= 1 if there are any.
+        let otherMax = maxWeights - b
+        let rest = otherMax == 0 ? 0 : otherMax / sPrime
+        g[j] = f * (p * (a + b - smallOdds - rest))
+      } else {
+        let oddsJ = b * (e[j] / (total - e[j]))
+        g[j] = f * (p * (a + b - (smallOdds - oddsJ)) - maxOdds(j) / total)
+      }
+    }
+    let labelMaxOdds = r.labelIsMaximum
+      ? (maxWeights == 0 ? 0 : row.p * (maxWeights / sPrime)) : maxOdds(c) / total
+    g[c] = f * (-a * row.q - row.p * smallOdds - labelMaxOdds)
+    return loss.value
+  }
+}

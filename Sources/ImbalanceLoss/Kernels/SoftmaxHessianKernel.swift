@@ -1,0 +1,187 @@
+// Second derivatives of the softmax cross-entropy and focal rows with respect
+// to the logits: the diagonal of each row's K x K Hessian and its product with
+// a vector. With a = s z + const, ∂²l/∂z² = s² ∂²l/∂a², and
+//
+//     cross-entropy (any label smoothing):  H = diag(p) - p pᵀ
+//     focal, p = p_c, q = 1 - p, CE = -log p, u = p - onehot(c):
+//         H = G (diag(p) - p pᵀ) - p G'(p) u uᵀ
+//         G = q^(γ-1) (q + γ p CE),   G' = γ q^(γ-2) (-2q + q CE - (γ-1) p CE)
+//
+// Implementation goals, in order of priority:
+// 1. Accuracy: 1 - p_k at a row maximum is s'/(1 + s'); the focal entries are
+//    written with r_k = p_k / q = e_k / Σ_{j != c} e_j so that no negative
+//    power of q is ever formed (finite for 0 < γ < 1 as p -> 1):
+//        H_cc = p q^γ (q (1 + 2γ) + γ CE (γ p - q))
+//        H_kk = q^γ r_k ((q + γ p CE)(1 - p_k) - γ p r_k B),   B = -2q + q CE - (γ-1) p CE
+//        (Hv)_c = p q^γ (q (1 + 2γ) + γ CE (γ p - q)) (v_c - R),   R = Σ_{k != c} r_k v_k
+//        (Hv)_k = q^γ r_k ((q + γ p CE)(v_k - p·v) + γ p B (v_c - R))
+// 2. Edge cases: ignored rows get zeros; p_c = 1 exactly (q = 0) gives zeros.
+// 3. Speed: the statistics pass is shared with the gradient; O(K) per row.
+
+extension SoftmaxKernel {
+  /// The loss `Σ f_i l_i`; writes the gradient and the Hessian's diagonal,
+  /// each diagonal entry of a row raised to at least `floor` (if given) before
+  /// the factor `f_i s²` multiplies it.
+  @inlinable
+  static func runSecondOrder(
+    _ batch: SoftmaxBatch, rule: SoftmaxRule, floor: Double?,
+    gradient: UnsafeMutablePointer<Double>, hessian: UnsafeMutablePointer<Double>,
+    parallelism: Parallelism
+  ) -> Double {
+    let out = UncheckedSendable((gradient, hessian))
+    return ChunkedReduction.sum(
+      itemCount: batch.rows, logitsPerItem: batch.classCount, parallelism: parallelism
+    ) { range in
+      var total = CompensatedSum()
+      let k = batch.classCount
+      for i in range {
+        let g = out.value.0 + i * k
+        let h = out.value.1 + i * k
+        if batch.isIgnored(i) {
+          g.update(repeating: 0, count: k)
+          h.update(repeating: 0, count: k)
+          continue
+        }
+        let f = batch.factor(i)
+        let r = statistics(batch, i, rule, h)
+        g.update(from: h, count: k)
+        total.add(f * finish(batch, i, rule, r, factor: f, g))
+        hessianDiagonal(batch, i, rule, r, factor: f, floor: floor, h)
+      }
+      return SIMD4(total.value, 0, 0, 0)
+    }[0]
+  }
+
+  /// Turns the `e_k` in `h` into `f s² max(∂²l/∂z_k², floor)`.
+  @inlinable @inline(__always)
+  static func hessianDiagonal(
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ r: SoftmaxRowStatistics,
+    factor f: Double, floor: Double?, _ h: UnsafeMutablePointer<Double>
+  ) {
+    let k = batch.classCount
+    let c = batch.labels[i]
+    let total = 1 + r.sPrime
+    let scale = f * rule.scale * rule.scale
+    @inline(__always) func complement(_ e: Double) -> Double {
+      // 1 - p_k without cancellation: (Σ_{j != k} e_j) / total.
+      e == 1 ? r.sPrime / total : 1 - e / total
+    }
+    @inline(__always) func store(_ j: Int, _ x: Double) {
+      h[j] = scale * (floor.map { Swift.max(x, $0) } ?? x)
+    }
+    let gamma = rule.focusing
+    if gamma == 0 {
+      // p_k (1 - p_k), vectorised; the tail as in `complement`.
+      let inverse = 1 / total
+      let atMax = Vector(repeating: r.sPrime * inverse)
+      let scalev = Vector(repeating: scale)
+      let floorv = Vector(repeating: floor ?? -.infinity)
+      var j = 0
+      while j + 8 <= k {
+        let e = SIMDLoad.load(h + j)
+        let p = e * inverse
+        let q = (1 - p).replacing(with: atMax, where: e .== 1)
+        let x = p * q
+        SIMDLoad.store(scalev * x.replacing(with: floorv, where: x .< floorv), h + j)
+        j += 8
+      }
+      while j < k {
+        let e = h[j]
+        store(j, (e / total) * complement(e))
+        j += 1
+      }
+      return
+    }
+    let focal = FocalRow(r, gamma: gamma)
+    if focal.others == 0 {
+      for j in 0..<k { store(j, 0) }
+      return
+    }
+    let (p, q, qg, ce) = (focal.p, focal.q, focal.power, focal.crossEntropy)
+    let b = -2 * q + q * ce - (gamma - 1) * p * ce
+    let a = q + gamma * p * ce
+    for j in 0..<k where j != c {
+      let e = h[j]
+      let rj = e / focal.others
+      store(j, qg * rj * (a * complement(e) - gamma * p * rj * b))
+    }
+    store(c, p * qg * (q * (1 + 2 * gamma) + gamma * ce * (gamma * p - q)))
+  }
+
+  /// The loss `Σ f_i l_i`; writes the product of the block-diagonal Hessian
+  /// with `vector` into `out`: per row, `f_i s² H_i v_i`.
+  @inlinable
+  static func runHessianVectorProduct(
+    _ batch: SoftmaxBatch, rule: SoftmaxRule, vector: UnsafePointer<Double>,
+    into out: UnsafeMutablePointer<Double>, parallelism: Parallelism
+  ) -> Double {
+    let io = UncheckedSendable((vector, out))
+    return ChunkedReduction.sum(
+      itemCount: batch.rows, logitsPerItem: batch.classCount, parallelism: parallelism
+    ) { range in
+      var total = CompensatedSum()
+      let k = batch.classCount
+      for i in range {
+        let v = io.value.0 + i * k
+        let o = io.value.1 + i * k
+        if batch.isIgnored(i) {
+          o.update(repeating: 0, count: k)
+          continue
+        }
+        let f = batch.factor(i)
+        let r = statistics(batch, i, rule, o)
+        total.add(f * finish(batch, i, rule, r, factor: f, nil))
+        hessianVectorRow(batch, i, rule, r, factor: f, v, o)
+      }
+      return SIMD4(total.value, 0, 0, 0)
+    }[0]
+  }
+
+  /// Turns the `e_k` in `o` into `f s² (H v)_k` for one row.
+  @inlinable @inline(__always)
+  static func hessianVectorRow(
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ r: SoftmaxRowStatistics,
+    factor f: Double, _ v: UnsafePointer<Double>, _ o: UnsafeMutablePointer<Double>
+  ) {
+    let k = batch.classCount
+    let c = batch.labels[i]
+    let total = 1 + r.sPrime
+    let scale = f * rule.scale * rule.scale
+    // p·v as (Σ_{below max} e_k v_k + Σ_{at max} v_k) / total, the two apart so
+    // that v_j - p·v at a maximum j is (s' v_j - below - (other maxima)) / total.
+    var below = 0.0
+    var atMax = 0.0
+    for j in 0..<k {
+      if o[j] == 1 { atMax += v[j] } else { below += o[j] * v[j] }
+    }
+    let pv = (below + atMax) / total
+    @inline(__always) func centred(_ j: Int) -> Double {
+      o[j] == 1 ? ((r.sPrime * v[j] - below) - (atMax - v[j])) / total : v[j] - pv
+    }
+    let gamma = rule.focusing
+    if gamma == 0 {
+      // (H v)_j = p_j (v_j - p·v).
+      for j in 0..<k { o[j] = scale * ((o[j] / total) * centred(j)) }
+      return
+    }
+    let focal = FocalRow(r, gamma: gamma)
+    if focal.others == 0 {
+      o.update(repeating: 0, count: k)
+      return
+    }
+    let (p, q, qg, ce) = (focal.p, focal.q, focal.power, focal.crossEntropy)
+    let b = -2 * q + q * ce - (gamma - 1) * p * ce
+    let a = q + gamma * p * ce
+    // R = Σ_{k != c} r_k v_k with r_k = e_k / others.
+    var sum = 0.0
+    for j in 0..<k where j != c { sum += o[j] * v[j] }
+    let bigR = sum / focal.others
+    let vc = v[c]
+    for j in 0..<k where j != c {
+      let rj = o[j] / focal.others
+      o[j] = scale * (qg * rj * (a * centred(j) + gamma * p * b * (vc - bigR)))
+    }
+    // The label's entry has the factor v_c - p·v = q (v_c - R), taken as v_c - R.
+    o[c] = scale * (p * qg * (q * (1 + 2 * gamma) + gamma * ce * (gamma * p - q)) * (vc - bigR))
+  }
+}

@@ -1,0 +1,215 @@
+// The options every softmax loss shares (class weights, label smoothing, an
+// ignored label, the reduction) and the one place that validates them and
+// runs the softmax kernel for a loss.
+//
+// Semantics, the same in every softmax loss:
+//
+//     v_i = w_i classWeights[c_i]               (0 for an ignored row)
+//     .mean:  L = Σ_i v_i l_i / Σ_i v_i         (PyTorch's weighted "mean")
+//     .sum:   L = Σ_i v_i l_i
+//     t_i = (1 - eps) onehot(c_i) + eps / K     (label smoothing, PyTorch's convention)
+//
+// A batch whose rows are all ignored has L = 0 and a zero gradient: there is
+// nothing to learn from it, and a training loop that masks whole batches
+// (padding, unlabeled crops) must not see a NaN or an error. Zero weights on
+// rows that are not ignored still throw `zeroTotalWeight` under `.mean`, as
+// they do without these options.
+
+/// The validated configuration of one softmax loss call.
+@usableFromInline
+struct SoftmaxSetup: Sendable {
+  @usableFromInline var classCount: Int
+  /// `o_k`: logit adjustment `tau log π_k`, or zeros.
+  @usableFromInline var offsets: [Double]
+  /// The logit scale `s > 0`.
+  @usableFromInline var scale: Double = 1
+  /// Per-class margins `m_k` on the label's logit, or `nil`.
+  @usableFromInline var margins: [Double]? = nil
+  /// Focal loss's gamma, 0 for cross-entropy.
+  @usableFromInline var focusing: Double = 0
+  /// Whether the row loss is smooth accuracy's `1 - p_c`.
+  @usableFromInline var smoothAccuracy = false
+  @usableFromInline var classWeights: [Double]? = nil
+  @usableFromInline var labelSmoothing: Double = 0
+  @usableFromInline var ignoreIndex: Int? = nil
+  @usableFromInline var reduction: Reduction = .mean
+  @usableFromInline var parallelism: Parallelism = .automatic
+
+  @inlinable
+  init(classCount: Int, offsets: [Double]) {
+    self.classCount = classCount
+    self.offsets = offsets
+  }
+
+  /// Throws for class weights of the wrong length or value, or a label
+  /// smoothing outside [0, 1].
+  @inlinable
+  func validateOptions() throws(LossError) {
+    if let classWeights {
+      try SoftmaxSetup.checkClassWeights(classWeights, classCount: classCount)
+    }
+    if !(labelSmoothing >= 0 && labelSmoothing <= 1) {
+      throw .invalidParameter(
+        name: "labelSmoothing", value: labelSmoothing, requirement: "in [0, 1]")
+    }
+  }
+
+  /// Throws unless `weights` has `classCount` finite elements `>= 0`.
+  @inlinable
+  static func checkClassWeights(_ weights: [Double], classCount: Int) throws(LossError) {
+    if weights.count != classCount {
+      throw .lengthMismatch(
+        argument: "classWeights", expected: classCount, actual: weights.count)
+    }
+    for (k, a) in weights.enumerated() where !(a >= 0 && a.isFinite) {
+      throw .invalidClassWeight(index: k, value: a)
+    }
+  }
+
+  /// Throws unless every adjusted logit `s z + o - s m` lies within ±2^1022,
+  /// so that the kernel's differences `a_k - max a` are finite.
+  @inlinable
+  func checkAdjustedRange(
+    _ logits: UnsafeBufferPointer<Double>, largestMargin: Double
+  ) throws(LossError) {
+    // max |z| as a vector scan (the logits are finite, validated).
+    var largestv = Vector()
+    var j = 0
+    let base = logits.baseAddress!
+    while j + 8 <= logits.count {
+      // max(z, -z) lane-wise: `.magnitude` on SIMD is not inlined (40% of a call).
+      let z = SIMDLoad.load(base + j)
+      largestv = largestv.replacing(with: z, where: z .> largestv)
+      largestv = largestv.replacing(with: -z, where: -z .> largestv)
+      j += 8
+    }
+    var largest = largestv.max()
+    while j < logits.count {
+      largest = Swift.max(largest, abs(base[j]))
+      j += 1
+    }
+    let largestOffset = offsets.reduce(0) { Swift.max($0, abs($1)) }
+    let bound = Double(sign: .plus, exponent: 1022, significand: 1)
+    if !(scale * largest + largestOffset + scale * largestMargin < bound) {
+      throw .invalidParameter(
+        name: "scale", value: scale,
+        requirement: "small enough that |scale * logit| + |offset| + scale * margin < 2^1022")
+    }
+  }
+
+  /// Validates everything, then runs `body` on the batch and the row rule.
+  @inlinable
+  func withBatch<R>(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    reduction: Reduction, _ body: (SoftmaxBatch, SoftmaxRule) throws(LossError) -> R
+  ) throws(LossError) -> R {
+    try validateOptions()
+    return try offsets.withUnsafeBufferPointer { (o) throws(LossError) in
+      try withOptionalPointer(margins) { (margins) throws(LossError) in
+        try withOptionalPointer(classWeights) { (classWeights) throws(LossError) in
+          let batch = try SoftmaxBatch(
+            logits: logits, labels: targets, weights: weights,
+            gradient: gradient, classCount: classCount, reduction: reduction,
+            classWeights: classWeights, ignoreIndex: ignoreIndex)
+          if scale != 1 || margins != nil {
+            try checkAdjustedRange(logits, largestMargin: margins.map { p in
+              (0..<classCount).reduce(0) { Swift.max($0, p[$1]) }
+            } ?? 0)
+          }
+          let rule = SoftmaxRule(
+            offsets: o.baseAddress!, scale: scale, margins: margins,
+            smoothing: labelSmoothing, focusing: focusing, smoothAccuracy: smoothAccuracy)
+          return try body(batch, rule)
+        }
+      }
+    }
+  }
+
+  /// The loss `Σ f_i l_i` and, when `gradient` is non-nil, its gradient.
+  @inlinable
+  func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    try withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      reduction: reduction
+    ) { batch, rule in
+      SoftmaxKernel.run(
+        batch, rule: rule, gradient: gradient?.baseAddress, parallelism: parallelism)
+    }
+  }
+
+  /// Each row's unweighted term `l_i` (0 for an ignored row).
+  @inlinable
+  func perSampleValues(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    into values: UnsafeMutableBufferPointer<Double>
+  ) throws(LossError) {
+    try withBatch(
+      logits: logits, targets: targets, weights: nil, gradient: nil, reduction: .sum
+    ) { (batch, rule) throws(LossError) in
+      try Validation.checkValuesCount(values.count, sampleCount: batch.rows)
+      SoftmaxKernel.writeTerms(batch, rule: rule, into: values.baseAddress!)
+    }
+  }
+}
+
+/// Runs `body` on the base address of `array`, or on `nil`.
+@inlinable
+func withOptionalPointer<R>(
+  _ array: [Double]?, _ body: (UnsafePointer<Double>?) throws(LossError) -> R
+) throws(LossError) -> R {
+  guard let array else { return try body(nil) }
+  return try array.withUnsafeBufferPointer { (b) throws(LossError) in try body(b.baseAddress) }
+}
+
+extension SoftmaxSetup {
+  /// The loss, its gradient and the diagonal of its Hessian, each diagonal
+  /// entry of a row raised to at least `floor` (if given) before weighting.
+  @inlinable
+  func valueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Double>, floor: Double? = nil
+  ) throws(LossError) -> Double {
+    try withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      reduction: reduction
+    ) { (batch, rule) throws(LossError) in
+      if hessianDiagonal.count != logits.count {
+        throw .lengthMismatch(
+          argument: "hessianDiagonal", expected: logits.count, actual: hessianDiagonal.count)
+      }
+      return SoftmaxKernel.runSecondOrder(
+        batch, rule: rule, floor: floor, gradient: gradient.baseAddress!,
+        hessian: hessianDiagonal.baseAddress!, parallelism: parallelism)
+    }
+  }
+
+  /// The loss, and the product of its block-diagonal Hessian with `vector`.
+  @inlinable
+  func hessianVectorProduct(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, vector: UnsafeBufferPointer<Double>,
+    into product: UnsafeMutableBufferPointer<Double>
+  ) throws(LossError) -> Double {
+    try withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: nil, reduction: reduction
+    ) { (batch, rule) throws(LossError) in
+      if vector.count != logits.count {
+        throw .lengthMismatch(argument: "vector", expected: logits.count, actual: vector.count)
+      }
+      if product.count != logits.count {
+        throw .lengthMismatch(argument: "product", expected: logits.count, actual: product.count)
+      }
+      for (j, x) in vector.enumerated() where !x.isFinite {
+        throw .invalidParameter(name: "vector[\(j)]", value: x, requirement: "finite")
+      }
+      return SoftmaxKernel.runHessianVectorProduct(
+        batch, rule: rule, vector: vector.baseAddress!, into: product.baseAddress!,
+        parallelism: parallelism)
+    }
+  }
+}

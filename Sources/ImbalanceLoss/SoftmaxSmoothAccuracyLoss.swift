@@ -1,0 +1,79 @@
+/// One minus softmax smooth accuracy: accuracy made differentiable by
+/// replacing the 0/1 "prediction is right" with the probability of the label
+/// (SPEC §1 for K classes, §6).
+///
+///     p_ic = softmax(z_i)_c_i
+///     L    = 1 - E[p_ic] = Σ_i v_i (1 - p_ic) / Σ_i v_i
+///     ∂L/∂z_ik = (v_i / Σ v) p_ic (p_ik - [k == c_i])
+///
+/// As in the binary case the gradient carries the factor `p_ic`, which
+/// vanishes on a confidently wrong sample: such samples barely learn. The
+/// cross-entropy removes the factor ("p -> log p").
+///
+/// Each term `1 - p_ic` is taken from the log-sum-exp without cancellation,
+/// so a near-perfect batch keeps its digits. Class weights and an ignored label
+/// work as in ``LogitAdjustedCrossEntropy`` (`v_i = w_i classWeights[c_i]`).
+public struct SoftmaxSmoothAccuracyLoss: SeparableLoss {
+  public typealias Target = Int
+
+  /// The number of classes `K`.
+  public let classCount: Int
+  /// How per-sample terms are combined: weighted mean (default) or sum.
+  public var reduction: Reduction = .mean
+  /// How many threads a call may use; the result is the same bits either way.
+  public var parallelism: Parallelism = .automatic
+  /// Per-class weights, as in ``LogitAdjustedCrossEntropy/classWeights``.
+  public var classWeights: [Double]? = nil
+  /// A label that marks a row to skip, as in ``LogitAdjustedCrossEntropy/ignoreIndex``.
+  public var ignoreIndex: Int? = nil
+  let offsets: [Double]
+
+  /// Creates the loss for `classCount` classes.
+  ///
+  /// - Throws: ``LossError/noClasses`` when `classCount <= 0`.
+  public init(classCount: Int) throws(LossError) {
+    if classCount <= 0 { throw .noClasses }
+    self.classCount = classCount
+    self.offsets = [Double](repeating: 0, count: classCount)
+  }
+
+  /// K: one logit per class and sample.
+  public var logitsPerSample: Int { classCount }
+
+  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
+  ///
+  /// - Throws: ``LossError`` for a logit count that is not a multiple of K, an
+  ///   empty batch, mismatched lengths, a non-finite logit, a label outside
+  ///   `0..<K` (other than `ignoreIndex`), an invalid weight or class weight.
+  ///   The gradient buffer is untouched after a throw.
+  /// - Complexity: O(N K).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    try setup.valueAndGradient(
+      logits: logits, targets: targets, weights: weights, gradient: gradient)
+  }
+
+  /// Writes each sample's term `1 - p_ic` into `values` (0 for an ignored row).
+  ///
+  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
+  /// - Complexity: O(N K).
+  public func perSampleValues(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    into values: UnsafeMutableBufferPointer<Double>
+  ) throws(LossError) {
+    try setup.perSampleValues(logits: logits, targets: targets, into: values)
+  }
+
+  /// The shared softmax configuration of this loss.
+  var setup: SoftmaxSetup {
+    var setup = SoftmaxSetup(classCount: classCount, offsets: offsets)
+    setup.smoothAccuracy = true
+    setup.classWeights = classWeights
+    setup.ignoreIndex = ignoreIndex
+    setup.reduction = reduction
+    setup.parallelism = parallelism
+    return setup
+  }
+}
