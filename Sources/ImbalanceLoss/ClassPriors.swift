@@ -105,7 +105,7 @@ public struct ClassPriors: Sendable, Hashable {
   /// - Throws: ``LossError`` for a logit count that is not a multiple of K, an
   ///   empty batch, a non-finite logit, or an invalid tau.
   /// - Complexity: O(N K).
-  public func adjustedLogits(_ logits: [Double], tau: Double = 1) throws(LossError) -> [Double] {
+  public func adjustedLogits(logits: [Double], tau: Double = 1) throws(LossError) -> [Double] {
     let offsets = try checkedOffsets(logits, tau: tau)
     let k = classCount
     var adjusted = logits

@@ -26,7 +26,7 @@ import Darwin
     let z = [1.0, 0.0]
     #expect(try p.predictions(logits: z, tau: 0) == [0])
     #expect(try p.predictions(logits: z, tau: 1) == [1])  // 1 - log .9 = 1.105 < 0 - log .1 = 2.303
-    let adjusted = try p.adjustedLogits(z, tau: 1)
+    let adjusted = try p.adjustedLogits(logits: z, tau: 1)
     expectClose(adjusted, [1 - log(0.9), -log(0.1)], relative: 1e-15)
     // Ties go to the first class, as numpy's argmax.
     let u = try ClassPriors.uniform(classCount: 3)
@@ -48,7 +48,7 @@ import Darwin
     expectError(.logitCountNotMultipleOfClassCount(logitCount: 3, classCount: 2)) {
       _ = try p.predictions(logits: [1, 2, 3])
     }
-    expectError(.emptyBatch) { _ = try p.adjustedLogits([]) }
+    expectError(.emptyBatch) { _ = try p.adjustedLogits(logits: []) }
     expectError(.nonFiniteLogit(index: 1, value: .nan)) { _ = try p.predictions(logits: [1, .nan]) }
     expectError(.invalidParameter(name: "tau", value: -1, requirement: "finite and >= 0")) {
       _ = try p.predictions(logits: [1, 2], tau: -1)
