@@ -15,7 +15,12 @@
 public struct ClassPriors: Sendable, Hashable {
   /// `π_k`, normalised to sum to 1.
   public let probabilities: [Double]
-  /// `log π_k`, computed from the inputs without forming `π_k` first.
+  /// `log π_k`, finite even when `π_k` underflows to 0:
+  ///
+  ///     log π_k = log(x_k / x_max) - log Σ_j (x_j / x_max)
+  ///
+  /// with `log x_k - log x_max` in place of the first term when the ratio is
+  /// not a normal number.
   public let logProbabilities: [Double]
 
   /// The number of classes `K`.
@@ -42,7 +47,15 @@ public struct ClassPriors: Sendable, Hashable {
     let total = sum.value
     let logTotal = Elementary.log(total)
     probabilities = priors.map { ($0 / largest) / total }
-    logProbabilities = priors.map { Elementary.log($0 / largest) - logTotal }
+    // log(x / largest) keeps its digits near 1 (the ratio is exact there), but
+    // a ratio below the normal range has lost digits or underflowed to 0: then
+    // the two logarithms apart (both finite, so no -inf).
+    logProbabilities = priors.map { x in
+      let ratio = x / largest
+      return (ratio.isNormal
+        ? Elementary.log(ratio)
+        : Elementary.log(x) - Elementary.log(largest)) - logTotal
+    }
   }
 
   /// Priors from class counts `n_k`: `π_k = n_k / Σ n_j`.

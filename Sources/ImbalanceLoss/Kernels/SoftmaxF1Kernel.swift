@@ -169,7 +169,9 @@ enum SoftmaxF1Kernel {
     }
     if maxWeights > 0 {
       // -log(1 - p_max) = log(1 + s') - log(s'), s' = Σ_{k != max} e_k.
-      let logSPrime = rescaled ? (m2 - r.maximum) + Elementary.log(s2) : Elementary.log(sPrime)
+      // z_max, not r.maximum: a row that overflows keeps that in quarters.
+      let logSPrime = rescaled
+        ? (m2 - z[maxIndex]) + Elementary.log(s2) : Elementary.log(sPrime)
       loss.add(maxWeights * (Elementary.log1p(sPrime) - logSPrime))
     }
     guard let g else { return loss.value }

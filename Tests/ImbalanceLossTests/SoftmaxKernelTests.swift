@@ -1,0 +1,91 @@
+import ImbalanceLoss
+import Testing
+
+// Rows whose adjusted logits overflow in double precision (a_k = -inf, or
+// m - a_c, or the label-smoothing mean, beyond the largest double). The rule:
+// never NaN; the weighted loss is finite whenever its true value is; +inf only
+// for a true overflow. References: Tests/References/overflow_rows.py (mpmath,
+// 50 digits, on the exact doubles passed here).
+
+/// Every element within `tolerance` relative error of its own expected value
+/// (the tiny entries of a lightly weighted row are checked too).
+private func expectEach(
+  _ actual: [Double], _ expected: [Double], relative tolerance: Double,
+  sourceLocation: SourceLocation = #_sourceLocation
+) {
+  #expect(actual.count == expected.count, sourceLocation: sourceLocation)
+  for (a, e) in zip(actual, expected) {
+    expectClose(a, e, relative: tolerance, sourceLocation: sourceLocation)
+  }
+}
+
+@Suite struct SoftmaxKernelTests {
+  @Test func lightlyWeightedRowBeyondTheLargestDouble() throws {
+    // Row 1: l = 3.4e308 (> max), times f = 1e-300 / (1 + 1e-300): 3.4e8.
+    let loss = try SoftmaxCrossEntropy(classCount: 2)
+    let (value, gradient) = try loss.valueAndGradient(
+      logits: [0, 0, 1.7e308, -1.7e308], targets: [0, 1], weights: [1, 1e-300])
+    expectClose(value, 340000000.6931471768461957, relative: 1e-15)
+    expectEach(
+      gradient, [-0.5, 0.5, 1.0000000000000000251e-300, -1.0000000000000000251e-300],
+      relative: 1e-15)
+    // Alone, the row's unweighted term truly overflows: +inf, not NaN.
+    let terms = try loss.perSampleValues(logits: [1.7e308, -1.7e308, 0, 0], targets: [1, 0])
+    #expect(terms[0] == .infinity)
+    expectClose(terms[1], 0.6931471805599453094, relative: 1e-15)
+  }
+
+  @Test func logitAdjustmentWhoseAdjustedLogitsOverflow() throws {
+    // tau log(1/2) = -6.9e307: z + o = -2.4e308 = -inf for every class.
+    let loss = try LogitAdjustedCrossEntropy(priors: [0.5, 0.5], tau: 1e308)
+    let tie = try loss.valueAndGradient(logits: [-1.75e308, -1.75e308], targets: [0])
+    expectClose(tie.value, 0.6931471805599453094, relative: 1e-15)
+    expectEach(tie.gradient, [-0.5, 0.5], relative: 1e-15)
+    // One class at -inf: l = 1.75e308 + exp(-1.75e308), finite.
+    let gap = try loss.valueAndGradient(logits: [0, -1.75e308], targets: [1])
+    expectClose(gap.value, 1.750000000000000019213361e308, relative: 1e-15)
+    expectEach(gap.gradient, [1, -1], relative: 1e-15)
+    let terms = try loss.perSampleValues(
+      logits: [-1.75e308, -1.75e308, 0, -1.75e308], targets: [0, 1])
+    expectClose(terms[0], 0.6931471805599453094, relative: 1e-15)
+    expectClose(terms[1], 1.750000000000000019213361e308, relative: 1e-15)
+  }
+
+  @Test func labelSmoothingMeanBeyondTheLargestDouble() throws {
+    var loss = try SoftmaxCrossEntropy(classCount: 2)
+    loss.labelSmoothing = 0.2
+    // eps mean_k (m - a_k) = 0.2 * 3.4e308 / 2: the sum 3.4e308 overflows, the loss doesn't.
+    let one = try loss.valueAndGradient(logits: [1.7e308, -1.7e308], targets: [0])
+    expectClose(one.value, 3.400000000000000066399506e307, relative: 1e-15)
+    expectEach(one.gradient, [0.10000000000000000555, -0.10000000000000000555], relative: 1e-15)
+    let (value, gradient) = try loss.valueAndGradient(
+      logits: [0, 0, 1.7e308, -1.7e308], targets: [0, 1], weights: [1, 1e-300])
+    expectClose(value, 306000000.6931471753301915, relative: 1e-15)
+    expectEach(
+      gradient,
+      [-0.39999999999999999445, 0.39999999999999999445, 9.00000000000000017e-301,
+       -9.00000000000000017e-301],
+      relative: 1e-15)
+  }
+
+  @Test func focalRowBeyondTheLargestDouble() throws {
+    // Row 1: q = 1, CE = 2e308 (> max); p CE in the gradient must be 0, not 0 * inf.
+    let loss = try SoftmaxFocalLoss(classCount: 2, gamma: 2)
+    let z = [0, 0, 1e308, -1e308]
+    let (value, gradient) = try loss.valueAndGradient(
+      logits: z, targets: [0, 1], weights: [1, 1e-300])
+    expectClose(value, 200000000.1732868023476174, relative: 1e-15)
+    expectEach(
+      gradient,
+      [-0.29828679513998632735, 0.29828679513998632735, 1.0000000000000000251e-300,
+       -1.0000000000000000251e-300],
+      relative: 1e-15)
+    let second = try loss.valueGradientAndHessianDiagonal(
+      logits: z, targets: [0, 1], weights: [1, 1e-300])
+    #expect(second.value == value && second.gradient == gradient)
+    // Row 1's entries hold p_c = exp(-2e308): 0 (they were 0 * inf = NaN).
+    expectEach(
+      second.hessianDiagonal, [0.39914339756999316368, 0.39914339756999316368, 0, 0],
+      relative: 1e-14)
+  }
+}

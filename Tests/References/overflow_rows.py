@@ -1,0 +1,60 @@
+# Softmax rows whose adjusted logits overflow in double precision, ClassPriors
+# with tiny priors: mpmath at 50 digits on the exact doubles the tests pass
+# (mpf(float) is exact), straight from SPEC §4-6 (weighted mean, logsumexp,
+# focal loss, label smoothing).
+from mpmath import mp, mpf, exp, log, log1p
+mp.dps = 50
+D = lambda x: mpf(float(x))
+
+def softmax(a):
+    m = max(a); e = [exp(x - m) for x in a]; s = sum(e)
+    return [x / s for x in e], m + log(s)
+
+def row(a, c, gamma=0, eps=0):
+    p, _ = softmax(a); K = len(a)
+    # -log p_k = log Σ_j exp(a_j - a_k): no 1e308-sized intermediate that
+    # would swamp the 50 digits.
+    nlp = [log(sum(exp(x - y) for x in a)) for y in a]
+    ce = nlp[c]
+    if gamma:
+        q = 1 - p[c]; G = q ** (gamma - 1) * (q + gamma * p[c] * ce)
+        return q ** gamma * ce, [(p[k] - (k == c)) * G for k in range(K)]
+    t = [(1 - eps) * (k == c) + eps / K for k in range(K)]
+    loss = sum(t[k] * nlp[k] for k in range(K))
+    return loss, [p[k] - t[k] for k in range(K)]
+
+def batch(rows, targets, weights, **kw):
+    W = sum(weights); L = 0; G = []
+    for a, c, w in zip(rows, targets, weights):
+        l, g = row(a, c, **kw); L += w * l / W; G += [w * x / W for x in g]
+    return L, G
+
+def show(name, r):
+    print(name, mp.nstr(r[0], 25), [mp.nstr(x, 20) for x in r[1]])
+
+big = D(1.7e308)
+show("ce weighted", batch([[0, 0], [big, -big]], [0, 1], [1, D(1e-300)]))
+o = D(1e308) * D(log(mpf(0.5)))  # tau log(0.5) as the double the loss uses
+o = D(float(o))
+a = D(-1.75e308)
+show("la both -inf", batch([[a + o, a + o]], [0], [1]))
+show("la gap", batch([[0 + o, a + o]], [1], [1]))
+show("focal weighted", batch([[0, 0], [D(1e308), -D(1e308)]], [0, 1], [1, D(1e-300)], gamma=2))
+show("smoothing", batch([[big, -big]], [0], [1], eps=D(0.2)))
+show("smoothing weighted", batch([[0, 0], [big, -big]], [0, 1], [1, D(1e-300)], eps=D(0.2)))
+for xs in ([1e-300, 1e30], [1e-312, 1e10]):
+    t = sum(D(x) for x in xs)
+    print("log prior", xs, mp.nstr(log(D(xs[0]) / t), 25))
+# LogitAdjustedCrossEntropy(priors: [1e-300, 1e30]), logits [0, 0], target 0.
+t = D(1e-300) + D(1e30)
+lp = [log(D(1e-300) / t), log(D(1e30) / t)]
+show("la tiny prior", batch([lp], [0], [1]))
+# Focal (gamma = 2) Hessian diagonal of the weighted batch above: d g_k / d z_k
+# of row 0 by mpmath's numerical derivative of the exact gradient; row 1's
+# entries carry p_c = exp(-2e308) and are 0 in double.
+W = 1 + D(1e-300)
+for k in range(2):
+    def g(x, k=k):
+        a = [mpf(0), mpf(0)]; a[k] = x
+        return row(a, 0, gamma=2)[1][k] / W
+    print("focal hessian", k, mp.nstr(mp.diff(g, 0), 20))
