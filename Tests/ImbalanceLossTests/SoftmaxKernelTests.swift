@@ -87,5 +87,11 @@ private func expectEach(
     expectEach(
       second.hessianDiagonal, [0.39914339756999316368, 0.39914339756999316368, 0, 0],
       relative: 1e-14)
+    // H v with v = e_0 + e_2: row 0's first column (H_10 = -H_00, rows of H sum
+    // to 0 as l is shift-invariant), row 1's zeros.
+    let product = try loss.hessianVectorProduct(
+      logits: z, targets: [0, 1], weights: [1, 1e-300], vector: [1, 0, 1, 0])
+    expectEach(
+      product, [0.39914339756999316368, -0.39914339756999316368, 0, 0], relative: 1e-14)
   }
 }

@@ -58,3 +58,25 @@ for k in range(2):
         a = [mpf(0), mpf(0)]; a[k] = x
         return row(a, 0, gamma=2)[1][k] / W
     print("focal hessian", k, mp.nstr(mp.diff(g, 0), 20))
+# Macro-F1-weighted cross-entropy with F held at [0.5, 0.5] (A = 0.75, B = 0.25):
+# l = A_c (-log p_c) + Σ_{k != c} B_k (-log(1 - p_k)), gradient by mp.diff.
+def f1row(a, c, F):
+    K = len(a); nlp = [log(sum(exp(x - y) for x in a)) for y in a]
+    # -log(1 - p_k) = log Σ_j e^{a_j} - log Σ_{j != k} e^{a_j}
+    def nl1m(k):
+        rest = [x for j, x in enumerate(a) if j != k]; m = max(rest)
+        return log(sum(exp(x - m) for x in a)) - log(sum(exp(x - m) for x in rest))
+    return (1 - F[c] / 2) * nlp[c] + sum(F[k] / 2 * nl1m(k) for k in range(K) if k != c)
+F = [mpf(0.5), mpf(0.5)]
+rows = [[mpf(0), mpf(0)], [D(1e308), -D(1e308)]]; w = [1, D(1e-300)]; W = sum(w)
+L = sum(wi * f1row(a, c, F) for a, c, wi in zip(rows, [0, 1], w)) / W
+grad = []
+for a, c, wi in zip(rows, [0, 1], w):
+    for k in range(2):
+        def h(x, a=a, c=c, k=k):
+            b = list(a); b[k] = a[k] + x
+            return f1row(b, c, F)
+        # Row 1: l is linear in z there; 400 digits so that 1e308 + 1 is exact.
+        with mp.workdps(400):
+            grad.append(wi / W * (mp.diff(h, 0) if c == 0 else (h(1) - h(-1)) / 2))
+print("f1 weighted", mp.nstr(L, 25), [mp.nstr(x, 20) for x in grad])
