@@ -13,7 +13,8 @@
 /// let classes = try priors.predictions(logits: [2.0, 1.0, 0.5], tau: 1)
 /// ```
 public struct ClassPriors: Sendable, Hashable {
-  /// `π_k`, normalised to sum to 1.
+  /// `π_k`, normalised to sum to 1 (0 for a prior below the smallest double
+  /// relative to the sum; its ``logProbabilities`` entry stays finite).
   public let probabilities: [Double]
   /// `log π_k`, finite even when `π_k` underflows to 0:
   ///

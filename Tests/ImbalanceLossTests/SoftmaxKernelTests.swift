@@ -1,4 +1,4 @@
-import ImbalanceLoss
+@testable import ImbalanceLoss
 import Testing
 
 // Rows whose adjusted logits overflow in double precision (a_k = -inf, or
@@ -20,6 +20,45 @@ private func expectEach(
 }
 
 @Suite struct SoftmaxKernelTests {
+  @Test func rescaledStatisticsAgreeWithTheFastPass() {
+    // On ordinary rows the quarter-scale pass must give the same statistics:
+    // a_k / 4 has the same roundings as a_k (scaling by 2^-2 is exact), so the
+    // maximum and label logit are exact; exp (vector vs libm) and the order of
+    // the sums differ by an ulp or so. K = 13: a vector block and a tail.
+    let seed: UInt64 = 0x51ab_0001
+    var rng = SplitMix64(seed: seed)
+    let k = 13
+    for trial in 0..<50 {
+      let z = rng.uniforms(k, in: -30...30)
+      let o = rng.uniforms(k, in: -5...0)
+      let margins = rng.uniforms(k, in: 0...1)
+      let labels = rng.classes(1, classCount: k)
+      var fastExps = [Double](repeating: 0, count: k)
+      var slowExps = [Double](repeating: 0, count: k)
+      z.withUnsafeBufferPointer { z in
+        labels.withUnsafeBufferPointer { c in
+          o.withUnsafeBufferPointer { o in
+            margins.withUnsafeBufferPointer { m in
+              let batch = try! SoftmaxBatch(
+                logits: z, labels: c, weights: nil, gradient: nil, classCount: k)
+              let rule = SoftmaxRule(
+                offsets: o.baseAddress!, scale: 1.5, margins: m.baseAddress!, smoothing: 0.1)
+              let fast = SoftmaxKernel.statistics(batch, 0, rule, &fastExps)
+              let slow = SoftmaxKernel.rescaledStatistics(batch, 0, rule, &slowExps)
+              let note = "seed \(seed), trial \(trial)"
+              #expect(fast.unit == 1 && slow.unit == 4, "\(note)")
+              #expect(slow.maximum * 4 == fast.maximum, "\(note)")
+              #expect(slow.labelLogit * 4 == fast.labelLogit, "\(note)")
+              expectClose(slow.sPrime, fast.sPrime, relative: 1e-14, note)
+              expectClose(slow.shiftedMean * 4, fast.shiftedMean, relative: 1e-14, note)
+              for j in 0..<k { expectClose(slowExps[j], fastExps[j], relative: 1e-15, note) }
+            }
+          }
+        }
+      }
+    }
+  }
+
   @Test func lightlyWeightedRowBeyondTheLargestDouble() throws {
     // Row 1: l = 3.4e308 (> max), times f = 1e-300 / (1 + 1e-300): 3.4e8.
     let loss = try SoftmaxCrossEntropy(classCount: 2)
@@ -49,6 +88,17 @@ private func expectEach(
       logits: [-1.75e308, -1.75e308, 0, -1.75e308], targets: [0, 1])
     expectClose(terms[0], 0.6931471805599453094, relative: 1e-15)
     expectClose(terms[1], 1.750000000000000019213361e308, relative: 1e-15)
+  }
+
+  @Test func offsetsNearMinusTheLargestDouble() throws {
+    // o_1 = 2.4e305 log(1e-300) = -1.66e308: a_1 = -3.36e308, and m - a_1 =
+    // 5.06e308; a difference of halves (2.53e308) would overflow too: quarters needed.
+    var loss = try LogitAdjustedCrossEntropy(priors: [1, 1e-300], tau: 2.4e305)
+    loss.reduction = .sum
+    let (value, gradient) = try loss.valueAndGradient(
+      logits: [1.7e308, -1.7e308], targets: [1], weights: [1e-300])
+    expectClose(value, 505786126.695571283628868, relative: 1e-15)
+    expectEach(gradient, [1.0000000000000000251e-300, -1.0000000000000000251e-300], relative: 1e-15)
   }
 
   @Test func labelSmoothingMeanBeyondTheLargestDouble() throws {

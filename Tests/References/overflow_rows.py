@@ -80,3 +80,12 @@ for a, c, wi in zip(rows, [0, 1], w):
         with mp.workdps(400):
             grad.append(wi / W * (mp.diff(h, 0) if c == 0 else (h(1) - h(-1)) / 2))
 print("f1 weighted", mp.nstr(L, 25), [mp.nstr(x, 20) for x in grad])
+# Offsets near -max (a difference of halves would overflow too):
+# LogitAdjustedCrossEntropy(priors: [1, 1e-300], tau: 2.4e305), reduction .sum,
+# logits [1.7e308, -1.7e308], target 1, weight 1e-300. log π = [0, log(1e-300)]
+# in double (the sum 1 + 1e-300 rounds to 1), offsets = tau * log π in double.
+import math
+o1 = 2.4e305 * math.log(1e-300)
+a = [D(1.7e308), D(-1.7e308) + D(o1)]
+l, g = row(a, 1)
+print("la offsets near -max", o1, mp.nstr(D(1e-300) * l, 25), [mp.nstr(D(1e-300) * x, 20) for x in g])

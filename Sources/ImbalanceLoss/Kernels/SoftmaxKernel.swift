@@ -357,7 +357,8 @@ enum SoftmaxKernel {
 
   /// `statistics` for a row whose adjusted logits overflow: computed on
   /// `u_k = a_k / 4 = (s/4) z_k + o_k/4 - (s/4) m_c [k == c]`, finite with
-  /// finite differences (`|z|, |o| <= max`), and returned with `unit = 4`.
+  /// finite differences (`|z|, |o| <= max`; halves are not enough: with
+  /// `o = -max` a difference of halves reaches 1.5 max), returned with `unit = 4`.
   /// The `e_k = exp(4 (u_k - u_max))` and s' are the true values (0 where
   /// they underflow). Scalar: such rows are rare.
   @usableFromInline @inline(never)
