@@ -13,9 +13,15 @@
 /// let classes = try priors.predictions(logits: [2.0, 1.0, 0.5], tau: 1)
 /// ```
 public struct ClassPriors: Sendable, Hashable {
-  /// `π_k`, normalised to sum to 1.
+  /// `π_k`, normalised to sum to 1 (0 for a prior below the smallest double
+  /// relative to the sum; its ``logProbabilities`` entry stays finite).
   public let probabilities: [Double]
-  /// `log π_k`, computed from the inputs without forming `π_k` first.
+  /// `log π_k`, finite even when `π_k` underflows to 0:
+  ///
+  ///     log π_k = log(x_k / x_max) - log Σ_j (x_j / x_max)
+  ///
+  /// with `log x_k - log x_max` in place of the first term when the ratio is
+  /// not a normal number.
   public let logProbabilities: [Double]
 
   /// The number of classes `K`.
@@ -42,7 +48,15 @@ public struct ClassPriors: Sendable, Hashable {
     let total = sum.value
     let logTotal = Elementary.log(total)
     probabilities = priors.map { ($0 / largest) / total }
-    logProbabilities = priors.map { Elementary.log($0 / largest) - logTotal }
+    // log(x / largest) keeps its digits near 1 (the ratio is exact there), but
+    // a ratio below the normal range has lost digits or underflowed to 0: then
+    // the two logarithms apart (both finite, so no -inf).
+    logProbabilities = priors.map { x in
+      let ratio = x / largest
+      return (ratio.isNormal
+        ? Elementary.log(ratio)
+        : Elementary.log(x) - Elementary.log(largest)) - logTotal
+    }
   }
 
   /// Priors from class counts `n_k`: `π_k = n_k / Σ n_j`.

@@ -165,7 +165,7 @@ public struct MacroF1WeightedCrossEntropy: SeparableLoss {
             }
             let f = batch.factor(i)
             total.add(
-              f * SoftmaxF1Kernel.weightedCrossEntropyRow(
+              SoftmaxF1Kernel.weightedCrossEntropyRow(
                 batch, i, rule: rule, halfF1: h.value, factor: f, g, scratch: s.baseAddress!))
           }
         }

@@ -8,6 +8,7 @@ public enum Parallelism: Sendable, Hashable {
   case serial
   /// Large batches are spread over all cores with Dispatch.
   case automatic
-  /// Large batches are spread over at most this many threads (1 means serial).
+  /// Large batches are spread over at most this many threads (values below 1
+  /// mean 1: serial).
   case maximumThreads(Int)
 }

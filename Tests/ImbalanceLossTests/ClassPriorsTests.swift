@@ -20,6 +20,20 @@ import Darwin
     expectClose(r.probabilities, [1 / 2.2, 1 / 2.2, 0.2 / 2.2], relative: 1e-15)
   }
 
+  @Test func tinyPriorsKeepFiniteAccurateLogs() throws {
+    // log(x / largest) underflowed (-inf) or lost digits to a subnormal ratio.
+    // References: Tests/References/overflow_rows.py (mpmath, 50 digits).
+    let p = try ClassPriors([1e-300, 1e30])
+    expectUlps(p.logProbabilities[0], -759.8530806880350757207627, 4)
+    let q = try ClassPriors([1e-312, 1e10])
+    expectUlps(q.logProbabilities[0], -741.4323999440842449123626, 4)
+    // The offset is finite, so tau = 1 is accepted (it was blamed before).
+    let loss = try LogitAdjustedCrossEntropy(priors: [1e-300, 1e30], tau: 1)
+    let (value, gradient) = try loss.valueAndGradient(logits: [0, 0], targets: [0])
+    expectClose(value, 759.8530806880350757207627, relative: 4e-16)
+    #expect(gradient == [-1, 1])
+  }
+
   @Test func postHocAdjustment() throws {
     // z - tau log pi: a rare class wins once its prior is taken out.
     let p = try ClassPriors([0.9, 0.1])

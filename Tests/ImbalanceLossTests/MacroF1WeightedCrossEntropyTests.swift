@@ -123,6 +123,19 @@ private func referenceRow(_ a: ArraySlice<Double>, label c: Int, f1: [Double]) -
       under.gradient, [0.75, -0.64034121320549926811, -0.10965878679450073189], relative: 1e-15)
   }
 
+  @Test func lightlyWeightedRowBeyondTheLargestDouble() throws {
+    // Row 1: l = 0.75 * 2e308 + 0.25 * 2e308 (> max), times f = 1e-300 / (1 + 1e-300).
+    // Reference: Tests/References/overflow_rows.py (mpmath).
+    let loss = try MacroF1WeightedCrossEntropy(classCount: 2, classF1: [0.5, 0.5])
+    let (value, gradient) = try loss.valueAndGradient(
+      logits: [0, 0, 1e308, -1e308], targets: [0, 1], weights: [1, 1e-300])
+    expectClose(value, 200000000.6931471877675764, relative: 1e-15)
+    let expected = [-0.5, 0.5, 1.0000000000000000251e-300, -1.0000000000000000251e-300]
+    for (g, e) in zip(gradient, expected) { expectClose(g, e, relative: 1e-15) }
+    // Unweighted, the term truly overflows: +inf, not NaN.
+    #expect(try loss.perSampleValues(logits: [1e308, -1e308], targets: [1]) == [.infinity])
+  }
+
   @Test func badInputThrows() throws {
     #expect(throws: LossError.noClasses) { try MacroF1WeightedCrossEntropy(classCount: 0) }
     #expect(throws: LossError.lengthMismatch(argument: "classF1", expected: 3, actual: 2)) {

@@ -122,12 +122,14 @@ enum SoftmaxF1Kernel {
   ///     ∂l/∂z_j = p_j (A_c + B_j - Σ_{k != c, j} B_k r_k)   (j != c),  r_k = p_k / (1 - p_k)
   ///     ∂l/∂z_c = -A_c (1 - p_c) - p_c Σ_{k != c} B_k r_k
   ///
-  /// Returns `l` and writes `f ∂l/∂z` into `g` when non-nil. The odds of a
+  /// Returns `f l` and writes `f ∂l/∂z` into `g` when non-nil. The odds of a
   /// class at the row's maximum are `1/s'` (huge when it dominates); they are
   /// summed apart and enter only as `p_j / s' = (e_j / s') / (1 + s')` with
   /// `e_j <= s'`. When s' is tiny (the maximum is a wrong class that takes
   /// all the mass), `e_j / s'` and `log s'` are taken relative to the row's
-  /// second maximum instead, where they keep their digits.
+  /// second maximum instead, where they keep their digits. The two terms that
+  /// can exceed the largest double, `A_c (m - z_c)` and `B_max (z_max - m2)`,
+  /// are then held in quarters and weighted before scaling back up.
   @inlinable
   static func weightedCrossEntropyRow(
     _ batch: SoftmaxBatch, _ i: Int, rule: SoftmaxRule, halfF1: UnsafePointer<Double>,
@@ -143,7 +145,15 @@ enum SoftmaxF1Kernel {
     let row = FocalRow(r, gamma: 0)
     let a = 1 - halfF1[c]
     var loss = CompensatedSum()
-    loss.add(a * row.crossEntropy)
+    // Quarters of the terms that overflow (rows in `rescaledStatistics` units).
+    var quarters = 0.0
+    var huge = r.unit != 1
+    if huge {
+      quarters = a * ((r.maximum - r.labelLogit) * (r.unit * 0.25))
+      loss.add(a * Elementary.log1p(sPrime))
+    } else {
+      loss.add(a * row.crossEntropy)
+    }
     var smallOdds = 0.0  // Σ B_k r_k over k != c below the maximum
     var maxWeights = 0.0  // Σ B_k over k != c at the maximum (odds 1/s' each)
     var maxIndex = -1
@@ -168,11 +178,20 @@ enum SoftmaxF1Kernel {
       for l in 0..<k where l != maxIndex { s2 += Elementary.exp(z[l] - m2) }
     }
     if maxWeights > 0 {
-      // -log(1 - p_max) = log(1 + s') - log(s'), s' = Σ_{k != max} e_k.
-      let logSPrime = rescaled ? (m2 - r.maximum) + Elementary.log(s2) : Elementary.log(sPrime)
-      loss.add(maxWeights * (Elementary.log1p(sPrime) - logSPrime))
+      // -log(1 - p_max) = log(1 + s') - log(s'), s' = Σ_{k != max} e_k; with
+      // z_max, not r.maximum, which an overflowing row holds in quarters.
+      if rescaled && !(z[maxIndex] - m2).isFinite {
+        huge = true
+        quarters += maxWeights * (z[maxIndex] * 0.25 - m2 * 0.25)
+        loss.add(maxWeights * (Elementary.log1p(sPrime) - Elementary.log(s2)))
+      } else {
+        let logSPrime = rescaled
+          ? (m2 - z[maxIndex]) + Elementary.log(s2) : Elementary.log(sPrime)
+        loss.add(maxWeights * (Elementary.log1p(sPrime) - logSPrime))
+      }
     }
-    guard let g else { return loss.value }
+    let weighted = huge ? (f * quarters) * 4 + f * loss.value : f * loss.value
+    guard let g else { return weighted }
     // (e_j / s') * Σ B_max, for j below the maximum.
     func maxOdds(_ j: Int) -> Double {
       if maxWeights == 0 { return 0 }
@@ -195,6 +214,6 @@ enum SoftmaxF1Kernel {
     let labelMaxOdds = r.labelIsMaximum
       ? (maxWeights == 0 ? 0 : row.p * (maxWeights / sPrime)) : maxOdds(c) / total
     g[c] = f * (-a * row.q - row.p * smallOdds - labelMaxOdds)
-    return loss.value
+    return weighted
   }
 }

@@ -45,7 +45,7 @@ extension SoftmaxKernel {
         let f = batch.factor(i)
         let r = statistics(batch, i, rule, h)
         g.update(from: h, count: k)
-        total.add(f * finish(batch, i, rule, r, factor: f, g))
+        total.add(finish(batch, i, rule, r, factor: f, g))
         hessianDiagonal(batch, i, rule, r, factor: f, floor: floor, h)
       }
       return SIMD4(total.value, 0, 0, 0)
@@ -97,7 +97,7 @@ extension SoftmaxKernel {
       for j in 0..<k { store(j, 0) }
       return
     }
-    let (p, q, qg, ce) = (focal.p, focal.q, focal.power, focal.crossEntropy)
+    let (p, q, qg, ce) = (focal.p, focal.q, focal.power, focal.gradientCrossEntropy)
     let b = -2 * q + q * ce - (gamma - 1) * p * ce
     let a = q + gamma * p * ce
     for j in 0..<k where j != c {
@@ -130,7 +130,7 @@ extension SoftmaxKernel {
         }
         let f = batch.factor(i)
         let r = statistics(batch, i, rule, o)
-        total.add(f * finish(batch, i, rule, r, factor: f, nil))
+        total.add(finish(batch, i, rule, r, factor: f, nil))
         hessianVectorRow(batch, i, rule, r, factor: f, v, o)
       }
       return SIMD4(total.value, 0, 0, 0)
@@ -169,7 +169,7 @@ extension SoftmaxKernel {
       o.update(repeating: 0, count: k)
       return
     }
-    let (p, q, qg, ce) = (focal.p, focal.q, focal.power, focal.crossEntropy)
+    let (p, q, qg, ce) = (focal.p, focal.q, focal.power, focal.gradientCrossEntropy)
     let b = -2 * q + q * ce - (gamma - 1) * p * ce
     let a = q + gamma * p * ce
     // R = Σ_{k != c} r_k v_k with r_k = e_k / others.

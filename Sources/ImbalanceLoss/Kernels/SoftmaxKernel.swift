@@ -14,7 +14,11 @@
 //    the label is a maximum, softmax_c - 1 = -s' / (1 + s'): a confident,
 //    correct row keeps all its digits instead of rounding to 0. Focal loss
 //    takes 1 - p_c and log(1 - p_c) from the same s'.
-// 2. Edge cases: finite logits of any size give finite results (a_k - m <= 0).
+// 2. Edge cases: never NaN; the weighted row loss `f l` is finite whenever
+//    its true value is. The rare row whose adjusted logits overflow (a_k =
+//    -inf, or m - a_c or the smoothing mean beyond the largest double) is
+//    recomputed on `a_k / 4` (`rescaledStatistics`), and its loss formed as
+//    `(f gap) 4 + f log1p(s')`: weighting before scaling back up.
 // 3. Speed: three passes over the row (max, exp and sum, scale), vectorised,
 //    exp written once into the gradient buffer and reused.
 
@@ -168,21 +172,26 @@ struct SoftmaxRowStatistics {
   @usableFromInline var shiftedMean: Double
   /// `s m_c`, the margin taken off the label's logit.
   @usableFromInline var labelMargin: Double
+  /// What `maximum`, `labelLogit` and `shiftedMean` are in units of: 1, or 4
+  /// for a row whose adjusted logits overflow (see `rescaledStatistics`).
+  @usableFromInline var unit: Double
 
   @inlinable init(
     maximum: Double, sPrime: Double, labelLogit: Double, shiftedMean: Double,
-    labelMargin: Double
+    labelMargin: Double, unit: Double = 1
   ) {
     self.maximum = maximum
     self.sPrime = sPrime
     self.labelLogit = labelLogit
     self.shiftedMean = shiftedMean
     self.labelMargin = labelMargin
+    self.unit = unit
   }
 
-  /// `logsumexp(a) - a_c = -log p_c >= 0`.
+  /// `logsumexp(a) - a_c = -log p_c >= 0`; +inf only when it exceeds the
+  /// largest double.
   @inlinable var crossEntropy: Double {
-    (maximum - labelLogit) + Elementary.log1p(sPrime)
+    (maximum - labelLogit) * unit + Elementary.log1p(sPrime)
   }
 
   /// Whether the label's logit is a maximum (then `p_c = 1 / (1 + s')`).
@@ -197,8 +206,11 @@ struct FocalRow {
   @usableFromInline var q: Double
   /// `Q = q^gamma`, computed as `exp(gamma log q)`.
   @usableFromInline var power: Double
-  /// `CE = -log p`.
+  /// `CE = -log p` (+inf only when it exceeds the largest double).
   @usableFromInline var crossEntropy: Double
+  /// `CE`, or 0 when `p = 0`: every gradient and Hessian term that holds CE
+  /// also has the factor p, and `0 * inf` would be NaN.
+  @usableFromInline var gradientCrossEntropy: Double
   /// `Σ_{k != c} exp(a_k - m)`, so that `p_k / q = e_k / others`.
   @usableFromInline var others: Double
 
@@ -215,17 +227,18 @@ struct FocalRow {
         ? 0 : Elementary.exp(gamma * (Elementary.log(r.sPrime) - Elementary.log1p(r.sPrime)))
     } else {
       // The maximum is another class, so e_c <= 1 <= others and p <= 1/2.
-      let ec = Elementary.exp(r.labelLogit - r.maximum)
+      let ec = Elementary.exp((r.labelLogit - r.maximum) * r.unit)
       p = ec / total
       q = 1 - p
       others = total - ec
       power = gamma == 0 ? 1 : Elementary.exp(gamma * Elementary.log1p(-p))
     }
+    gradientCrossEntropy = p == 0 ? 0 : crossEntropy
   }
 
   /// `G q = Q (q + gamma p CE)`: minus the label's gradient, per unit factor.
   @inlinable func labelGradientMagnitude(gamma: Double) -> Double {
-    power * (q + gamma * p * crossEntropy)
+    power * (q + gamma * p * gradientCrossEntropy)
   }
 }
 
@@ -250,7 +263,8 @@ enum SoftmaxKernel {
     }[0]
   }
 
-  /// Writes each row's unweighted loss `l_i` into `values` (0 for ignored rows).
+  /// Writes each row's unweighted loss `l_i` into `values` (0 for ignored rows;
+  /// +inf where `l_i` exceeds the largest double).
   @inlinable
   static func writeTerms(
     _ batch: SoftmaxBatch, rule: SoftmaxRule, into values: UnsafeMutablePointer<Double>
@@ -331,9 +345,52 @@ enum SoftmaxKernel {
       }
       j += 1
     }
+    let labelLogit = (z[c] * s + o[c]) - delta
+    // m - a_c or the mean overflowed, or m = -inf (every a_k = -inf): rare.
+    if !((m - labelLogit).isFinite && shifted.isFinite) {
+      return rescaledStatistics(batch, i, rule, exps)
+    }
     return SoftmaxRowStatistics(
-      maximum: m, sPrime: rest + (ties - 1), labelLogit: (z[c] * s + o[c]) - delta,
+      maximum: m, sPrime: rest + (ties - 1), labelLogit: labelLogit,
       shiftedMean: shifted, labelMargin: delta)
+  }
+
+  /// `statistics` for a row whose adjusted logits overflow: computed on
+  /// `u_k = a_k / 4 = (s/4) z_k + o_k/4 - (s/4) m_c [k == c]`, finite with
+  /// finite differences (`|z|, |o| <= max`; halves are not enough: with
+  /// `o = -max` a difference of halves reaches 1.5 max), returned with `unit = 4`.
+  /// The `e_k = exp(4 (u_k - u_max))` and s' are the true values (0 where
+  /// they underflow). Scalar: such rows are rare.
+  @usableFromInline @inline(never)
+  static func rescaledStatistics(
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ exps: UnsafeMutablePointer<Double>?
+  ) -> SoftmaxRowStatistics {
+    let k = batch.classCount
+    let z = batch.logits + i * k
+    let o = rule.offsets
+    let c = batch.labels[i]
+    let s = rule.scale * 0.25
+    let delta = rule.margins.map { s * $0[c] } ?? 0
+    func quarter(_ j: Int) -> Double {
+      let u = z[j] * s + o[j] * 0.25
+      return j == c ? u - delta : u
+    }
+    var m = -Double.infinity
+    for j in 0..<k { m = Swift.max(m, quarter(j)) }
+    let inverseCount = 1 / Double(k)
+    var rest = 0.0
+    var ties = 0.0
+    var shifted = 0.0
+    for j in 0..<k {
+      let d = quarter(j) - m
+      shifted += d * inverseCount
+      let e = d == 0 ? 1 : Elementary.exp(4 * d)
+      if d == 0 { ties += 1 } else { rest += e }
+      if let exps { exps[j] = e }
+    }
+    return SoftmaxRowStatistics(
+      maximum: m, sPrime: rest + (ties - 1), labelLogit: quarter(c), shiftedMean: shifted,
+      labelMargin: 4 * delta, unit: 4)
   }
 
   /// One row: returns `f_i l_i`, writes the row's gradient if asked.
@@ -348,10 +405,10 @@ enum SoftmaxKernel {
       return 0
     }
     let f = batch.factor(i)
-    return f * rowLoss(batch, i, rule, factor: f, gradient.map { $0 + i * k })
+    return rowLoss(batch, i, rule, factor: f, gradient.map { $0 + i * k })
   }
 
-  /// One row's unweighted loss `l_i`; writes `f ∂l_i/∂z_i` into `g` if non-nil.
+  /// One row's weighted loss `f l_i`; writes `f ∂l_i/∂z_i` into `g` if non-nil.
   @inlinable @inline(__always)
   static func rowLoss(
     _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, factor f: Double,
@@ -360,8 +417,8 @@ enum SoftmaxKernel {
     finish(batch, i, rule, statistics(batch, i, rule, g), factor: f, g)
   }
 
-  /// Pass 3 of a row: from its statistics, the loss `l_i`; turns the
-  /// `e_k = exp(a_k - m)` in `g` (if non-nil) into `f ∂l_i/∂z_i`.
+  /// Pass 3 of a row: from its statistics, the weighted loss `f l_i`; turns
+  /// the `e_k = exp(a_k - m)` in `g` (if non-nil) into `f ∂l_i/∂z_i`.
   @inlinable @inline(__always)
   static func finish(
     _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ r: SoftmaxRowStatistics,
@@ -377,7 +434,7 @@ enum SoftmaxKernel {
     if rule.smoothAccuracy {
       // l = 1 - p_c = q; ∂l/∂a_k = p_c (p_k - [k == c]).
       let row = FocalRow(r, gamma: 0)
-      loss = row.q
+      loss = f * row.q
       otherScale = fs * row.p / (1 + r.sPrime)
       shift = 0
       labelGradient = -fs * row.p * row.q
@@ -386,10 +443,12 @@ enum SoftmaxKernel {
       // l = (1 - eps)(m - a_c) + eps mean_k(m - a_k) + log1p(s'), all terms >= 0.
       let eps = rule.smoothing
       let uniform = eps / Double(k)
-      loss = eps == 0
-        ? r.crossEntropy
-        : ((1 - eps) * (r.maximum - r.labelLogit) + eps * -r.shiftedMean)
-          + Elementary.log1p(r.sPrime)
+      let gap = eps == 0
+        ? r.maximum - r.labelLogit
+        : (1 - eps) * (r.maximum - r.labelLogit) + eps * -r.shiftedMean
+      loss = r.unit == 1
+        ? f * (gap + Elementary.log1p(r.sPrime))
+        : (f * gap) * r.unit + f * Elementary.log1p(r.sPrime)
       otherScale = fs / (1 + r.sPrime)
       shift = fs * uniform
       // softmax_c - t_c: the exact form -s'/(1 + s') + eps (K-1)/K when c is a
@@ -405,7 +464,10 @@ enum SoftmaxKernel {
       // G = q^(gamma-1) (q + gamma p CE), written with p_k / q = e_k / others.
       let gamma = rule.focusing
       let focal = FocalRow(r, gamma: gamma)
-      loss = focal.power * focal.crossEntropy
+      loss = r.unit == 1
+        ? f * (focal.power * focal.crossEntropy)
+        : (f * (focal.power * (r.maximum - r.labelLogit))) * r.unit
+          + f * (focal.power * Elementary.log1p(r.sPrime))
       let magnitude = focal.labelGradientMagnitude(gamma: gamma)
       otherScale = focal.others == 0 ? 0 : fs * magnitude / focal.others
       shift = 0

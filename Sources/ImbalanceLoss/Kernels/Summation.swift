@@ -20,7 +20,9 @@ struct CompensatedSum: Sendable {
     sum = t
   }
 
-  @inlinable var value: Double { sum + compensation }
+  /// The total; a sum that overflowed stays `±inf` (its compensation,
+  /// `inf - inf`, is NaN and is dropped).
+  @inlinable var value: Double { sum.isFinite ? sum + compensation : sum }
 }
 
 /// Neumaier's compensated sum, lane-wise over the (up to four) quantities a
@@ -42,12 +44,20 @@ struct CompensatedSum4: Sendable {
     sum = t
   }
 
-  @inlinable var value: SIMD4<Double> { sum + compensation }
+  /// The totals, lane-wise as ``CompensatedSum/value``: a lane that
+  /// overflowed stays `±inf`.
+  @inlinable var value: SIMD4<Double> {
+    sum.replacing(with: sum + compensation, where: sum.magnitude .< .infinity)
+  }
 }
 
-extension SIMD where Scalar == Double {
-  /// Lane-wise absolute value (no NaN handling needed by its callers).
-  @inlinable var magnitude: Self { replacing(with: -self, where: self .< 0) }
+extension SIMD4 where Scalar == Double {
+  /// Lane-wise absolute value: the sign bits cleared. (A mask from `.< 0` and
+  /// `replacing(with:where:)` is built lane by lane through memory: 3x slower.)
+  @inlinable @inline(__always) var magnitude: SIMD4<Double> {
+    let bits = unsafeBitCast(self, to: SIMD4<UInt64>.self)
+    return unsafeBitCast(bits & 0x7fff_ffff_ffff_ffff, to: SIMD4<Double>.self)
+  }
 }
 
 /// Runs a kernel over fixed chunks of a batch, serially or on several threads,
