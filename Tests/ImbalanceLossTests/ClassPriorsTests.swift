@@ -25,7 +25,7 @@ import Darwin
     // References: Tests/References/overflow_rows.py (mpmath, 50 digits).
     let p = try ClassPriors([1e-300, 1e30])
     expectUlps(p.logProbabilities[0], -759.8530806880350757207627, 4)
-    let q = try ClassPriors([1e-312, 1e10])
+    let q = try ClassPriors([Double("1e-312")!, 1e10])  // a subnormal; a literal would warn
     expectUlps(q.logProbabilities[0], -741.4323999440842449123626, 4)
     // The offset is finite, so tau = 1 is accepted (it was blamed before).
     let loss = try LogitAdjustedCrossEntropy(priors: [1e-300, 1e30], tau: 1)
