@@ -10,7 +10,9 @@
 //    correct row keeps all its digits instead of rounding to 0.
 // 2. Edge cases: finite logits of any size give finite results (a_k - m <= 0).
 // 3. Speed: three passes over the row (max, exp and sum, scale), vectorised,
-//    exp written once into the gradient buffer and reused.
+//    exp written once into the gradient buffer and reused. For K >= 8 the
+//    last partial vector is handled as an overlapping, masked full vector, so
+//    no logit goes through the scalar libm exp (it matters for K = 10).
 
 /// A validated softmax batch: `rows * classCount` logits and labels.
 @usableFromInline
@@ -102,8 +104,17 @@ enum SoftmaxKernel {
       mv = mv.replacing(with: a, where: a .> mv)
       j += 8
     }
+    // Tail (K >= 8): the last 8 logits, overlapping lanes already seen.
+    // `dup` marks those lanes; the max needs no masking.
+    let tailBase = k - 8
+    let dup = Vector(0, 1, 2, 3, 4, 5, 6, 7) .< Double(8 - (k - j))
+    let vectorTail = j < k && k >= 8
+    if vectorTail {
+      let a = SIMDLoad.load(z + tailBase) + SIMDLoad.load(o + tailBase)
+      mv = mv.replacing(with: a, where: a .> mv)
+    }
     var m = mv.max()
-    while j < k {
+    while j < k && !vectorTail {
       let a = z[j] + o[j]
       if a > m { m = a }
       j += 1
@@ -121,6 +132,21 @@ enum SoftmaxKernel {
       tiesv += Vector(repeating: 0).replacing(with: 1, where: atMax)
       if let gradient { SIMDLoad.store(e, gradient + i * k + j) }
       j += 8
+    }
+    if vectorTail {
+      // Overlapping lanes get d = -inf, so e = 0 there and they add nothing;
+      // the gradient keeps the values the loop above stored for them.
+      var d = (SIMDLoad.load(z + tailBase) + SIMDLoad.load(o + tailBase)) - m
+      d = d.replacing(with: -.infinity, where: dup)
+      let e = Elementary.exp(d)
+      let atMax = d .== 0
+      sv += e.replacing(with: 0, where: atMax)
+      tiesv += Vector(repeating: 0).replacing(with: 1, where: atMax)
+      if let gradient {
+        let g = gradient + i * k + tailBase
+        SIMDLoad.store(e.replacing(with: SIMDLoad.load(g), where: dup), g)
+      }
+      j = k
     }
     var rest = sv.sum()
     var ties = tiesv.sum()
