@@ -60,7 +60,7 @@ enum Elementary {
   /// for normal results; a subnormal result is the correctly rounded value or
   /// its neighbour, as its two roundings allow).
   ///
-  ///     n = round(x / ln2)                     (|n| <= 1076 after clamping)
+  ///     n = round(x / ln2)                     (|n| <= 1075 after clamping)
   ///     r = (x - n ln2_hi) - n ln2_lo          (Cody-Waite, |r| <= ln2/2,
   ///                                             kept as r + r_lo)
   ///     e^r ≈ 1 + r + r^2 q(r)                 (q of degree 10, rel. error 2^-61.4)
@@ -75,9 +75,13 @@ enum Elementary {
   @inlinable @inline(__always)
   static func exp(_ x: Vector) -> Vector {
     // Clamp so that n fits the exponent arithmetic; NaN compares false and
-    // passes through. e^-746 rounds to 0 and e^710 overflows, as they should.
+    // passes through. e^710 overflows, as it should. Below -745.2 the result
+    // is 0: those lanes compute e^0 instead and are zeroed at the end, since
+    // an underflowing product costs a microcode assist (~100 cycles) on x86,
+    // and the softmax kernel pads partial vectors with -inf.
+    let isZero = x .< -745.2
     var x = x.replacing(with: 710, where: x .> 710)
-    x = x.replacing(with: -746, where: x .< -746)
+    x = x.replacing(with: 0, where: isZero)
 
     // n = round(x / ln2) by adding 1.5 * 2^52: its bits then hold n + 0x4338...
     let shifter = Vector(repeating: 0x1.8p52)
@@ -108,14 +112,14 @@ enum Elementary {
     let l = (1 - h) + r
     let p = h + (l + (rLo + (0.5 * r2 + r2 * qRest)))
 
-    // b = n + 2046 >= 970; e1 = b / 2 and e2 = b - e1 are the biased
+    // b = n + 2046 >= 971; e1 = b / 2 and e2 = b - e1 are the biased
     // exponents of 2^n1 and 2^n2 with n1 + n2 = n, both in [485, 1536].
     let b = unsafeBitCast(t, to: SIMD8<UInt64>.self) &- (0x4338_0000_0000_0000 - 2046)
     let e1 = b &>> 1
     let e2 = b &- e1
     let s1 = unsafeBitCast(e1 &<< 52, to: Vector.self)
     let s2 = unsafeBitCast(e2 &<< 52, to: Vector.self)
-    return (p * s1) * s2
+    return ((p * s1) * s2).replacing(with: 0, where: isZero)
   }
 
   /// Lane-wise `log(1 + x)` for `x` in [-1/3, 2], less than 1 ulp from the

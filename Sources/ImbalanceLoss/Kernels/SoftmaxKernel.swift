@@ -10,9 +10,9 @@
 //    correct row keeps all its digits instead of rounding to 0.
 // 2. Edge cases: finite logits of any size give finite results (a_k - m <= 0).
 // 3. Speed: three passes over the row (max, exp and sum, scale), vectorised,
-//    exp written once into the gradient buffer and reused. For K >= 8 the
-//    last partial vector is handled as an overlapping, masked full vector, so
-//    no logit goes through the scalar libm exp (it matters for K = 10).
+//    exp written once into the gradient buffer and reused. For K >= 8 a
+//    last partial vector of 4 to 7 logits is handled as an overlapping,
+//    masked full vector instead of going through the scalar libm exp.
 
 /// A validated softmax batch: `rows * classCount` logits and labels.
 @usableFromInline
@@ -104,11 +104,13 @@ enum SoftmaxKernel {
       mv = mv.replacing(with: a, where: a .> mv)
       j += 8
     }
-    // Tail (K >= 8): the last 8 logits, overlapping lanes already seen.
-    // `dup` marks those lanes; the max needs no masking.
+    // Tail of 4 to 7 logits (K >= 8): the last 8 logits as one vector,
+    // overlapping lanes already seen (`dup`; the max needs no masking).
+    // Shorter tails stay scalar: without AVX, a vector exp costs about as
+    // much per lane as the scalar libm exp, so 8 lanes for 1-3 logits lose.
     let tailBase = k - 8
     let dup = Vector(0, 1, 2, 3, 4, 5, 6, 7) .< Double(8 - (k - j))
-    let vectorTail = j < k && k >= 8
+    let vectorTail = k - j >= 4 && k >= 8
     if vectorTail {
       let a = SIMDLoad.load(z + tailBase) + SIMDLoad.load(o + tailBase)
       mv = mv.replacing(with: a, where: a .> mv)
