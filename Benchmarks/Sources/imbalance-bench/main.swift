@@ -1,6 +1,7 @@
 // imbalance-bench: value + gradient of every core loss, ns per logit.
 //
 //   swift run -c release imbalance-bench [--json] [--quick] [--max-logits N] [--only LOSS]
+//     [--sizes N1,N2,...]
 //
 // For each loss and size: the buffer API (caller-owned gradient, no
 // allocation) and the [Double] API (a fresh gradient array per call), on one
@@ -111,7 +112,10 @@ let only: String? = {
   guard let i = a.firstIndex(of: "--only"), i + 1 < a.endIndex else { return nil }
   return a[i + 1]
 }()
-let sizes = [10_000, 100_000, 1_000_000, 10_000_000, 100_000_000].filter { $0 <= maxLogits }
+var sizes = [10_000, 100_000, 1_000_000, 10_000_000, 100_000_000].filter { $0 <= maxLogits }
+if let i = arguments.firstIndex(of: "--sizes"), i + 1 < arguments.endIndex {
+  sizes = arguments[i + 1].split(separator: ",").compactMap { Int($0) }
+}
 
 var rows: [Row] = []
 do {

@@ -72,7 +72,9 @@ enum Elementary {
   /// intermediate overflows. Results: `x <= -745.14` gives 0 (the true value
   /// is at most half the least subnormal), `x >= 709.79` gives +inf, NaN
   /// gives NaN.
-  @inlinable @inline(__always)
+  // @_transparent: @inline(__always) is not honoured in large kernels,
+  // and an outlined copy is slow (see BinaryKernels.runChunk).
+  @usableFromInline @_transparent
   static func exp(_ x: Vector) -> Vector {
     // Clamp so that n fits the exponent arithmetic; NaN compares false and
     // passes through. e^710 overflows, as it should. Below -745.2 the result
@@ -137,7 +139,9 @@ enum Elementary {
   /// the rest is at most a third of the result, so the rounding of `s` barely
   /// shows. ±0 and NaN pass through. Outside the domain the result degrades
   /// (the polynomial is not fitted there); callers never go there.
-  @inlinable @inline(__always)
+  // @_transparent: @inline(__always) is not honoured in large kernels,
+  // and an outlined copy is slow (see BinaryKernels.runChunk).
+  @usableFromInline @_transparent
   static func log1p(_ x: Vector) -> Vector {
     let isLarge = x .>= 0.5
     let f = ((x - 1) * 0.5).replacing(with: x, where: x .< 0.5)
@@ -189,7 +193,13 @@ struct Logistic {
   init(_ z: Vector) {
     // Masks come from comparisons only: `mask .== false` and friends run a
     // lane-by-lane loop through memory in the standard library (10x slower).
-    self.init(z, e: Elementary.exp(z.replacing(with: -z, where: z .>= 0)))
+    self.init(z, e: Logistic.expOfMinusMagnitude(z))
+  }
+
+  /// `exp(-|z|)`.
+  @inlinable @inline(__always)
+  static func expOfMinusMagnitude(_ z: Vector) -> Vector {
+    Elementary.exp(z.replacing(with: -z, where: z .>= 0))
   }
 
   /// The same from `e = exp(-|z|)` computed earlier (bit-identical results).

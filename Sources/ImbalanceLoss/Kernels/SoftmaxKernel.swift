@@ -125,30 +125,25 @@ enum SoftmaxKernel {
     // Pass 2: e_k = exp(a_k - m); s' sums those below m, ties counted apart.
     var sv = Vector()
     var tiesv = Vector()
+    // One exp call site for full vectors and the vector tail (a second copy
+    // makes the compiler outline exp, which is slow; see BinaryKernels).
     j = 0
-    while j + 8 <= k {
-      let d = (SIMDLoad.load(z + j) + SIMDLoad.load(o + j)) - m
-      let e = Elementary.exp(d)
-      let atMax = d .== 0
-      sv += e.replacing(with: 0, where: atMax)
-      tiesv += Vector(repeating: 0).replacing(with: 1, where: atMax)
-      if let gradient { SIMDLoad.store(e, gradient + i * k + j) }
-      j += 8
-    }
-    if vectorTail {
-      // Overlapping lanes get d = -inf, so e = 0 there and they add nothing;
-      // the gradient keeps the values the loop above stored for them.
-      var d = (SIMDLoad.load(z + tailBase) + SIMDLoad.load(o + tailBase)) - m
-      d = d.replacing(with: -.infinity, where: dup)
+    while j + 8 <= k || (vectorTail && j < k) {
+      let full = j + 8 <= k
+      let base = full ? j : tailBase
+      var d = (SIMDLoad.load(z + base) + SIMDLoad.load(o + base)) - m
+      // Overlapping tail lanes get d = -inf, so e = 0 there and they add
+      // nothing; the gradient keeps the values stored for them before.
+      if !full { d = d.replacing(with: -.infinity, where: dup) }
       let e = Elementary.exp(d)
       let atMax = d .== 0
       sv += e.replacing(with: 0, where: atMax)
       tiesv += Vector(repeating: 0).replacing(with: 1, where: atMax)
       if let gradient {
-        let g = gradient + i * k + tailBase
-        SIMDLoad.store(e.replacing(with: SIMDLoad.load(g), where: dup), g)
+        let g = gradient + i * k + base
+        SIMDLoad.store(full ? e : e.replacing(with: SIMDLoad.load(g), where: dup), g)
       }
-      j = k
+      j = full ? j + 8 : k
     }
     var rest = sv.sum()
     var ties = tiesv.sum()
