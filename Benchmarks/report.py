@@ -2,7 +2,10 @@
 """Merges the JSON of imbalance-bench (default build, tuned build) and
 peers.py into one markdown table of ns per logit (value + gradient).
 
-    python3 Benchmarks/report.py DEFAULT.json TUNED.json PEERS.json
+    python3 Benchmarks/report.py DEFAULT.json TUNED.json PEERS.json [--summary]
+
+--summary keeps the rows of the root README: N = 10^6 binary samples and
+N*K = 10^6 logits for each K.
 """
 import json
 import sys
@@ -30,6 +33,8 @@ def main():
     for name in peer_names:
         columns.append((name, {key(r): r["ns_per_logit"] for r in peers if r["peer"] == name}))
     keys = sorted(columns[0][1], key=lambda k: (k[2] > 1, k[0] if k[2] == 1 else "", k[2], k[1]))
+    if "--summary" in sys.argv:
+        keys = [k for k in keys if k[1] * k[2] == 1_000_000]
     header = ["loss", "N", "K"] + [c[0] for c in columns] + ["numpy / Swift 1 thr"]
     print("| " + " | ".join(header) + " |")
     print("|---|---:|---:|" + "---:|" * (len(columns) + 1))

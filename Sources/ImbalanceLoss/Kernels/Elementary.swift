@@ -28,17 +28,24 @@ enum SIMDLoad {
 // Vectorised exp and log1p over `Vector`.
 //
 // Implementation goals, in order of priority:
-// 1. Accuracy: at most 1 ulp in the whole domain (measured in
+// 1. Accuracy: less than 1 ulp in the whole domain (measured in
 //    ElementaryTests against 50-digit mpmath references; the largest error
 //    seen is stated on each function). Every reduction step is exact or
-//    carries its rounding in a second word (Cody-Waite), and the polynomial
-//    errors are far below an ulp.
+//    carries its rounding in a second word (Cody-Waite, Fast2Sum), and the
+//    polynomial errors are far below an ulp.
 // 2. Edge cases: NaN passes through; exp underflows gracefully through the
 //    subnormals to 0 and overflows to +inf; no input traps.
 // 3. Speed: branch-free, lane-wise `a * b + c` only (no `addingProduct`,
 //    which is a libm call per lane without FMA; no `.clamped`, which is not
-//    inlined), integer work on the exponent bits, no table look-ups. About
-//    40 vector operations for exp and 35 plus one division for log1p.
+//    inlined; masks from comparisons only), integer work on the exponent
+//    bits, no table look-ups, Estrin's scheme for short dependency chains.
+//    About 50 vector operations for exp and 40 plus one division for log1p.
+//    Against glibc's scalar exp, per lane (a loop over 64K doubles): about
+//    1.6x faster in the default x86-64 build (SSE2), 2.7x with `-target-cpu
+//    haswell` (AVX2), 4.5x with AVX-512.
+//    Both are `@_transparent`: an outlined copy (which `@inline(__always)`
+//    allows in large kernels) is 1.3x slower on SSE2 and 6x slower on AVX2,
+//    where LLVM compiles it with 128-bit vectors.
 //
 // The coefficients come from Scripts/elementary_coefficients.py (a Chebyshev
 // fit in 60-digit arithmetic, within a small factor of minimax, rounded to
@@ -72,8 +79,6 @@ enum Elementary {
   /// intermediate overflows. Results: `x <= -745.14` gives 0 (the true value
   /// is at most half the least subnormal), `x >= 709.79` gives +inf, NaN
   /// gives NaN.
-  // @_transparent: @inline(__always) is not honoured in large kernels,
-  // and an outlined copy is slow (see BinaryKernels.runChunk).
   @usableFromInline @_transparent
   static func exp(_ x: Vector) -> Vector {
     // Clamp so that n fits the exponent arithmetic; NaN compares false and
@@ -139,8 +144,6 @@ enum Elementary {
   /// the rest is at most a third of the result, so the rounding of `s` barely
   /// shows. ±0 and NaN pass through. Outside the domain the result degrades
   /// (the polynomial is not fitted there); callers never go there.
-  // @_transparent: @inline(__always) is not honoured in large kernels,
-  // and an outlined copy is slow (see BinaryKernels.runChunk).
   @usableFromInline @_transparent
   static func log1p(_ x: Vector) -> Vector {
     let isLarge = x .>= 0.5
