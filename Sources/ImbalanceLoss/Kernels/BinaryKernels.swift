@@ -152,10 +152,8 @@ enum BinaryKernels {
       var s2 = Vector()
       var v = 0
       while v < vectorsPerBlock && i < end {
-        // One call site for `element`, full vectors and the tail alike: a
-        // second copy of its inlined exp/log1p makes the compiler outline
-        // them, which costs 1.3x (SSE2) to 6x (AVX2, where the outlined copy
-        // falls back to 128-bit code).
+        // One call site for `element`, full vectors and the tail alike, so
+        // its inlined exp/log1p (about 100 vector operations) appear once.
         let full = i + 8 <= end
         var zv = Vector()
         var yv = Vector()

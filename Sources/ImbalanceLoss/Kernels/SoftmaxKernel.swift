@@ -125,8 +125,7 @@ enum SoftmaxKernel {
     // Pass 2: e_k = exp(a_k - m); s' sums those below m, ties counted apart.
     var sv = Vector()
     var tiesv = Vector()
-    // One exp call site for full vectors and the vector tail (a second copy
-    // makes the compiler outline exp, which is slow; see BinaryKernels).
+    // One exp call site for full vectors and the vector tail.
     j = 0
     while j + 8 <= k || (vectorTail && j < k) {
       let full = j + 8 <= k
