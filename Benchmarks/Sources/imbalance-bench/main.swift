@@ -1,13 +1,14 @@
 // imbalance-bench: value + gradient of every core loss, ns per logit.
 //
 //   swift run -c release imbalance-bench [--json] [--quick] [--max-logits N] [--only LOSS]
-//     [--sizes N1,N2,...]
+//     [--sizes N1,N2,...] [--min]
 //
 // For each loss and size: the buffer API (caller-owned gradient, no
 // allocation) and the [Double] API (a fresh gradient array per call), on one
 // thread (`.serial`) and on all cores (`.automatic`). Each figure is the
-// median of repeated runs after two warm-up calls. Inputs are the seeded
-// SplitMix64 streams that Benchmarks/peers.py reproduces bit for bit.
+// median (with --min, the minimum) of repeated runs after two warm-up
+// calls. Inputs are the seeded SplitMix64 streams that Benchmarks/peers.py
+// reproduces bit for bit.
 
 import ImbalanceLoss
 
@@ -43,8 +44,12 @@ func seconds(_ d: Duration) -> Double {
   return Double(c.seconds) + Double(c.attoseconds) * 1e-18
 }
 
-/// Median time of `body` in seconds: two warm-up calls, then enough runs to
-/// fill about `budget` seconds (at least 5, at most 41).
+/// `--min`: report the fastest run instead of the median (steadier on a
+/// machine shared with other work).
+let useMinimum = CommandLine.arguments.contains("--min")
+
+/// Median (or minimum) time of `body` in seconds: two warm-up calls, then
+/// enough runs to fill about `budget` seconds (at least 5, at most 41).
 func median(budget: Double, _ body: () throws -> Double) rethrows -> Double {
   sink += try body()
   let first = try clock.measure { sink += try body() }
@@ -52,7 +57,7 @@ func median(budget: Double, _ body: () throws -> Double) rethrows -> Double {
   var times: [Double] = []
   for _ in 0..<runs { times.append(seconds(try clock.measure { sink += try body() })) }
   times.sort()
-  return times[times.count / 2]
+  return useMinimum ? times[0] : times[times.count / 2]
 }
 
 struct Row {
