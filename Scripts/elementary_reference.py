@@ -19,7 +19,8 @@ import mpmath as mp
 
 mp.mp.dps = 50
 rng = random.Random(20261129)
-OUT = Path(__file__).resolve().parent.parent / "Tests/ImbalanceLossTests/Fixtures/ElementaryReference.swift"
+OUT = (Path(__file__).resolve().parent.parent
+       / "Tests/ImbalanceLossTests/Fixtures/ElementaryReference.swift")
 
 
 def split(v):

@@ -26,7 +26,9 @@ func uniform(seed: UInt64, _ i: Int) -> Double {
 /// Logits uniform in [-4, 4).
 func makeLogits(_ count: Int) -> [Double] { (0..<count).map { -4 + 8 * uniform(seed: 1, $0) } }
 /// Binary targets, positive with probability 0.1.
-func makeTargets(_ count: Int) -> [Double] { (0..<count).map { uniform(seed: 2, $0) < 0.1 ? 1 : 0 } }
+func makeTargets(_ count: Int) -> [Double] {
+  (0..<count).map { uniform(seed: 2, $0) < 0.1 ? 1 : 0 }
+}
 /// Class labels uniform in 0..<k.
 func makeLabels(_ count: Int, _ k: Int) -> [Int] {
   (0..<count).map { min(k - 1, Int(uniform(seed: 3, $0) * Double(k))) }

@@ -281,7 +281,9 @@ enum BinaryKernels {
     _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?,
     parallelism: Parallelism
   ) -> Double {
-    run(batch, reading: nil, gradient: gradient, parallelism: parallelism, SmoothAccuracyElement())[0]
+    run(
+      batch, reading: nil, gradient: gradient, parallelism: parallelism,
+      SmoothAccuracyElement())[0]
   }
 
   @usableFromInline
