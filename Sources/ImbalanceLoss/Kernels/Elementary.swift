@@ -130,24 +130,77 @@ enum Elementary {
   }
 
   /// Lane-wise `log(1 + x)` for `x` in [-1/3, 2], less than 1 ulp from the
-  /// true value (0.71 ulp measured). The binary kernels call it on
-  /// `exp(-|z|)` in [0, 1].
+  /// true value (0.71 ulp measured): the fast path the binary kernels call
+  /// on `exp(-|z|)` in [0, 1]. Both reductions are exact (Sterbenz):
   ///
   ///     f = x,             k = 0      for x < 1/2
-  ///     f = (x - 1) / 2,   k = 1      for x >= 1/2   (exact: Sterbenz)
-  ///     s = f / (2 + f),   |s| <= 1/5
+  ///     f = (x - 1) / 2,   k = 1      for x >= 1/2
+  ///     log1p(x) = k ln2 + log1p(f)   (see log1pCore)
+  ///
+  /// ±0 and NaN pass through. Outside the domain the result degrades (the
+  /// polynomial is not fitted there); use ``log1p(_:)`` there.
+  @usableFromInline @_transparent
+  static func log1pNearZero(_ x: Vector) -> Vector {
+    let f = ((x - 1) * 0.5).replacing(with: x, where: x .< 0.5)
+    // k = -0 rather than 0 keeps log1p(-0) = -0 (see log1pCore).
+    let k = Vector(repeating: -0.0).replacing(with: 1, where: x .>= 0.5)
+    return log1pCore(f, k: k, correction: Vector(repeating: -0.0))
+  }
+
+  /// Lane-wise `log(1 + x)` for every `x`, less than 1 ulp from the true
+  /// value (0.63 ulp measured). The softmax kernel calls it on `s' >= 0`.
+  ///
+  ///     f = x, k = 0, c = 0     for sqrt(2)/2 <= 1 + x < sqrt(2) (exact)
+  ///     otherwise u = 1 + x = 2^k m, m in [sqrt(2)/2, sqrt(2)) (from the
+  ///     bits), f = m - 1 (exact), c = ((1 + x) - u) / u (the rounding of
+  ///     u, exact before the division)
+  ///     log1p(x) = k ln2 + log1p(f) + c   (see log1pCore)
+  ///
+  /// `log1p(-1) = -inf`, `x < -1` gives NaN, `+inf` and NaN pass through,
+  /// and so do ±0. (After musl's log1p, with our polynomial.)
+  @usableFromInline @_transparent
+  static func log1p(_ x: Vector) -> Vector {
+    let u = 1 + x
+    // Adding 1 - sqrt(2)/2 to the bits carries into the exponent exactly
+    // when the mantissa is >= sqrt(2)/2, so k and m come out in one step.
+    let offset: UInt64 = 0x3ff0_0000_0000_0000 &- 0x3fe6_a09e_667f_3bcd
+    let hu = unsafeBitCast(u, to: SIMD8<UInt64>.self) &+ offset
+    let biasedK = hu &>> 52
+    let m = unsafeBitCast(
+      (hu & 0x000f_ffff_ffff_ffff) &+ 0x3fe6_a09e_667f_3bcd, to: Vector.self)
+    // k as a double: 2^52 + biasedK is exact, then subtract 2^52 + 1023.
+    var k = unsafeBitCast(biasedK | 0x4330_0000_0000_0000, to: Vector.self)
+      - (0x1p52 + 1023)
+    // What rounding 1 + x dropped: exact in either form (Sterbenz).
+    let dropped = (1 - (u - x)).replacing(with: x - (u - 1), where: k .< 2)
+    var c = dropped / u
+    var f = m - 1
+    // Near 0 take f = x itself (1 + x would round); k = c = -0 keeps -0.
+    // (|x - center| < half width, the |.| written out: a call otherwise.)
+    let d = x - 0.0606601717798212866
+    let nearZero = d.replacing(with: -d, where: d .< 0) .< 0.353553390593273762
+    f = f.replacing(with: x, where: nearZero)
+    k = k.replacing(with: -0.0, where: nearZero)
+    c = c.replacing(with: -0.0, where: nearZero)
+    var r = log1pCore(f, k: k, correction: c)
+    r = r.replacing(with: x, where: x .== .infinity)
+    r = r.replacing(with: -.infinity, where: x .== -1)
+    r = r.replacing(with: .nan, where: x .< -1)
+    return r.replacing(with: x, where: x .!= x)
+  }
+
+  /// `k ln2 + log1p(f) + c` for `|f / (2 + f)| <= 1/5` and an integer `k`
+  /// (|k| <= 1100), `c` a correction far below an ulp of the result:
+  ///
+  ///     s = f / (2 + f)
   ///     log1p(f) = 2 atanh(s) = f - (f^2/2 - s (f^2/2 + s^2 P(s^2)))
-  ///     log1p(x) = k ln2 + log1p(f)
   ///
   /// `P` has degree 7 (relative error 2^-60.2 on the result). The leading
   /// term `f` is exact, `k ln2_hi + f` is carried exactly as two words, and
   /// the rest is at most a third of the result, so the rounding of `s` barely
-  /// shows. ±0 and NaN pass through. Outside the domain the result degrades
-  /// (the polynomial is not fitted there); callers never go there.
+  /// shows. With `k = c = -0`, `f = -0` gives -0.
   @usableFromInline @_transparent
-  static func log1p(_ x: Vector) -> Vector {
-    let isLarge = x .>= 0.5
-    let f = ((x - 1) * 0.5).replacing(with: x, where: x .< 0.5)
+  static func log1pCore(_ f: Vector, k: Vector, correction c: Vector) -> Vector {
     let s = f / (2 + f)
     let z = s * s
     // P by Estrin's scheme (depth 5 instead of 14).
@@ -158,13 +211,14 @@ enum Elementary {
     let p67 = z * 0.13604015707124079 + 0.1321036048513262
     let pz = (z2 * p23 + p01) + (z2 * z2) * (z2 * p67 + p45)
     let halfSquare = 0.5 * (f * f)
-    // k ln2 as hi + lo; -0 for k = 0 so that log1p(-0) stays -0.
-    let ln2Hi = Vector(repeating: -0.0).replacing(with: 0x1.62e42fee00000p-1, where: isLarge)
-    let ln2Lo = Vector(repeating: -0.0).replacing(with: 1.9082149292705877e-10, where: isLarge)
-    // hi + err = f + k ln2_hi exactly (Fast2Sum: |f| <= 1/2 < ln2_hi).
+    // k ln2 as hi + lo: ln2_hi has 33 bits, so k ln2_hi is exact.
+    let ln2Hi = k * 0x1.62e42fee00000p-1
+    let ln2Lo = k * 1.9082149292705877e-10
+    // hi + err = f + k ln2_hi exactly (Fast2Sum: |f| < 1/2 < |k ln2_hi|
+    // unless k = 0).
     let hi = f + ln2Hi
     let err = (ln2Hi - hi) + f
-    let tail = s * (halfSquare + z * pz) + ln2Lo
+    let tail = s * (halfSquare + z * pz) + (ln2Lo + c)
     // hi - (...) rather than hi + (...): keeps log1p(-0) = -0.
     return hi - ((halfSquare - tail) - err)
   }
@@ -219,7 +273,7 @@ struct Logistic {
   /// `(softplus(z), softplus(-z))` = `(-log(1 - p), -log p)`.
   @inlinable @inline(__always)
   func softplus(_ z: Vector) -> (positive: Vector, negative: Vector) {
-    let l = Elementary.log1p(e)
+    let l = Elementary.log1pNearZero(e)
     let zPos = z.replacing(with: 0, where: z .< 0)
     let zNeg = (-z).replacing(with: 0, where: isNonNegative)
     return (zPos + l, zNeg + l)

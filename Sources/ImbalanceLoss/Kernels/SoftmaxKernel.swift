@@ -12,7 +12,8 @@
 // 3. Speed: three passes over the row (max, exp and sum, scale), vectorised,
 //    exp written once into the gradient buffer and reused. For K >= 8 a
 //    last partial vector of 4 to 7 logits is handled as an overlapping,
-//    masked full vector instead of going through the scalar libm exp.
+//    masked full vector instead of going through the scalar libm exp, and
+//    the log1p(s') of 8 rows is one vector call.
 
 /// A validated softmax batch: `rows * classCount` logits and labels.
 @usableFromInline
@@ -62,9 +63,25 @@ enum SoftmaxKernel {
     return ChunkedReduction.sum(
       itemCount: batch.rows, logitsPerItem: batch.classCount, parallelism: parallelism
     ) { range in
+      // Rows in groups of 8, so that their log1p(s') is one vector call
+      // instead of 8 scalar libm calls (it matters for small K); the row
+      // losses are still added one by one, in row order.
       var total = CompensatedSum()
-      for i in range {
-        total.add(row(batch, i, offsets.value, out.value))
+      var i = range.lowerBound
+      while i < range.upperBound {
+        let n = Swift.min(8, range.upperBound - i)
+        var margin = Vector()
+        var sPrime = Vector()
+        var f = Vector()
+        for r in 0..<n {
+          let t = row(batch, i + r, offsets.value, out.value)
+          margin[r] = t.margin
+          sPrime[r] = t.sPrime
+          f[r] = t.weight
+        }
+        let loss = f * (margin + Elementary.log1p(sPrime))
+        for r in 0..<n { total.add(loss[r]) }
+        i += n
       }
       return SIMD4(total.value, 0, 0, 0)
     }[0]
@@ -77,15 +94,20 @@ enum SoftmaxKernel {
   ) {
     // The batch was validated without weights and with `.sum`, so f_i = 1.
     assert(batch.weights == nil && batch.normalizer.reciprocal == 1)
-    for i in 0..<batch.rows { values[i] = row(batch, i, offsets, nil) }
+    for i in 0..<batch.rows {
+      let t = row(batch, i, offsets, nil)
+      values[i] = t.margin + Elementary.log1p(t.sPrime)
+    }
   }
 
-  /// One row: returns `f_i l_i`, writes the row's gradient if asked.
+  /// One row: returns the row's loss `l_i = margin + log1p(s')` in two parts
+  /// (`margin = m - a_c`) and its weight `f_i`, and writes the row's gradient
+  /// if asked.
   @inlinable @inline(__always)
   static func row(
     _ batch: SoftmaxBatch, _ i: Int, _ o: UnsafePointer<Double>,
     _ gradient: UnsafeMutablePointer<Double>?
-  ) -> Double {
+  ) -> (margin: Double, sPrime: Double, weight: Double) {
     let k = batch.classCount
     let z = batch.logits + i * k
     let c = batch.labels[i]
@@ -160,7 +182,6 @@ enum SoftmaxKernel {
     }
     let sPrime = rest + (ties - 1)
     let ac = z[c] + o[c]
-    let loss = (m - ac) + Elementary.log1p(sPrime)
 
     // Pass 3: g_k = f e_k / (1 + s'), then the label's entry.
     if let gradient {
@@ -180,6 +201,6 @@ enum SoftmaxKernel {
       // softmax_c <= 1/2 and the subtraction is harmless.
       g[c] = ac == m ? -f * (sPrime / (1 + sPrime)) : g[c] - f
     }
-    return f * loss
+    return (m - ac, sPrime, f)
   }
 }
