@@ -16,7 +16,10 @@
 //    takes 1 - p_c and log(1 - p_c) from the same s'.
 // 2. Edge cases: finite logits of any size give finite results (a_k - m <= 0).
 // 3. Speed: three passes over the row (max, exp and sum, scale), vectorised,
-//    exp written once into the gradient buffer and reused.
+//    exp written once into the gradient buffer and reused. For K >= 8 a
+//    last partial vector of 4 to 7 logits is handled as an overlapping,
+//    masked full vector instead of going through the scalar libm exp, and
+//    for cross-entropy the log1p(s') of 8 rows is one vector call.
 
 /// A validated softmax batch: `rows * classCount` logits and labels, with the
 /// per-row factor `f_i` of the reduction (zero for an ignored row).
@@ -243,11 +246,51 @@ enum SoftmaxKernel {
       itemCount: batch.rows, logitsPerItem: batch.classCount, parallelism: parallelism
     ) { range in
       var total = CompensatedSum()
-      for i in range {
-        total.add(row(batch, i, rule, out.value))
+      guard !rule.smoothAccuracy && rule.focusing == 0 else {
+        for i in range { total.add(row(batch, i, rule, out.value)) }
+        return SIMD4(total.value, 0, 0, 0)
+      }
+      // Cross-entropy rows in groups of 8, so that their log1p(s') is one
+      // vector call instead of 8 scalar libm calls (it matters for small K);
+      // the row losses are still added one by one, in row order.
+      var i = range.lowerBound
+      while i < range.upperBound {
+        let n = Swift.min(8, range.upperBound - i)
+        var linear = Vector()
+        var sPrime = Vector()
+        var f = Vector()
+        for r in 0..<n {
+          let t = crossEntropyRow(batch, i + r, rule, out.value)
+          linear[r] = t.linear
+          sPrime[r] = t.sPrime
+          f[r] = t.factor
+        }
+        let loss = f * (linear + Elementary.log1p(sPrime))
+        for r in 0..<n { total.add(loss[r]) }
+        i += n
       }
       return SIMD4(total.value, 0, 0, 0)
     }[0]
+  }
+
+  /// One cross-entropy row: its loss `l_i = linear + log1p(s')` in two parts
+  /// and its factor `f_i` (all zero for an ignored row); writes the row's
+  /// gradient if asked.
+  @inlinable @inline(__always)
+  static func crossEntropyRow(
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule,
+    _ gradient: UnsafeMutablePointer<Double>?
+  ) -> (linear: Double, sPrime: Double, factor: Double) {
+    let k = batch.classCount
+    if batch.isIgnored(i) {
+      if let gradient { (gradient + i * k).update(repeating: 0, count: k) }
+      return (0, 0, 0)
+    }
+    let f = batch.factor(i)
+    let g = gradient.map { $0 + i * k }
+    let r = statistics(batch, i, rule, g)
+    let linear = finish(batch, i, rule, r, factor: f, g, addsLog1p: false)
+    return (linear, r.sPrime, f)
   }
 
   /// Writes each row's unweighted loss `l_i` into `values` (0 for ignored rows).
@@ -285,8 +328,22 @@ enum SoftmaxKernel {
       mv = mv.replacing(with: a, where: a .> mv)
       j += 8
     }
+    // Tail of 4 to 7 logits (K >= 8): the last 8 logits as one vector,
+    // overlapping lanes already seen (`dup`; the max needs no masking).
+    // Shorter tails stay scalar: without AVX, a vector exp costs about as
+    // much per lane as the scalar libm exp, so 8 lanes for 1-3 logits lose.
+    let tailBase = k - 8
+    let dup = Vector(0, 1, 2, 3, 4, 5, 6, 7) .< Double(8 - (k - j))
+    let vectorTail = k - j >= 4 && k >= 8
+    // The label's lane in the tail vector, if it is there.
+    let cTail = delta != 0 && c >= tailBase ? c - tailBase : -1
+    if vectorTail {
+      var a = SIMDLoad.load(z + tailBase) * sv + SIMDLoad.load(o + tailBase)
+      if cTail >= 0 { a[cTail] -= delta }
+      mv = mv.replacing(with: a, where: a .> mv)
+    }
     var m = mv.max()
-    while j < k {
+    while j < k && !vectorTail {
       var a = z[j] * s + o[j]
       if j == c { a -= delta }
       if a > m { m = a }
@@ -300,18 +357,30 @@ enum SoftmaxKernel {
     var restv = Vector()
     var tiesv = Vector()
     var shiftedv = Vector()
+    // One exp call site for full vectors and the vector tail.
     j = 0
-    while j + 8 <= k {
-      var a = SIMDLoad.load(z + j) * sv + SIMDLoad.load(o + j)
-      if j == cBlock { a[c - j] -= delta }
-      let d = a - m
+    while j + 8 <= k || (vectorTail && j < k) {
+      let full = j + 8 <= k
+      let base = full ? j : tailBase
+      var a = SIMDLoad.load(z + base) * sv + SIMDLoad.load(o + base)
+      if full ? j == cBlock : cTail >= 0 { a[c - base] -= delta }
+      var d = a - m
+      if wantsShiftedSum {
+        let t = d * inverseCountv
+        shiftedv += full ? t : t.replacing(with: 0, where: dup)
+      }
+      // Overlapping tail lanes get d = -inf, so e = 0 there and they add
+      // nothing; `exps` keeps the values stored for them before.
+      if !full { d = d.replacing(with: -.infinity, where: dup) }
       let e = Elementary.exp(d)
       let atMax = d .== 0
       restv += e.replacing(with: 0, where: atMax)
       tiesv += Vector(repeating: 0).replacing(with: 1, where: atMax)
-      if wantsShiftedSum { shiftedv += d * inverseCountv }
-      if let exps { SIMDLoad.store(e, exps + j) }
-      j += 8
+      if let exps {
+        SIMDLoad.store(full ? e : e.replacing(with: SIMDLoad.load(exps + base), where: dup),
+          exps + base)
+      }
+      j = full ? j + 8 : k
     }
     var rest = restv.sum()
     var ties = tiesv.sum()
@@ -361,11 +430,12 @@ enum SoftmaxKernel {
   }
 
   /// Pass 3 of a row: from its statistics, the loss `l_i`; turns the
-  /// `e_k = exp(a_k - m)` in `g` (if non-nil) into `f ∂l_i/∂z_i`.
+  /// `e_k = exp(a_k - m)` in `g` (if non-nil) into `f ∂l_i/∂z_i`. Without
+  /// `addsLog1p`, a cross-entropy loss leaves out its `log1p(s')` term.
   @inlinable @inline(__always)
   static func finish(
     _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ r: SoftmaxRowStatistics,
-    factor f: Double, _ g: UnsafeMutablePointer<Double>?
+    factor f: Double, _ g: UnsafeMutablePointer<Double>?, addsLog1p: Bool = true
   ) -> Double {
     let k = batch.classCount
     let c = batch.labels[i]
@@ -386,10 +456,10 @@ enum SoftmaxKernel {
       // l = (1 - eps)(m - a_c) + eps mean_k(m - a_k) + log1p(s'), all terms >= 0.
       let eps = rule.smoothing
       let uniform = eps / Double(k)
-      loss = eps == 0
-        ? r.crossEntropy
-        : ((1 - eps) * (r.maximum - r.labelLogit) + eps * -r.shiftedMean)
-          + Elementary.log1p(r.sPrime)
+      let linear = eps == 0
+        ? r.maximum - r.labelLogit
+        : (1 - eps) * (r.maximum - r.labelLogit) + eps * -r.shiftedMean
+      loss = addsLog1p ? linear + Elementary.log1p(r.sPrime) : linear
       otherScale = fs / (1 + r.sPrime)
       shift = fs * uniform
       // softmax_c - t_c: the exact form -s'/(1 + s') + eps (K-1)/K when c is a
