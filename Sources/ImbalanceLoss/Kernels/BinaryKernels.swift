@@ -16,21 +16,29 @@ struct BinaryBatch: @unchecked Sendable {
   @usableFromInline let weights: UnsafePointer<Double>?
   @usableFromInline let count: Int
   @usableFromInline let normalizer: WeightNormalizer
+  /// Samples whose target equals this marker are skipped (see IgnoredTargets.swift).
+  @usableFromInline let ignoredTarget: Double?
 
   /// Validates the inputs of a binary loss (shapes, logits, targets, weights).
   @inlinable
   init(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
-    reduction: Reduction = .mean
+    reduction: Reduction = .mean, ignoredTarget: Double? = nil
   ) throws(LossError) {
     count = try Validation.checkShapes(
       logitCount: logits.count, logitsPerSample: 1, targetCount: targets.count,
       weightCount: weights?.count, gradientCount: gradient?.count)
     try Validation.checkFinite(logits)
-    try Validation.checkUnitInterval(targets)
-    normalizer = try Validation.normalizer(
-      weights: weights, sampleCount: count, reduction: reduction)
+    if let ignoredTarget {
+      normalizer = try Validation.checkIgnoringTargets(
+        targets, equalTo: ignoredTarget, weights: weights, reduction: reduction)
+    } else {
+      try Validation.checkUnitInterval(targets)
+      normalizer = try Validation.normalizer(
+        weights: weights, sampleCount: count, reduction: reduction)
+    }
+    self.ignoredTarget = ignoredTarget
     self.logits = logits.baseAddress!
     self.targets = targets.baseAddress!
     self.weights = weights?.baseAddress
@@ -43,6 +51,13 @@ struct BinaryBatch: @unchecked Sendable {
 @usableFromInline
 typealias BinaryElement = (_ z: Vector, _ y: Vector, _ f: Vector) -> (
   sums: (Vector, Vector, Vector), gradient: Vector
+)
+
+/// A binary kernel with two outputs per element (the gradient and the Hessian
+/// diagonal); `index` is the batch index of the vector's first lane.
+@usableFromInline
+typealias BinaryPairElement = (_ z: Vector, _ y: Vector, _ f: Vector, _ index: Int) -> (
+  sums: (Vector, Vector, Vector), first: Vector, second: Vector
 )
 
 @usableFromInline
@@ -60,18 +75,33 @@ enum BinaryKernels {
     _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?,
     parallelism: Parallelism, _ element: BinaryElement
   ) -> SIMD4<Double> {
-    let out = UncheckedSendable(gradient)
+    run(batch, first: gradient, second: nil, parallelism: parallelism) { z, y, f, _ in
+      let r = element(z, y, f)
+      return (r.sums, r.gradient, Vector())
+    }
+  }
+
+  /// The one loop behind every binary kernel: runs `element` over the batch
+  /// in fixed chunks, returns the three accumulated sums (in lanes 0...2) and
+  /// stores each element's two outputs where the pointers are non-nil.
+  @inlinable @inline(__always)
+  static func run(
+    _ batch: BinaryBatch, first: UnsafeMutablePointer<Double>?,
+    second: UnsafeMutablePointer<Double>?, parallelism: Parallelism,
+    _ element: BinaryPairElement
+  ) -> SIMD4<Double> {
+    let out = UncheckedSendable((first, second))
     return ChunkedReduction.sum(
       itemCount: batch.count, logitsPerItem: 1, parallelism: parallelism
     ) { range in
-      runChunk(batch, range, out.value, element)
+      runChunk(batch, range, out.value.0, out.value.1, element)
     }
   }
 
   @inlinable @inline(__always)
   static func runChunk(
-    _ batch: BinaryBatch, _ range: Range<Int>, _ gradient: UnsafeMutablePointer<Double>?,
-    _ element: BinaryElement
+    _ batch: BinaryBatch, _ range: Range<Int>, _ first: UnsafeMutablePointer<Double>?,
+    _ second: UnsafeMutablePointer<Double>?, _ element: BinaryPairElement
   ) -> SIMD4<Double> {
     let z = batch.logits
     let y = batch.targets
@@ -86,17 +116,20 @@ enum BinaryKernels {
       var s2 = Vector()
       var v = 0
       while v < vectorsPerBlock && i + 8 <= end {
-        let f: Vector
+        var f: Vector
         if let w = batch.weights {
           f = (SIMDLoad.load(w + i) * scale) * reciprocal
         } else {
           f = Vector(repeating: reciprocal)
         }
-        let r = element(SIMDLoad.load(z + i), SIMDLoad.load(y + i), f)
+        var yv = SIMDLoad.load(y + i)
+        if let ignored = batch.ignoredTarget { batch.mask(&yv, &f, ignored) }
+        let r = element(SIMDLoad.load(z + i), yv, f, i)
         s0 += r.sums.0
         s1 += r.sums.1
         s2 += r.sums.2
-        if let gradient { SIMDLoad.store(r.gradient, gradient + i) }
+        if let first { SIMDLoad.store(r.first, first + i) }
+        if let second { SIMDLoad.store(r.second, second + i) }
         i += 8
         v += 1
       }
@@ -110,12 +143,16 @@ enum BinaryKernels {
           yv[lane] = y[i + lane]
           f[lane] = (batch.weights.map { ($0[i + lane] * scale) * reciprocal }) ?? reciprocal
         }
-        let r = element(zv, yv, f)
+        if let ignored = batch.ignoredTarget { batch.mask(&yv, &f, ignored) }
+        let r = element(zv, yv, f, i)
         s0 += r.sums.0
         s1 += r.sums.1
         s2 += r.sums.2
-        if let gradient {
-          for lane in 0..<(end - i) { gradient[i + lane] = r.gradient[lane] }
+        if let first {
+          for lane in 0..<(end - i) { first[i + lane] = r.first[lane] }
+        }
+        if let second {
+          for lane in 0..<(end - i) { second[i + lane] = r.second[lane] }
         }
         i = end
       }
@@ -140,26 +177,33 @@ enum BinaryKernels {
     }[0]
   }
 
-  /// Per-sample `l` and `∂l/∂z` of class-weighted cross-entropy.
+  /// Per-sample `l`, `∂l/∂z` and `∂²l/∂z² = (a_pos y + a_neg (1 - y)) p (1 - p)`
+  /// of class-weighted cross-entropy (callers that drop the curvature don't pay for it).
   @inlinable @inline(__always)
   static func crossEntropyTerm(
     _ z: Vector, _ y: Vector, _ aPos: Double, _ aNeg: Double
-  ) -> (loss: Vector, slope: Vector) {
+  ) -> (loss: Vector, slope: Vector, curvature: Vector) {
     let s = Logistic(z)
     let sp = s.softplus(z)
     let yPos = aPos * y
     let yNeg = aNeg * (1 - y)
-    return (yPos * sp.negative + yNeg * sp.positive, yNeg * s.p - yPos * s.q)
+    return (
+      yPos * sp.negative + yNeg * sp.positive, yNeg * s.p - yPos * s.q,
+      (yPos + yNeg) * (s.p * s.q)
+    )
   }
 
-  /// Writes the unweighted per-sample terms of a separable binary loss.
+  /// Writes the unweighted per-sample terms of a separable binary loss; an
+  /// ignored sample's term is 0 (the batch has no weights, so f = 0 marks it).
   @inlinable @inline(__always)
   static func writeTerms(
     _ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>,
     parallelism: Parallelism, _ term: (_ z: Vector, _ y: Vector) -> Vector
   ) {
-    _ = run(batch, gradient: values, parallelism: parallelism) { z, y, _ in
-      ((Vector(), Vector(), Vector()), term(z, y))
+    assert(batch.weights == nil)
+    _ = run(batch, gradient: values, parallelism: parallelism) { z, y, f in
+      let t = term(z, y)
+      return ((Vector(), Vector(), Vector()), t.replacing(with: 0, where: f .== 0))
     }
   }
 
@@ -178,11 +222,16 @@ enum BinaryKernels {
     }[0]
   }
 
-  /// Per-sample `l = y (1 - p) + (1 - y) p` and `∂l/∂z = -(2y - 1) p (1 - p)`.
+  /// Per-sample `l = y (1 - p) + (1 - y) p`, `∂l/∂z = -(2y - 1) p (1 - p)` and
+  /// `∂²l/∂z² = (1 - 2y) p (1 - p) (1 - 2p)`, with `1 - 2p` formed as `q - p`.
   @inlinable @inline(__always)
-  static func smoothAccuracyTerm(_ z: Vector, _ y: Vector) -> (loss: Vector, slope: Vector) {
+  static func smoothAccuracyTerm(
+    _ z: Vector, _ y: Vector
+  ) -> (loss: Vector, slope: Vector, curvature: Vector) {
     let s = Logistic(z)
-    return (y * s.q + (1 - y) * s.p, (1 - 2 * y) * (s.p * s.q))
+    let pq = s.p * s.q
+    let sign = 1 - 2 * y
+    return (y * s.q + (1 - y) * s.p, sign * pq, sign * (pq * (s.q - s.p)))
   }
 
   /// The smooth-F1 statistics (SPEC §3) with normalised weights `f`:
