@@ -234,9 +234,13 @@ enum BinaryKernels {
     return (y * s.q + (1 - y) * s.p, sign * pq, sign * (pq * (s.q - s.p)))
   }
 
-  /// The smooth-F1 statistics (SPEC §3) with normalised weights `f`:
-  /// `T = Σ f y p`, `S = Σ f (y + p)` and `U = Σ f (y (1 - p) + (1 - y) p)`,
-  /// so that `F = 2T / S` and `1 - F = U / S` without cancellation.
+  /// The soft confusion sums of a batch with normalised weights `f`, from which
+  /// smooth F1 (SPEC §3), soft Dice and Tversky are all formed:
+  ///
+  ///     TP = Σ f y p        FP = Σ f (1 - y) p        FN = Σ f y (1 - p)
+  ///
+  /// Each is a sum of non-negative terms, so `S = 2TP + FP + FN` and
+  /// `1 - F = (FP + FN) / S` have no cancellation.
   @inlinable
   static func f1Statistics(
     _ batch: BinaryBatch, parallelism: Parallelism
@@ -244,62 +248,123 @@ enum BinaryKernels {
     let r = run(batch, gradient: nil, parallelism: parallelism) { z, y, f in
       let s = Logistic(z)
       let fp = f * s.p
-      return ((fp * y, f * y + fp, f * (y * s.q) + (1 - y) * fp), Vector())
+      return ((fp * y, (1 - y) * fp, f * (y * s.q)), Vector())
     }
-    return F1Statistics(truePositive: r[0], total: r[1], complement: r[2])
+    return F1Statistics(truePositive: r[0], falsePositive: r[1], falseNegative: r[2])
   }
 
   /// Writes the smooth-F1 gradient (SPEC §3) given the batch statistics:
   ///
   ///     dL/dz_i = -(2 f_i / S) (y_i - F/2) p_i (1 - p_i)
   ///
-  /// computed as `-2 (y - F/2) (1 - p) (f p / S)`: `f p <= S`, so no
-  /// intermediate overflows even when S is tiny.
+  /// It is the Tversky gradient with `α = β = 1/2` and no smoothing.
   @inlinable
   static func smoothF1Gradient(
     _ batch: BinaryBatch, statistics: F1Statistics,
     gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism
   ) {
-    let total = statistics.total
-    let halfF = statistics.f1 / 2
-    guard total > 0 else {
-      // S = 0: every f p is 0, so every gradient term is exactly 0.
+    tverskyGradient(
+      batch, ratio: statistics.tversky(alpha: 0.5, beta: 0.5, smoothing: 0),
+      gradient: gradient, parallelism: parallelism)
+  }
+
+  /// Writes the gradient of the Tversky loss `1 - I` given the batch's ratio:
+  ///
+  ///     D = TP + α FP + β FN + e        I = (TP + e) / D
+  ///     dL/dz_i = -p_i (1 - p_i) (f_i / D) (y_i (1 - (1 - β) I) - α (1 - y_i) I)
+  ///
+  /// computed as `-(1 - p) ((f y p / D)(1 - (1 - β) I) - (α f (1 - y) p / D) I)`:
+  /// `f y p <= TP <= D` and `α f (1 - y) p <= α FP <= D`, so both quotients
+  /// lie in [0, 1] and nothing overflows even when D is tiny.
+  @inlinable
+  static func tverskyGradient(
+    _ batch: BinaryBatch, ratio: TverskyRatio,
+    gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism
+  ) {
+    let d = ratio.denominator
+    guard d > 0 else {
+      // D = 0: every quotient above is 0/0 with a 0 numerator term by term
+      // (no kept sample predicts or is positive), so the gradient is 0.
       gradient.initialize(repeating: 0, count: batch.count)
       return
     }
+    let index = ratio.index
+    let positiveFactor = 1 - (1 - ratio.beta) * index
+    let alpha = ratio.alpha
     _ = run(batch, gradient: gradient, parallelism: parallelism) { z, y, f in
       let s = Logistic(z)
-      let g = -2 * (y - halfF) * s.q * ((f * s.p) / total)
+      let fp = f * s.p
+      let g = -s.q * (((fp * y) / d) * positiveFactor - ((alpha * ((1 - y) * fp)) / d) * index)
       return ((Vector(), Vector(), Vector()), g)
     }
   }
 }
 
-/// The sums behind smooth F1, with weights normalised to sum to one.
+/// The soft confusion sums of a batch, with weights normalised to sum to one.
 @usableFromInline
 struct F1Statistics: Sendable {
-  /// `T = Σ f y p`.
+  /// `TP = Σ f y p`.
   @usableFromInline var truePositive: Double
-  /// `S = Σ f (y + p)`.
-  @usableFromInline var total: Double
-  /// `U = Σ f (y (1 - p) + (1 - y) p) = S - 2T`.
-  @usableFromInline var complement: Double
+  /// `FP = Σ f (1 - y) p`.
+  @usableFromInline var falsePositive: Double
+  /// `FN = Σ f y (1 - p)`.
+  @usableFromInline var falseNegative: Double
 
   @inlinable
-  init(truePositive: Double, total: Double, complement: Double) {
+  init(truePositive: Double, falsePositive: Double, falseNegative: Double) {
     self.truePositive = truePositive
-    self.total = total
-    self.complement = complement
+    self.falsePositive = falsePositive
+    self.falseNegative = falseNegative
   }
 
-  /// `F = 2T / S`, defined as 0 when `S = 0` (no positives, none predicted):
-  /// F is 0 on every other all-negative batch, so 0 keeps it continuous.
-  @inlinable var f1: Double {
-    total > 0 ? Swift.min(1, 2 * truePositive / total) : 0
+  /// The Tversky ratio `(TP + e) / (TP + α FP + β FN + e)` of these sums.
+  @inlinable
+  func tversky(alpha: Double, beta: Double, smoothing e: Double) -> TverskyRatio {
+    let mismatch = alpha * falsePositive + beta * falseNegative
+    return TverskyRatio(
+      alpha: alpha, beta: beta, numerator: truePositive + e,
+      mismatch: mismatch, denominator: (truePositive + e) + mismatch)
   }
 
-  /// `1 - F = U / S`, without the cancellation of `1 - F`; 1 when `S = 0`.
+  /// `F = 2TP / (2TP + FP + FN)`, defined as 0 when the denominator is 0 (no
+  /// positives, none predicted): F is 0 on every other all-negative batch, so
+  /// 0 keeps it continuous.
+  @inlinable var f1: Double { tversky(alpha: 0.5, beta: 0.5, smoothing: 0).index }
+
+  /// `1 - F = (FP + FN) / (2TP + FP + FN)`, without the cancellation of `1 - F`;
+  /// 1 when the denominator is 0.
+  @inlinable var loss: Double { tversky(alpha: 0.5, beta: 0.5, smoothing: 0).loss }
+}
+
+/// The Tversky index `I = (TP + e) / D`, `D = TP + α FP + β FN + e`, of a
+/// batch; smooth F1 is `α = β = 1/2, e = 0`, soft Dice `α = β = 1/2`.
+@usableFromInline
+struct TverskyRatio: Sendable {
+  @usableFromInline var alpha: Double
+  @usableFromInline var beta: Double
+  /// `TP + e`.
+  @usableFromInline var numerator: Double
+  /// `α FP + β FN`.
+  @usableFromInline var mismatch: Double
+  /// `D = TP + e + α FP + β FN`.
+  @usableFromInline var denominator: Double
+
+  @inlinable
+  init(alpha: Double, beta: Double, numerator: Double, mismatch: Double, denominator: Double) {
+    self.alpha = alpha
+    self.beta = beta
+    self.numerator = numerator
+    self.mismatch = mismatch
+    self.denominator = denominator
+  }
+
+  /// `I = (TP + e) / D` in [0, 1], and 0 when `D = 0`.
+  @inlinable var index: Double {
+    denominator > 0 ? Swift.min(1, numerator / denominator) : 0
+  }
+
+  /// `1 - I = (α FP + β FN) / D` without cancellation, and 1 when `D = 0`.
   @inlinable var loss: Double {
-    total > 0 ? Swift.min(1, Swift.max(0, complement / total)) : 1
+    denominator > 0 ? Swift.min(1, Swift.max(0, mismatch / denominator)) : 1
   }
 }
