@@ -1,7 +1,10 @@
 // The ignore mask of the binary losses (PyTorch's `ignore_index` for binary
 // targets): a sample whose target equals the marker is skipped. Its target is
 // not validated, its weight is taken as 0 (it leaves Σ w and every batch
-// statistic), and its gradient and Hessian entries are exactly 0.
+// statistic), and its gradient and Hessian entries are exactly 0. Its logit
+// and weight are still validated: a NaN logit is a broken model whatever the
+// label. Class weights, per-sample weights and the reduction compose with the
+// mask: the result is the loss of the kept samples alone.
 //
 // The kernels apply the mask per vector (`BinaryBatch.mask`), so a batch
 // without a marker runs exactly the code it ran before masks existed.
@@ -57,14 +60,4 @@ extension BinaryBatch {
     f = f.replacing(with: 0, where: skip)
   }
 
-  /// The number of samples whose target is not the marker.
-  @inlinable
-  var keptCount: Int {
-    guard let marker = ignoredTarget else { return count }
-    var kept = 0
-    for i in 0..<count where !(marker.isNaN ? targets[i].isNaN : targets[i] == marker) {
-      kept += 1
-    }
-    return kept
-  }
 }
