@@ -183,6 +183,14 @@ enum BinaryKernels {
   static func crossEntropyTerm(
     _ z: Vector, _ y: Vector, _ aPos: Double, _ aNeg: Double
   ) -> (loss: Vector, slope: Vector, curvature: Vector) {
+    crossEntropyTerm(z, y, Vector(repeating: aPos), Vector(repeating: aNeg))
+  }
+
+  /// The same with lane-wise class weights (per-label weights of a multi-label batch).
+  @inlinable @inline(__always)
+  static func crossEntropyTerm(
+    _ z: Vector, _ y: Vector, _ aPos: Vector, _ aNeg: Vector
+  ) -> (loss: Vector, slope: Vector, curvature: Vector) {
     let s = Logistic(z)
     let sp = s.softplus(z)
     let yPos = aPos * y

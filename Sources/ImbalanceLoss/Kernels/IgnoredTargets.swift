@@ -59,5 +59,4 @@ extension BinaryBatch {
     y = y.replacing(with: 0, where: skip)
     f = f.replacing(with: 0, where: skip)
   }
-
 }
