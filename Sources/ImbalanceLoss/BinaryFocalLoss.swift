@@ -5,7 +5,8 @@
 ///     l(p) = -(1 - p)^γ log p                  (the focal term of a positive)
 ///     l_i  = a_pos y_i l(p_i) + a_neg (1 - y_i) l(1 - p_i)
 ///     L    = E[l] = Σ w_i l_i / Σ w_i
-///     ∂l/∂z = a_pos y (1-p)^γ (γ p log p - (1 - p)) - a_neg (1 - y) p^γ (γ (1-p) log(1-p) - p)
+///     ∂l/∂z = a_pos y (1-p)^γ (γ p log p - (1-p))
+///           - a_neg (1 - y) p^γ (γ (1-p) log(1-p) - p)
 ///
 /// For a hard target this is `-a_t (1 - p_t)^γ log p_t`, and the slope is
 /// `a_t s (1 - p_t)^γ (γ p_t log p_t - (1 - p_t))` with `s = +1` for a

@@ -140,7 +140,8 @@ public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss {
           let label = i % l
           let t = BinaryKernels.crossEntropyTerm(
             z, y, SIMDLoad.load(weights.value.0 + label), SIMDLoad.load(weights.value.1 + label))
-          return ((Vector(), Vector(), Vector()), t.loss.replacing(with: 0, where: f .== 0), Vector())
+          let loss = t.loss.replacing(with: 0, where: f .== 0)
+          return ((Vector(), Vector(), Vector()), loss, Vector())
         }
       }
     }

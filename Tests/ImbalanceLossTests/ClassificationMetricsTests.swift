@@ -32,8 +32,10 @@ func expectMatches(
   }
   #expect(m.precisions.count == m.classCount && m.f1Scores == (0..<m.classCount).map(m.f1(of:)),
     sourceLocation: sourceLocation)
-  expectClose(m.macroF1, r.macroF1, relative: 1e-15, "\(note) macro", sourceLocation: sourceLocation)
-  expectClose(m.microF1, r.microF1, relative: 1e-15, "\(note) micro", sourceLocation: sourceLocation)
+  expectClose(m.macroF1, r.macroF1, relative: 1e-15, "\(note) macro",
+    sourceLocation: sourceLocation)
+  expectClose(m.microF1, r.microF1, relative: 1e-15, "\(note) micro",
+    sourceLocation: sourceLocation)
   expectClose(m.balancedAccuracy, r.balanced, relative: 1e-15, "\(note) balanced",
     sourceLocation: sourceLocation)
   expectClose(m.geometricMeanRecall, r.gmean, relative: 1e-15, "\(note) gmean",
