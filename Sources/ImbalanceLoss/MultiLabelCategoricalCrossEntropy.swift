@@ -79,6 +79,58 @@ public struct MultiLabelCategoricalCrossEntropy: Loss {
       batch, gradient: gradient?.baseAddress, parallelism: parallelism)
   }
 
+  /// The loss, its gradient and the diagonal of its Hessian: each label is in
+  /// one set, and a set's term `A = log(1 + Σ e^{u})` has `∂²A/∂u_j² = g_j (1 - g_j)`
+  /// with `g_j = ∂A/∂u_j`, so
+  ///
+  ///     ∂²L/∂s_ij² = (w_i / W) g_ij (1 - g_ij),   g_ij = |∂l_i/∂s_ij|
+  ///
+  /// (`w_i` in place of `w_i / W` for ``Reduction/sum``). `1 - g` is formed
+  /// from the sums below each set's maximum, never by cancellation. (The
+  /// off-diagonal entries within a row, `-g_ij g_ik` within a set, are not
+  /// returned.) This is the buffer form of ``SecondOrderLoss``'s requirement;
+  /// the loss is not a ``SecondOrderLoss`` because its targets have N·L
+  /// elements, not N.
+  ///
+  /// - Throws: as ``valueAndGradient(logits:targets:weights:gradient:)``, and
+  ///   ``LossError/lengthMismatch(argument:expected:actual:)`` for a
+  ///   `hessianDiagonal` whose count differs from `logits.count`. Both buffers
+  ///   are untouched after a throw.
+  /// - Complexity: O(N L); the Hessian pass is scalar.
+  public func valueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Double>
+  ) throws(LossError) -> Double {
+    let batch = try MultiLabelBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      labelCount: labelCount, reduction: reduction, ignoredTarget: ignoredTarget)
+    try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
+    return MultiLabelSoftmaxKernel.loss(
+      batch, gradient: gradient.baseAddress, hessian: hessianDiagonal.baseAddress,
+      parallelism: parallelism)
+  }
+
+  /// The loss value, its gradient and its Hessian diagonal, in new arrays.
+  ///
+  /// - Throws: ``LossError`` for invalid input.
+  /// - Complexity: O(N L).
+  public func valueGradientAndHessianDiagonal(
+    logits: [Double], targets: [Double], weights: [Double]? = nil
+  ) throws(LossError) -> (value: Double, gradient: [Double], hessianDiagonal: [Double]) {
+    var gradient = [Double](repeating: 0, count: logits.count)
+    var hessian = [Double](repeating: 0, count: logits.count)
+    let value = try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
+      try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
+        try hessian.withUnsafeMutableBufferPointer { (h) throws(LossError) in
+          try valueGradientAndHessianDiagonal(
+            logits: z, targets: t, weights: w, gradient: g, hessianDiagonal: h)
+        }
+      }
+    }
+    return (value, gradient, hessian)
+  }
+
   /// Writes each sample's unweighted term `l_i` into `values` (N elements).
   ///
   /// - Throws: ``LossError`` for invalid input; `values` is untouched then.

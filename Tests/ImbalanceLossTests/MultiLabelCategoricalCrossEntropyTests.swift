@@ -45,6 +45,85 @@ import Testing
     expectClose(try loss.value(logits: z, targets: y, weights: w), expected / 6.5, relative: 1e-15)
   }
 
+  @Test func hessianDiagonalMatchesMpmath() throws {
+    // mpmath at 60 digits, mpmath.diff(f, s_j, 2) of the directly written row
+    // loss (see `rows`), for the same four rows. Row 1's first entry has
+    // g = 1 - 1.87e-13: its curvature g (1 - g) needs 1 - g without cancellation.
+    let hessians: [[Double]] = [
+      [0.10115465582210719, 0.10652243691793601, 0.24812935304451483, 0.040245220477477448,
+        0.0059985523139876571],
+      [1.8715245937673344e-13, 1.5257769061733657e-8, 9.3576229688375477e-14,
+        1.3901838542811844e-11, 1.5229979280384835e-8],
+      [2.3883249297631161e-18, 4.248354255291589e-18, 1.6092406793338397e-20,
+        1.9287498479639178e-22, 0.24613408273759835],
+      [0.087514541885133101, 0.055321332888064076, 0.16915439109104077, 0.24907257258492285,
+        0.025712260212918966],
+    ]
+    var loss = try MultiLabelCategoricalCrossEntropy(labelCount: 5)
+    loss.reduction = .sum
+    let z = Self.rows.flatMap(\.s)
+    let y = Self.rows.flatMap(\.y)
+    let w = [1.0, 0.5, 2, 3]
+    let r = try loss.valueGradientAndHessianDiagonal(logits: z, targets: y, weights: w)
+    let first = try loss.valueAndGradient(logits: z, targets: y, weights: w)
+    #expect(r.value == first.value && r.gradient == first.gradient)
+    for i in 0..<4 {
+      for j in 0..<5 {
+        // 1e-13: mpmath.diff's second differences at 60 digits are good to
+        // far more; this is the kernel's few roundings, with room.
+        expectClose(r.hessianDiagonal[i * 5 + j], w[i] * hessians[i][j], relative: 1e-13,
+          "row \(i) label \(j)")
+      }
+    }
+  }
+
+  @Test func hessianMatchesDifferencesOfTheGradient() throws {
+    for seed: UInt64 in [44, 45] {
+      for labelCount in [3, 8, 13] {
+        var rng = SplitMix64(seed: seed)
+        let z = rng.uniforms(4 * labelCount, in: -5...5)
+        let y = rng.labels(4 * labelCount, positiveRate: 0.3)
+        let w = rng.uniforms(4, in: 0...2)
+        for reduction in [Reduction.mean, .sum] {
+          var loss = try MultiLabelCategoricalCrossEntropy(labelCount: labelCount)
+          loss.reduction = reduction
+          let h = try loss.valueGradientAndHessianDiagonal(logits: z, targets: y, weights: w)
+          let fd = try z.indices.map { j in
+            try centralDifferences(at: [z[j]]) { x in
+              var probe = z
+              probe[j] = x[0]
+              return try loss.gradient(logits: probe, targets: y, weights: w)[j]
+            }[0]
+          }
+          // 1e-7 relative to the largest entry (see `centralDifferences`).
+          expectClose(h.hessianDiagonal, fd, relative: 1e-7, "seed \(seed) L \(labelCount)")
+        }
+      }
+    }
+  }
+
+  @Test func hessianAtExtremesAndSkippedEntries() throws {
+    var loss = try MultiLabelCategoricalCrossEntropy(labelCount: 4)
+    loss.ignoredTarget = -1
+    // Ties at 1e300 split the slope 1/2, 1/2: curvature 1/4 each (by hand); a
+    // saturated positive (slope -1) has curvature 0; a skipped entry 0.
+    loss.reduction = .sum
+    let r = try loss.valueGradientAndHessianDiagonal(
+      logits: [1e300, 1e300, -1e300, 7], targets: [0, 0, 1, -1])
+    #expect(r.hessianDiagonal == [0.25, 0.25, 0, 0])
+    #expect(r.gradient == [0.5, 0.5, -1, 0])
+    var h = [Double](repeating: 7, count: 3)
+    var g = [Double](repeating: 7, count: 4)
+    #expect(throws: LossError.lengthMismatch(argument: "hessianDiagonal", expected: 4, actual: 3)) {
+      try withUnsafeBuffers([1.0, 2, 3, 4], [0.0, 1, 1, 0], nil, &g, &h) {
+        (z, y, w, g, h) throws(LossError) in
+        try loss.valueGradientAndHessianDiagonal(
+          logits: z, targets: y, weights: w, gradient: g, hessianDiagonal: h)
+      }
+    }
+    #expect(g == [7, 7, 7, 7] && h == [7, 7, 7])
+  }
+
   @Test func gradientMatchesFiniteDifferences() throws {
     for seed: UInt64 in [41, 42] {
       for labelCount in [3, 8, 13] {

@@ -9,7 +9,10 @@
 //    s' = Σ_{u < m} e^{u - m} + (ties - 1) summed apart from the maximum:
 //        m >= 0:  log(1 + e^m (1 + s')) = m + log1p(e^{-m} + s')
 //        m <  0:  log(1 + e^m (1 + s')) = log1p(e^m (1 + s'))
-//    and each member's slope e^{u - m} / (e^{-m} + 1 + s') in (0, 1).
+//    and each member's slope g = e^{u - m} / (e^{-m} + 1 + s') in (0, 1),
+//    with curvature g (1 - g), 1 - g = (e^{-m} + s') / (e^{-m} + 1 + s') for a
+//    maximum and (e^{-m} + 1 + (s' - e^{u - m})) / (...) otherwise: no 1 - g
+//    is ever formed by cancellation.
 // 2. Edge cases: finite logits of any size give finite results; an empty set
 //    (no positive or no negative label) contributes exactly 0.
 // 3. Speed: three vectorised passes over each row (maxima, exponentials and
@@ -66,18 +69,20 @@ struct MultiLabelBatch: @unchecked Sendable {
 
 @usableFromInline
 enum MultiLabelSoftmaxKernel {
-  /// Returns `Σ_i f_i l_i` and writes `f_i ∂l_i/∂s_ij` when `gradient` is non-nil.
+  /// Returns `Σ_i f_i l_i`, writes `f_i ∂l_i/∂s_ij` when `gradient` is non-nil
+  /// and `f_i ∂²l_i/∂s_ij²` when `hessian` is (which needs `gradient`).
   @inlinable
   static func loss(
     _ batch: MultiLabelBatch, gradient: UnsafeMutablePointer<Double>?,
-    parallelism: Parallelism
+    hessian: UnsafeMutablePointer<Double>? = nil, parallelism: Parallelism
   ) -> Double {
-    let out = UncheckedSendable(gradient)
+    assert(hessian == nil || gradient != nil)
+    let out = UncheckedSendable((gradient, hessian))
     return ChunkedReduction.sum(
       itemCount: batch.rows, logitsPerItem: batch.labelCount, parallelism: parallelism
     ) { range in
       var total = CompensatedSum()
-      for i in range { total.add(row(batch, i, out.value, unweighted: false)) }
+      for i in range { total.add(row(batch, i, out.value.0, out.value.1, unweighted: false)) }
       return SIMD4(total.value, 0, 0, 0)
     }[0]
   }
@@ -85,23 +90,48 @@ enum MultiLabelSoftmaxKernel {
   /// Writes each row's unweighted loss `l_i` into `values`.
   @inlinable
   static func writeTerms(_ batch: MultiLabelBatch, into values: UnsafeMutablePointer<Double>) {
-    for i in 0..<batch.rows { values[i] = row(batch, i, nil, unweighted: true) }
+    for i in 0..<batch.rows { values[i] = row(batch, i, nil, nil, unweighted: true) }
   }
 
-  /// `softplus(logsumexp)` of a set with maximum `m` and `s'`, and the scale
-  /// `1 / (e^{-m} + 1 + s')` of its members' slopes `e^{u - m}`.
-  @inlinable @inline(__always)
-  static func term(_ m: Double, _ sPrime: Double) -> (value: Double, scale: Double) {
-    let scale = 1 / (Elementary.exp(-m) + (1 + sPrime))
-    if m >= 0 { return (m + Elementary.log1p(Elementary.exp(-m) + sPrime), scale) }
-    return (Elementary.log1p(Elementary.exp(m) * (1 + sPrime)), scale)
+  /// One set's term: `softplus(logsumexp)` of a set with maximum `m` and `s'`,
+  /// the scale `1 / (e^{-m} + 1 + s')` of its members' slopes `e^{u - m}`, and
+  /// what their curvature needs. An empty set has every field 0.
+  @usableFromInline
+  struct SetTerm {
+    @usableFromInline var value = 0.0
+    @usableFromInline var scale = 0.0
+    /// `e^{-m}`, 0 when it overflows (then `scale` is 0 and `1 - g` is 1).
+    @usableFromInline var base = 0.0
+    @usableFromInline var sPrime = 0.0
+    @usableFromInline var saturated = false
+
+    @inlinable init() {}
+
+    @inlinable @inline(__always)
+    init(_ m: Double, _ sPrime: Double) {
+      let base = Elementary.exp(-m)
+      scale = 1 / (base + (1 + sPrime))
+      value = m >= 0
+        ? m + Elementary.log1p(base + sPrime)
+        : Elementary.log1p(Elementary.exp(m) * (1 + sPrime))
+      saturated = !base.isFinite
+      self.base = saturated ? 0 : base
+      self.sPrime = sPrime
+    }
+
+    /// `1 - g` for a member with `e = e^{u - m}` (1 for a maximum).
+    @inlinable @inline(__always)
+    func oneMinusSlope(_ e: Double) -> Double {
+      saturated ? 1 : (base + (e == 1 ? sPrime : 1 + (sPrime - e))) * scale
+    }
   }
 
-  /// One row: returns `f_i l_i` (or `l_i` when `unweighted`), writes the row's gradient if asked.
+  /// One row: returns `f_i l_i` (or `l_i` when `unweighted`), writes the
+  /// row's gradient and Hessian diagonal if asked.
   @inlinable @inline(__always)
   static func row(
     _ batch: MultiLabelBatch, _ i: Int, _ gradient: UnsafeMutablePointer<Double>?,
-    unweighted: Bool
+    _ hessian: UnsafeMutablePointer<Double>?, unweighted: Bool
   ) -> Double {
     let k = batch.labelCount
     let s = batch.logits + i * k
@@ -178,16 +208,28 @@ enum MultiLabelSoftmaxKernel {
       j += 1
     }
     // An empty set (no member, m = -inf) contributes 0 and scales nothing.
-    let none = (value: 0.0, scale: 0.0)
-    let neg = tiesNeg > 0 ? term(mNeg, restNeg + (tiesNeg - 1)) : none
-    let pos = tiesPos > 0 ? term(mPos, restPos + (tiesPos - 1)) : none
+    let neg = tiesNeg > 0 ? SetTerm(mNeg, restNeg + (tiesNeg - 1)) : SetTerm()
+    let pos = tiesPos > 0 ? SetTerm(mPos, restPos + (tiesPos - 1)) : SetTerm()
 
-    // Pass 3: slope f e scale_neg for negatives, -f e scale_pos for positives.
+    // Pass 3: slope f e scale_neg for negatives, -f e scale_pos for positives;
+    // curvature f g (1 - g) with g = e scale for both (0 for skipped entries).
     if let gradient {
       let g = gradient + i * k
       let negScale = Vector(repeating: f * neg.scale)
       let posScale = Vector(repeating: -(f * pos.scale))
       j = 0
+      if let hessian {
+        let h = hessian + i * k
+        while j < k {
+          let e = g[j]
+          let isPos = y[j] == 1
+          let set = isPos ? pos : neg
+          let slope = e * set.scale
+          h[j] = f * (slope * set.oneMinusSlope(e))
+          g[j] = e * (isPos ? -(f * pos.scale) : f * neg.scale)
+          j += 1
+        }
+      }
       while j + 8 <= k {
         let yv = SIMDLoad.load(y + j)
         let scale = negScale.replacing(with: posScale, where: yv .== 1)
