@@ -32,7 +32,7 @@ import Testing
   }
 
   @Test func binaryThresholdIsInclusiveAtZero() throws {
-    let m = try ConfusionMatrix(binaryLogits: [0, -0.0, -5e-324, 5e-324], labels: [1, 1, 0, 0])
+    let m = try ConfusionMatrix(binaryLogits: [0, -0.0, -Double.leastNonzeroMagnitude, .leastNonzeroMagnitude], labels: [1, 1, 0, 0])
     // z >= 0 is positive (0 and -0 both), the smallest negative is not.
     #expect(m.counts == [1, 1, 0, 2])
   }

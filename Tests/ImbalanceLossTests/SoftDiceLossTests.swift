@@ -103,7 +103,7 @@ import Testing
     #expect(noneHard.value == 1 && noneHard.gradient == [0, 0])
     // Subnormal weights: ε / W overflows and saturates, the ratio is 1, no NaN.
     let tiny = try SoftDiceLoss(smoothing: 1e10).valueAndGradient(
-      logits: [0.5, -1], targets: [1, 0], weights: [5e-324, 5e-324])
+      logits: [0.5, -1], targets: [1, 0], weights: [.leastNonzeroMagnitude, .leastNonzeroMagnitude])
     #expect(tiny.value.isFinite && tiny.value >= 0 && tiny.value < 1e-300)
     #expect(tiny.gradient.allSatisfy { $0.isFinite })
   }
