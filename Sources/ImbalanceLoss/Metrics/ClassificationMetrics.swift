@@ -13,6 +13,9 @@
 //   labels or the predictions (imbalanced-learn's `geometric_mean_score`,
 //   `average="multiclass"`, `correction=0`): a class only ever predicted has
 //   recall 0, which makes the mean 0.
+//
+// A class argument `k` must lie in 0..<classCount (a precondition, as an
+// array index: it is the caller's code, not data, that picks it).
 
 extension ConfusionMatrix {
   /// The total weight of samples whose actual class is `k` (sklearn's support).
