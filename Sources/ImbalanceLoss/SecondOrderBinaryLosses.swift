@@ -41,9 +41,9 @@ extension SmoothAccuracyLoss: SecondOrderLoss {
   ///     ∂²L/∂z_i² = (w_i / W) (1 - 2 y_i) p_i (1 - p_i) (1 - 2 p_i)
   ///
   /// (with `w_i` in place of `w_i / W` for ``Reduction/sum``). Its sign changes
-  /// with `p_i - 1/2`: the loss is not convex. `1 - 2p` is formed as
-  /// `(1 - p) - p`, exact to about one ulp of 1/2 in absolute terms (not
-  /// relative: near `z = 0` the factor is `-z/2` and loses relative digits).
+  /// with `p_i - 1/2`: the loss is not convex. `1 - 2p = -tanh(z/2)` is formed
+  /// without cancellation (a series for `1 - e^{-|z|}` near 0), so the
+  /// Hessian keeps its relative accuracy even where it is tiny near `z = 0`.
   ///
   /// - Throws: as ``valueAndGradient(logits:targets:weights:gradient:)``, and
   ///   ``LossError/lengthMismatch(argument:expected:actual:)`` for a

@@ -84,6 +84,23 @@ func checkSecondOrder<L: SecondOrderLoss>(
     for j in 0..<4 { expectClose(r.hessianDiagonal[j], h[j], relative: 1e-14) }
   }
 
+  @Test func smoothAccuracyHessianKeepsItsDigitsNearZero() throws {
+    // mpmath (mp.dps = 50): -p q (q - p) for y = 1, with p = 1/(1+exp(-z)) and
+    // q = 1/(1+exp(z)) formed apart. Near z = 0 the factor 1 - 2p = -tanh(z/2)
+    // is tiny, and q - p would lose its digits to cancellation; both sides of
+    // the series/subtraction switch at |z| = 1/8 are included.
+    let z = [1e-10, -1e-3, 0.1, -0.124, 0.126, 0.2, -1.5, 5]
+    let h = [1.25e-11, -0.00012499995833334219, 0.012458421721467844, -0.015420816212805328,
+      0.015666931416963371, 0.024669480438633143, -0.094730212784752674,
+      0.0065590677663225629]
+    var loss = SmoothAccuracyLoss()
+    loss.reduction = .sum
+    let r = try loss.valueGradientAndHessianDiagonal(
+      logits: z, targets: [Double](repeating: 1, count: z.count))
+    // 8e-16: a few roundings, and at most 3 bits lost just above |z| = 1/8.
+    for j in z.indices { expectClose(r.hessianDiagonal[j], h[j], relative: 8e-16, "z \(z[j])") }
+  }
+
   @Test func f1WeightedHessianHoldsTheBatchF1Constant() throws {
     // With f1: nil the Hessian is the one at the batch's F, frozen: equal to the
     // loss given that F explicitly.
