@@ -27,8 +27,10 @@ extension BinaryKernels {
     hessian: UnsafeMutablePointer<Double>, parallelism: Parallelism
   ) -> Double {
     run(batch, first: gradient, second: hessian, parallelism: parallelism) { z, y, f, _ in
-      let t = smoothAccuracyTerm(z, y)
-      return ((f * t.loss, Vector(), Vector()), f * t.slope, f * t.curvature)
+      let s = Logistic(z)
+      let t = smoothAccuracyTerm(y, s)
+      let curvature = (1 - 2 * y) * ((s.p * s.q) * oneMinusTwoP(z, s))
+      return ((f * t.loss, Vector(), Vector()), f * t.slope, f * curvature)
     }[0]
   }
 }

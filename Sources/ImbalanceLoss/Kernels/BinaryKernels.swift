@@ -230,16 +230,16 @@ enum BinaryKernels {
     }[0]
   }
 
-  /// Per-sample `l = y (1 - p) + (1 - y) p`, `∂l/∂z = -(2y - 1) p (1 - p)` and
-  /// `∂²l/∂z² = (1 - 2y) p (1 - p) (1 - 2p)`, with `1 - 2p` from ``oneMinusTwoP(_:_:)``.
+  /// Per-sample `l = y (1 - p) + (1 - y) p` and `∂l/∂z = -(2y - 1) p (1 - p)`.
   @inlinable @inline(__always)
-  static func smoothAccuracyTerm(
-    _ z: Vector, _ y: Vector
-  ) -> (loss: Vector, slope: Vector, curvature: Vector) {
-    let s = Logistic(z)
-    let pq = s.p * s.q
-    let sign = 1 - 2 * y
-    return (y * s.q + (1 - y) * s.p, sign * pq, sign * (pq * oneMinusTwoP(z, s)))
+  static func smoothAccuracyTerm(_ z: Vector, _ y: Vector) -> (loss: Vector, slope: Vector) {
+    smoothAccuracyTerm(y, Logistic(z))
+  }
+
+  /// The same from the logistic quantities of z (shared with the Hessian kernel).
+  @inlinable @inline(__always)
+  static func smoothAccuracyTerm(_ y: Vector, _ s: Logistic) -> (loss: Vector, slope: Vector) {
+    (y * s.q + (1 - y) * s.p, (1 - 2 * y) * (s.p * s.q))
   }
 
   /// `1 - 2p = q - p = -tanh(z/2)` without the cancellation of `q - p` near
@@ -250,8 +250,17 @@ enum BinaryKernels {
   @inlinable @inline(__always)
   static func oneMinusTwoP(_ z: Vector, _ s: Logistic) -> Vector {
     let a = z.magnitude
-    var series = Vector(repeating: 1)
-    for k in stride(from: 11.0, through: 2, by: -1) { series = 1 - (a * (1 / k)) * series }
+    // Written out (not a loop) so that callers that drop the curvature shed it.
+    var series = 1 - a * (1 / 11.0)
+    series = 1 - (a * (1 / 10.0)) * series
+    series = 1 - (a * (1 / 9.0)) * series
+    series = 1 - (a * (1 / 8.0)) * series
+    series = 1 - (a * (1 / 7.0)) * series
+    series = 1 - (a * (1 / 6.0)) * series
+    series = 1 - (a * (1 / 5.0)) * series
+    series = 1 - (a * (1 / 4.0)) * series
+    series = 1 - (a * (1 / 3.0)) * series
+    series = 1 - (a * 0.5) * series
     let small = a .< 0.125
     let oneMinusE = (1 - s.e).replacing(with: a * series, where: small)
     let magnitude = oneMinusE * s.p.replacing(with: s.q, where: s.p .< s.q)
