@@ -322,4 +322,19 @@ import Testing
     #expect(a.value == b.value && a.gradient == b.gradient
       && a.hessianDiagonal == b.hessianDiagonal)
   }
+
+  // Regression: as for BCE, the weight multiplies the class weight before the
+  // focal term `(1 - p)^γ softplus(-z)` (1e308 here). Reference:
+  // Tests/References/binary_overflow.py (mpmath, 50 digits).
+  @Test func tinyWeightTimesHugeFocalTermStaysFinite() throws {
+    let loss = BinaryFocalLoss(gamma: 2, positiveWeight: 10, negativeWeight: 1)
+    let (z, y, w): ([Double], [Double], [Double]) = ([0, -1e308], [1, 1], [1, 1e-300])
+    let r = try loss.valueAndGradient(logits: z, targets: y, weights: w)
+    let h = try loss.valueGradientAndHessianDiagonal(logits: z, targets: y, weights: w)
+    for (value, gradient) in [(r.value, r.gradient), (h.value, h.gradient)] {
+      expectClose(value, 1000000001.7328679514, relative: 1e-15)
+      expectClose(gradient, [-2.9828679513998632735, -1.0e-299], relative: 1e-15)
+    }
+    #expect(h.hessianDiagonal.allSatisfy { $0.isFinite })
+  }
 }

@@ -20,7 +20,9 @@ struct CompensatedSum: Sendable {
     sum = t
   }
 
-  @inlinable var value: Double { sum + compensation }
+  /// The total; once the running sum has overflowed, the correction is
+  /// `inf - inf = NaN`, so an infinite sum is returned as is.
+  @inlinable var value: Double { sum.isFinite ? sum + compensation : sum }
 }
 
 /// Neumaier's compensated sum, lane-wise over the (up to four) quantities a
@@ -42,7 +44,11 @@ struct CompensatedSum4: Sendable {
     sum = t
   }
 
-  @inlinable var value: SIMD4<Double> { sum + compensation }
+  /// The totals; a lane whose running sum has overflowed is returned as is
+  /// (its correction is `inf - inf = NaN`).
+  @inlinable var value: SIMD4<Double> {
+    (sum + compensation).replacing(with: sum, where: sum - sum .!= 0)
+  }
 }
 
 extension SIMD where Scalar == Double {
