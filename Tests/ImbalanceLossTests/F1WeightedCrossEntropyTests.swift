@@ -123,6 +123,14 @@ import Testing
     expectClose(try SmoothF1Loss().f1(logits: z, targets: y, weights: w), f, relative: 1e-15)
     // Without a gradient buffer (no exp reuse) the value is the same.
     expectClose(try loss.value(logits: z, targets: y, weights: w), r.value, relative: 1e-15)
+    // Three samples: the raw TP + FP/2 + FN/2 = 2.1e308 overflows.
+    let r3 = try loss.valueAndGradient(
+      logits: [1, 1, 1], targets: [1, 1, 0], weights: [1e308, 1e308, 1e308])
+    expectClose(r3.value, 8.6598194593134537202e+307, relative: 1e-15)
+    expectClose(
+      r3.gradient,
+      [-1.7516431989597337621e+307, -1.7516431989597337621e+307, 2.5491259086239325388e+307],
+      relative: 1e-15)
     // All-zero weights under .sum: F = 0, the loss and gradient are 0.
     let zero = try loss.valueAndGradient(logits: z, targets: y, weights: [0, 0])
     #expect(zero.value == 0 && zero.gradient.allSatisfy { $0 == 0 })

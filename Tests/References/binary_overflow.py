@@ -65,3 +65,19 @@ value = sum(wi * t[0] for wi, t in zip(w, terms))
 grad = [wi * t[1] for wi, t in zip(w, terms)]
 print("F1-weighted CE .sum: F =", mp.nstr(F, 20), "value", mp.nstr(value, 20),
       [mp.nstr(x, 20) for x in grad])
+
+# 3. The same with three samples: raw TP + FP/2 + FN/2 = 2.1e308 overflows.
+z = [mpf(1)] * 3
+y = [mpf(1), mpf(1), mpf(0)]
+w = [mpf('1e308')] * 3
+f = [wi / sum(w) for wi in w]
+p = [sigmoid(zi) for zi in z]
+tp = sum(fi * yi * pi for fi, yi, pi in zip(f, y, p))
+fp = sum(fi * (1 - yi) * pi for fi, yi, pi in zip(f, y, p))
+fn = sum(fi * yi * (1 - pi) for fi, yi, pi in zip(f, y, p))
+F = 2 * tp / (2 * tp + fp + fn)
+terms = [bce(zi, yi, 1 - F / 2, F / 2) for zi, yi in zip(z, y)]
+value = sum(wi * t[0] for wi, t in zip(w, terms))
+grad = [wi * t[1] for wi, t in zip(w, terms)]
+print("F1-weighted CE .sum, 3 samples: F =", mp.nstr(F, 20), "value", mp.nstr(value, 20),
+      [mp.nstr(x, 20) for x in grad])
