@@ -58,4 +58,44 @@ func scalarSoftmaxReference(
     }
     expectClose(value, expectedValue, relative: 1e-14, "K = \(k), seed \(seed)")
   }
+
+  // The masked tail with the rest of the row rule: a margin on a label in
+  // the tail or in its overlapping lanes, logit scale and label smoothing
+  // (whose mean of a_k - m must skip the overlapping lanes), and focal loss,
+  // against the straightforward SoftmaxReference (Support/).
+  @Test(arguments: 1...20)
+  func everyTailLengthWithMarginsSmoothingAndFocal(classCount k: Int) throws {
+    let seed = 0x7A11 + UInt64(k)
+    var rng = SplitMix64(seed: seed)
+    let rows = 9
+    let z = rng.uniforms(rows * k, in: -1...1)
+    var c = rng.classes(rows, classCount: k)
+    // Labels at the last class, the first overlapping lane and class 0.
+    c[0] = k - 1
+    c[1] = max(0, k - 8)
+    c[2] = 0
+    let margins = rng.uniforms(k, in: 0...0.6)
+    for eps in [0.0, 0.3] {
+      var loss = try MarginSoftmaxCrossEntropy(margins: margins, scale: 16)
+      loss.labelSmoothing = eps
+      var reference = SoftmaxReference(classCount: k)
+      reference.scale = 16
+      reference.margins = margins
+      reference.smoothing = eps
+      let got = try loss.valueAndGradient(logits: z, targets: c)
+      let expected = reference.evaluate(logits: z, targets: c)
+      // As in MarginSoftmaxCrossEntropyTests: s (z - m) and s z - s m round
+      // differently, a few ulps of a logit of size 16.
+      expectClose(got.value, expected.value, relative: 1e-13, "K = \(k) eps \(eps) seed \(seed)")
+      expectClose(
+        got.gradient, expected.gradient, relative: 1e-13, "K = \(k) eps \(eps) seed \(seed)")
+    }
+    let focal = try SoftmaxFocalLoss(classCount: k, gamma: 1.5)
+    var reference = SoftmaxReference(classCount: k)
+    reference.gamma = 1.5
+    let got = try focal.valueAndGradient(logits: z, targets: c)
+    let expected = reference.evaluate(logits: z, targets: c)
+    expectClose(got.value, expected.value, relative: 1e-13, "focal K = \(k) seed \(seed)")
+    expectClose(got.gradient, expected.gradient, relative: 1e-13, "focal K = \(k) seed \(seed)")
+  }
 }
