@@ -75,8 +75,16 @@ typealias BinaryPairElement = (_ z: Vector, _ y: Vector, _ f: Vector, _ index: I
 /// per vector (about 1.7x slower): the hot kernels use this form.
 @usableFromInline
 protocol BinaryElementFunction {
+  /// Whether `apply` returns a second output worth storing (false by
+  /// default: the loop then drops the store at compile time).
+  static var hasSecondOutput: Bool { get }
+
   func apply(_ z: Vector, _ y: Vector, _ f: Vector, _ stored: Vector, _ index: Int)
     -> BinaryElementResult
+}
+
+extension BinaryElementFunction {
+  @inlinable static var hasSecondOutput: Bool { false }
 }
 
 /// A closure as a ``BinaryElementFunction`` (called, not inlined): the
@@ -84,6 +92,7 @@ protocol BinaryElementFunction {
 @usableFromInline
 struct ClosureElement: BinaryElementFunction {
   @usableFromInline let body: BinaryPairElement
+  @inlinable static var hasSecondOutput: Bool { true }
 
   @inlinable
   init(_ body: @escaping BinaryPairElement) {
@@ -146,7 +155,7 @@ enum BinaryKernels {
     first: UnsafeMutablePointer<Double>?, second: UnsafeMutablePointer<Double>? = nil,
     parallelism: Parallelism, _ element: Element
   ) -> SIMD4<Double> {
-    let pointers = UncheckedSendable((stored, first, second))
+    let pointers = UncheckedSendable((stored, first, Element.hasSecondOutput ? second : nil))
     return ChunkedReduction.sum(
       itemCount: batch.count, logitsPerItem: 1, parallelism: parallelism
     ) { range in
@@ -163,6 +172,9 @@ enum BinaryKernels {
   ) -> SIMD4<Double> {
     let z = batch.logits
     let y = batch.targets
+    let weights = batch.weights
+    let ignored = batch.ignoredTarget
+    let second = Element.hasSecondOutput ? second : nil
     let scale = batch.normalizer.scale
     let reciprocal = batch.normalizer.reciprocal
     var total = CompensatedSum4()
@@ -184,7 +196,7 @@ enum BinaryKernels {
         if full {
           zv = SIMDLoad.load(z + i)
           yv = SIMDLoad.load(y + i)
-          if let w = batch.weights {
+          if let w = weights {
             f = (SIMDLoad.load(w + i) * scale) * reciprocal
           } else {
             f = Vector(repeating: reciprocal)
@@ -195,11 +207,11 @@ enum BinaryKernels {
           for lane in 0..<(end - i) {
             zv[lane] = z[i + lane]
             yv[lane] = y[i + lane]
-            f[lane] = (batch.weights.map { ($0[i + lane] * scale) * reciprocal }) ?? reciprocal
+            f[lane] = (weights.map { ($0[i + lane] * scale) * reciprocal }) ?? reciprocal
             if let stored { sv[lane] = stored[i + lane] }
           }
         }
-        if let ignored = batch.ignoredTarget { batch.mask(&yv, &f, ignored) }
+        if let ignored { batch.mask(&yv, &f, ignored) }
         let r = element.apply(zv, yv, f, sv, i)
         s0 += r.sums.0
         s1 += r.sums.1

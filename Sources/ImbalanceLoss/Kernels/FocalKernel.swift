@@ -72,6 +72,7 @@ extension BinaryKernels {
     @usableFromInline let negativeWeight: Double
     @usableFromInline let hessianFloor: Double?
     @usableFromInline let wantsCurvature: Bool
+    @inlinable static var hasSecondOutput: Bool { true }
 
     @inlinable
     init(

@@ -53,7 +53,7 @@ struct CompensatedSum4: Sendable {
 
 extension SIMD where Scalar == Double {
   /// Lane-wise absolute value (no NaN handling needed by its callers).
-  @inlinable var magnitude: Self { replacing(with: -self, where: self .< 0) }
+  @inlinable @inline(__always) var magnitude: Self { replacing(with: -self, where: self .< 0) }
 }
 
 /// Runs a kernel over fixed chunks of a batch, serially or on several threads,
