@@ -249,8 +249,6 @@ struct Logistic {
   /// `p` and `q` only; the caller adds `log1p(e)` when it needs softplus.
   @inlinable @inline(__always)
   init(_ z: Vector) {
-    // Masks come from comparisons only: `mask .== false` and friends run a
-    // lane-by-lane loop through memory in the standard library (10x slower).
     self.init(z, e: Logistic.expOfMinusMagnitude(z))
   }
 
@@ -263,6 +261,8 @@ struct Logistic {
   /// The same from `e = exp(-|z|)` computed earlier (bit-identical results).
   @inlinable @inline(__always)
   init(_ z: Vector, e: Vector) {
+    // Masks come from comparisons only: `mask .== false` and friends run a
+    // lane-by-lane loop through memory in the standard library (10x slower).
     isNonNegative = z .>= 0
     self.e = e
     let r = 1 / (1 + e)
