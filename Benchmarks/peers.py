@@ -3,7 +3,7 @@
 and gradient, the way one would write it) and PyTorch autograd when it is
 installed. Prints ns per logit, a table or --json.
 
-    python3 Benchmarks/peers.py [--json] [--quick] [--max-logits N] [--min]
+    python3 Benchmarks/peers.py [--json] [--quick] [--max-logits N] [--min] [--values]
 
 Inputs are the same SplitMix64 streams as Sources/imbalance-bench/main.swift,
 bit for bit: logits uniform in [-4, 4), binary targets 1 with probability
@@ -170,6 +170,16 @@ def main():
         "smooth-accuracy": np_smooth_accuracy, "binary-cross-entropy": np_bce,
         "smooth-f1": np_smooth_f1, "f1-weighted-ce": np_f1_ce,
         "logit-adjusted-ce": np_logit_adjusted}}
+    if "--values" in args:  # compare with `imbalance-bench --values`
+        z, y = logits(10_000), targets(10_000)
+        for name, fn in peers["numpy"].items():
+            if name != "logit-adjusted-ce":
+                print(name, fn(z, y)[0])
+        for k in (10, 100, 1000):
+            offsets = np.log(priors(k) / priors(k).sum())
+            print(f"logit-adjusted-ce K={k}",
+                  np_logit_adjusted(logits(10_000), labels(10_000 // k, k), offsets)[0])
+        return
     torch = torch_functions()
     if torch:
         peers["torch"] = torch

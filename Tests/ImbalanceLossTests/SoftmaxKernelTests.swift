@@ -99,3 +99,24 @@ func scalarSoftmaxReference(
     expectClose(got.gradient, expected.gradient, relative: 1e-13, "focal K = \(k) seed \(seed)")
   }
 }
+
+extension SoftmaxKernelTests {
+  /// Logits of ±1e300 (every other e underflows to 0, s' = 0) through the
+  /// vector body, the masked vector tail (K = 13) and the scalar tail
+  /// (K = 3, 10), by hand: a row whose label holds the maximum costs exactly
+  /// 0; a row whose label is at -1e300 costs 2e300 with gradient +1 at the
+  /// maximum and -1 at the label (before the 1/N of the mean).
+  @Test(arguments: [3, 10, 13])
+  func extremeLogitsGiveExactFiniteResults(classCount k: Int) throws {
+    var z = [Double](repeating: -1e300, count: 2 * k)
+    z[0] = 1e300  // row 0: maximum at class 0
+    z[k] = 1e300  // row 1: maximum at class 0
+    let loss = try SoftmaxCrossEntropy(classCount: k)
+    let (value, g) = try loss.valueAndGradient(logits: z, targets: [0, k - 1])
+    #expect(value == 1e300)  // (0 + 2e300) / 2
+    var expected = [Double](repeating: 0, count: 2 * k)
+    expected[k] = 0.5
+    expected[2 * k - 1] = -0.5
+    #expect(g == expected, "K = \(k)")
+  }
+}

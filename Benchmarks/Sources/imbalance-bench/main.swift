@@ -1,7 +1,7 @@
 // imbalance-bench: value + gradient of every core loss, ns per logit.
 //
 //   swift run -c release imbalance-bench [--json] [--quick] [--max-logits N] [--only LOSS]
-//     [--sizes N1,N2,...] [--min]
+//     [--sizes N1,N2,...] [--min] [--values]
 //
 // For each loss and size: the buffer API (caller-owned gradient, no
 // allocation) and the [Double] API (a fresh gradient array per call), on one
@@ -119,11 +119,37 @@ let only: String? = {
   guard let i = a.firstIndex(of: "--only"), i + 1 < a.endIndex else { return nil }
   return a[i + 1]
 }()
-var sizes = [10_000, 100_000, 1_000_000, 10_000_000, 100_000_000].filter { $0 <= maxLogits }
-if let i = arguments.firstIndex(of: "--sizes"), i + 1 < arguments.endIndex {
-  sizes = arguments[i + 1].split(separator: ",").compactMap { Int($0) }
+let sizes: [Int] = {
+  let a = CommandLine.arguments
+  if let i = a.firstIndex(of: "--sizes"), i + 1 < a.endIndex {
+    return a[i + 1].split(separator: ",").compactMap { Int($0) }
+  }
+  return [10_000, 100_000, 1_000_000, 10_000_000, 100_000_000].filter { $0 <= maxLogits }
+}()
+
+// `--values`: print each loss's value at 10^4 logits and stop, to check
+// that peers.py (`--values`) computes the same thing on the same inputs.
+if arguments.contains("--values") {
+  do {
+    let z = makeLogits(10_000)
+    let y = makeTargets(10_000)
+    print("smooth-accuracy", try SmoothAccuracyLoss().value(logits: z, targets: y))
+    print("binary-cross-entropy", try BinaryCrossEntropy().value(logits: z, targets: y))
+    print("smooth-f1", try SmoothF1Loss().value(logits: z, targets: y))
+    print("f1-weighted-ce", try F1WeightedCrossEntropy().value(logits: z, targets: y))
+    for k in [10, 100, 1000] {
+      let loss = try LogitAdjustedCrossEntropy(priors: makePriors(k), tau: 1)
+      let value = try loss.value(logits: makeLogits(10_000), targets: makeLabels(10_000 / k, k))
+      print("logit-adjusted-ce K=\(k)", value)
+    }
+  } catch {
+    fatalError("benchmark input rejected: \(error)")
+  }
+} else {
+  runBenchmarks()
 }
 
+func runBenchmarks() {
 var rows: [Row] = []
 do {
   for n in sizes {
@@ -191,3 +217,4 @@ if json {
   }
 }
 if sink == 42 { print(sink) }  // keeps the results alive
+}

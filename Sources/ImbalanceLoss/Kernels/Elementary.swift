@@ -39,11 +39,12 @@ enum SIMDLoad {
 //    which is a libm call per lane without FMA; no `.clamped`, which is not
 //    inlined; masks from comparisons only), integer work on the exponent
 //    bits, no table look-ups, Estrin's scheme for short dependency chains.
-//    About 50 vector operations for exp and 40 plus one division for log1p.
+//    About 50 vector operations for exp, 40 and a division for log1p on
+//    [-1/3, 2], 60 and two divisions for log1p anywhere.
 //    Against glibc's scalar exp, per lane (a loop over 64K doubles): about
 //    1.6x faster in the default x86-64 build (SSE2), 2.7x with `-target-cpu
 //    haswell` (AVX2), 4.5x with AVX-512.
-//    Both are `@_transparent`: an outlined copy (which `@inline(__always)`
+//    All are `@_transparent`: an outlined copy (which `@inline(__always)`
 //    allows in large kernels) is 1.3x slower on SSE2 and 6x slower on AVX2,
 //    where LLVM compiles it with 128-bit vectors.
 //
@@ -248,8 +249,6 @@ struct Logistic {
   /// `p` and `q` only; the caller adds `log1p(e)` when it needs softplus.
   @inlinable @inline(__always)
   init(_ z: Vector) {
-    // Masks come from comparisons only: `mask .== false` and friends run a
-    // lane-by-lane loop through memory in the standard library (10x slower).
     self.init(z, e: Logistic.expOfMinusMagnitude(z))
   }
 
@@ -262,6 +261,8 @@ struct Logistic {
   /// The same from `e = exp(-|z|)` computed earlier (bit-identical results).
   @inlinable @inline(__always)
   init(_ z: Vector, e: Vector) {
+    // Masks come from comparisons only: `mask .== false` and friends run a
+    // lane-by-lane loop through memory in the standard library (10x slower).
     isNonNegative = z .>= 0
     self.e = e
     let r = 1 / (1 + e)

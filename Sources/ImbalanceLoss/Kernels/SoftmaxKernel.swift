@@ -342,7 +342,10 @@ enum SoftmaxKernel {
       if cTail >= 0 { a[cTail] -= delta }
       mv = mv.replacing(with: a, where: a .> mv)
     }
-    var m = mv.max()
+    // max over the lanes, by halves (`mv.max()` is an outlined generic call).
+    let m4 = mv.lowHalf.replacing(with: mv.highHalf, where: mv.highHalf .> mv.lowHalf)
+    let m2 = m4.lowHalf.replacing(with: m4.highHalf, where: m4.highHalf .> m4.lowHalf)
+    var m = Swift.max(m2[0], m2[1])
     while j < k && !vectorTail {
       var a = z[j] * s + o[j]
       if j == c { a -= delta }
