@@ -10,7 +10,10 @@
 /// F is held constant: no gradient flows through it. With `f1: nil` it is the
 /// smooth F1 of the current batch (``SmoothF1Loss/f1(logits:targets:weights:)``);
 /// a small batch with few positives gives a noisy F, so a caller may supply
-/// one instead, such as a running average over recent batches.
+/// one instead, such as a running average over recent batches. The batch F is
+/// always formed with the normalised weights `w_i / W`, also under
+/// ``Reduction/sum`` (where all-zero weights give F = 0), so weights near the
+/// overflow threshold give the right F.
 ///
 /// Why it works: the minimiser q of this loss for a true posterior η has
 /// `q > 1/2` exactly when `η > F/2`, so thresholding the trained model at 0.5
