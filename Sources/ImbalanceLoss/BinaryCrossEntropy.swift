@@ -27,6 +27,11 @@ public struct BinaryCrossEntropy: SeparableLoss {
   public let negativeWeight: Double
   /// How per-sample terms are combined: weighted mean (default) or sum.
   public var reduction: Reduction = .mean
+  /// Samples whose target equals this marker (NaN matches NaN) are skipped, like
+  /// PyTorch's `ignore_index`: their target is not validated, their weight
+  /// leaves `Σ w`, and their gradient entries are 0. `nil` (the default) skips
+  /// none. A batch with every sample skipped has value 0 and gradient 0.
+  public var ignoredTarget: Double? = nil
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
 
@@ -55,7 +60,7 @@ public struct BinaryCrossEntropy: SeparableLoss {
     try validateParameters()
     let batch = try BinaryBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
-      reduction: reduction)
+      reduction: reduction, ignoredTarget: ignoredTarget)
     return BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
       gradient: gradient?.baseAddress, parallelism: parallelism)
@@ -70,7 +75,9 @@ public struct BinaryCrossEntropy: SeparableLoss {
     into values: UnsafeMutableBufferPointer<Double>
   ) throws(LossError) {
     try validateParameters()
-    let batch = try BinaryBatch(logits: logits, targets: targets, weights: nil, gradient: nil)
+    let batch = try BinaryBatch(
+      logits: logits, targets: targets, weights: nil, gradient: nil,
+      ignoredTarget: ignoredTarget)
     try Validation.checkValuesCount(values.count, sampleCount: batch.count)
     let (aPos, aNeg) = (positiveWeight, negativeWeight)
     BinaryKernels.writeTerms(batch, into: values.baseAddress!, parallelism: parallelism) {

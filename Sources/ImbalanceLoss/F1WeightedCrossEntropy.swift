@@ -10,7 +10,10 @@
 /// F is held constant: no gradient flows through it. With `f1: nil` it is the
 /// smooth F1 of the current batch (``SmoothF1Loss/f1(logits:targets:weights:)``);
 /// a small batch with few positives gives a noisy F, so a caller may supply
-/// one instead, such as a running average over recent batches.
+/// one instead, such as a running average over recent batches. The batch F is
+/// always formed with the normalised weights `w_i / W`, also under
+/// ``Reduction/sum`` (where all-zero weights give F = 0), so weights near the
+/// overflow threshold give the right F.
 ///
 /// Why it works: the minimiser q of this loss for a true posterior η has
 /// `q > 1/2` exactly when `η > F/2`, so thresholding the trained model at 0.5
@@ -26,6 +29,11 @@ public struct F1WeightedCrossEntropy: SeparableLoss {
   public let f1: Double?
   /// How per-sample terms are combined: weighted mean (default) or sum.
   public var reduction: Reduction = .mean
+  /// Samples whose target equals this marker (NaN matches NaN) are skipped, like
+  /// PyTorch's `ignore_index`: their target is not validated, their weight
+  /// leaves `Σ w`, and their gradient entries are 0. `nil` (the default) skips
+  /// none. A batch with every sample skipped has value 0 and gradient 0.
+  public var ignoredTarget: Double? = nil
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
 
@@ -54,17 +62,31 @@ public struct F1WeightedCrossEntropy: SeparableLoss {
     try validateParameters()
     let batch = try BinaryBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
-      reduction: reduction)
-    // Without a supplied F, the F pass leaves exp(-|z|) in the gradient
-    // buffer (when there is one) for the loss pass to reuse.
-    let scratch = f1 == nil ? gradient?.baseAddress : nil
-    let f = f1 ?? BinaryKernels.f1Statistics(
-      batch, parallelism: parallelism, storingExpIn: scratch
-    ).f1
+      reduction: reduction, ignoredTarget: ignoredTarget)
+    var f = f1 ?? 0
+    var expStored = false
+    if f1 == nil {
+      // F from the weights of the mean, f = w / Σ w, whatever the reduction:
+      // F = 2TP / (2TP + FP + FN) does not depend on the scale of the
+      // weights, but sums of raw weights near the overflow threshold would
+      // overflow. All-zero weights (only possible under `.sum`) give F = 0.
+      let meanBatch = reduction == .mean
+        ? batch
+        : try? BinaryBatch(
+          logits: logits, targets: targets, weights: weights, gradient: nil,
+          reduction: .mean, ignoredTarget: ignoredTarget)
+      if let meanBatch {
+        // The F pass leaves exp(-|z|) in the gradient buffer (when there is
+        // one) for the loss pass to reuse.
+        f = BinaryKernels.f1Statistics(
+          meanBatch, parallelism: parallelism, storingExpIn: gradient?.baseAddress
+        ).f1
+        expStored = gradient != nil
+      }
+    }
     return BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: 1 - f / 2, negativeWeight: f / 2,
-      gradient: gradient?.baseAddress, parallelism: parallelism,
-      expStored: scratch != nil)
+      gradient: gradient?.baseAddress, parallelism: parallelism, expStored: expStored)
   }
 
   /// Writes each sample's unweighted term at the held F into `values`. With
@@ -77,7 +99,9 @@ public struct F1WeightedCrossEntropy: SeparableLoss {
     into values: UnsafeMutableBufferPointer<Double>
   ) throws(LossError) {
     try validateParameters()
-    let batch = try BinaryBatch(logits: logits, targets: targets, weights: nil, gradient: nil)
+    let batch = try BinaryBatch(
+      logits: logits, targets: targets, weights: nil, gradient: nil,
+      ignoredTarget: ignoredTarget)
     try Validation.checkValuesCount(values.count, sampleCount: batch.count)
     let f = heldF1(batch)
     BinaryKernels.writeTerms(batch, into: values.baseAddress!, parallelism: parallelism) {
@@ -85,8 +109,7 @@ public struct F1WeightedCrossEntropy: SeparableLoss {
     }
   }
 
-  /// The supplied F, or the smooth F1 of the batch (the weighted mean's
-  /// normalisation cancels in F = 2T / S, so either reduction gives the same F).
+  /// The supplied F, or the smooth F1 of an unweighted batch.
   func heldF1(_ batch: BinaryBatch) -> Double {
     f1 ?? BinaryKernels.f1Statistics(batch, parallelism: parallelism).f1
   }

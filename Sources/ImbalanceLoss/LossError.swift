@@ -53,6 +53,9 @@ public enum LossError: Error, Equatable, Sendable, CustomStringConvertible {
   /// A hyper-parameter is outside its domain; `requirement` says what it must be.
   case invalidParameter(name: String, value: Double, requirement: String)
 
+  /// `targets[index]` of a loss that needs hard labels is neither 0 nor 1.
+  case targetNotBinary(index: Int, value: Double)
+
   /// What was wrong and where, e.g. `logits[7] is nan; logits must be finite`.
   public var description: String {
     switch self {
@@ -82,6 +85,8 @@ public enum LossError: Error, Equatable, Sendable, CustomStringConvertible {
       return "no classes: at least one class is required"
     case let .invalidParameter(name, value, requirement):
       return "\(name) is \(value); it must be \(requirement)"
+    case let .targetNotBinary(index, value):
+      return "targets[\(index)] is \(value); this loss needs hard labels 0 or 1"
     }
   }
 
@@ -111,6 +116,8 @@ public enum LossError: Error, Equatable, Sendable, CustomStringConvertible {
       return i1 == i2 && c1 == c2
     case let (.invalidParameter(n1, v1, r1), .invalidParameter(n2, v2, r2)):
       return n1 == n2 && same(v1, v2) && r1 == r2
+    case let (.targetNotBinary(i1, v1), .targetNotBinary(i2, v2)):
+      return i1 == i2 && same(v1, v2)
     default:
       return false
     }

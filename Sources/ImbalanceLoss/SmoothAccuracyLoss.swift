@@ -17,6 +17,11 @@ public struct SmoothAccuracyLoss: SeparableLoss {
 
   /// How per-sample terms are combined: weighted mean (default) or sum.
   public var reduction: Reduction = .mean
+  /// Samples whose target equals this marker (NaN matches NaN) are skipped, like
+  /// PyTorch's `ignore_index`: their target is not validated, their weight
+  /// leaves `Σ w`, and their gradient entries are 0. `nil` (the default) skips
+  /// none. A batch with every sample skipped has value 0 and gradient 0.
+  public var ignoredTarget: Double? = nil
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
 
@@ -38,7 +43,7 @@ public struct SmoothAccuracyLoss: SeparableLoss {
   ) throws(LossError) -> Double {
     let batch = try BinaryBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
-      reduction: reduction)
+      reduction: reduction, ignoredTarget: ignoredTarget)
     return BinaryKernels.smoothAccuracy(
       batch, gradient: gradient?.baseAddress, parallelism: parallelism)
   }
@@ -51,7 +56,9 @@ public struct SmoothAccuracyLoss: SeparableLoss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     into values: UnsafeMutableBufferPointer<Double>
   ) throws(LossError) {
-    let batch = try BinaryBatch(logits: logits, targets: targets, weights: nil, gradient: nil)
+    let batch = try BinaryBatch(
+      logits: logits, targets: targets, weights: nil, gradient: nil,
+      ignoredTarget: ignoredTarget)
     try Validation.checkValuesCount(values.count, sampleCount: batch.count)
     BinaryKernels.writeTerms(batch, into: values.baseAddress!, parallelism: parallelism) {
       BinaryKernels.smoothAccuracyTerm($0, $1).loss

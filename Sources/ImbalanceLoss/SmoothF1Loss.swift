@@ -15,6 +15,11 @@ public struct SmoothF1Loss: Loss {
   /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 
+  /// Samples whose target equals this marker (NaN matches NaN) are skipped, like
+  /// PyTorch's `ignore_index`: their target is not validated, their weight
+  /// leaves `Σ w`, and their gradient entries are 0. `nil` (the default) skips
+  /// none. A batch with every sample skipped has `S = 0`: loss 1, gradient 0.
+  public var ignoredTarget: Double? = nil
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
 
@@ -37,7 +42,8 @@ public struct SmoothF1Loss: Loss {
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
     let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient)
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      ignoredTarget: ignoredTarget)
     let statistics = BinaryKernels.f1Statistics(
       batch, parallelism: parallelism, storingExpIn: gradient?.baseAddress)
     if let gradient = gradient?.baseAddress {
@@ -58,7 +64,8 @@ public struct SmoothF1Loss: Loss {
     logits: [Double], targets: [Double], weights: [Double]? = nil
   ) throws(LossError) -> Double {
     try withBuffers(logits, targets, weights) { (z, y, w) throws(LossError) in
-      let batch = try BinaryBatch(logits: z, targets: y, weights: w, gradient: nil)
+      let batch = try BinaryBatch(
+        logits: z, targets: y, weights: w, gradient: nil, ignoredTarget: ignoredTarget)
       return BinaryKernels.f1Statistics(batch, parallelism: parallelism).f1
     }
   }

@@ -130,4 +130,36 @@ let sampleWeights: [Double] = [1, 2, 0.5, 3]
       }
     }
   }
+
+  // Regression: the weight multiplies the class weight before the softplus,
+  // so a tiny weight keeps a huge softplus finite (10 * 1e308 alone
+  // overflows; it gave NaN). Reference: Tests/References/binary_overflow.py
+  // (mpmath, 50 digits).
+  @Test func tinyWeightTimesHugeSoftplusStaysFinite() throws {
+    for reduction in [Reduction.mean, .sum] {
+      var loss = BinaryCrossEntropy(positiveWeight: 10)
+      loss.reduction = reduction
+      let r = try loss.valueAndGradient(
+        logits: [0, -1e308], targets: [1, 1], weights: [1, 1e-300])
+      // Σ w = 1 + 1e-300 = 1 in doubles, so .mean and .sum agree.
+      expectClose(r.value, 1000000006.9314718056, relative: 1e-15)
+      expectClose(r.gradient, [-5, -1.0e-299], relative: 1e-15)
+    }
+    // With f = 1 the per-sample value legitimately overflows to +inf.
+    let values = try BinaryCrossEntropy(positiveWeight: 10).perSampleValues(
+      logits: [0, -1e308], targets: [1, 1])
+    #expect(values[1] == .infinity)
+  }
+
+  // A sum that overflows is +inf, never NaN (a compensated sum's correction
+  // is inf - inf = NaN once the running sum overflows).
+  @Test func overflowingSumIsInfinityNotNaN() throws {
+    let r = try BinaryCrossEntropy(positiveWeight: 10).valueAndGradient(
+      logits: [0, -1e308], targets: [1, 1])
+    #expect(r.value == .infinity)
+    #expect(r.gradient.allSatisfy { $0.isFinite })
+    var sum = BinaryCrossEntropy(positiveWeight: 10)
+    sum.reduction = .sum
+    #expect(try sum.value(logits: [-1e308, -1e308], targets: [1, 1]) == .infinity)
+  }
 }

@@ -45,9 +45,10 @@ func expectSameBits<L: Loss>(
     if let i = gradient.indices.first(where: {
       gradient[$0].bitPattern != reference.gradient[$0].bitPattern
     }) {
-      Issue.record(
-        "\(L.self) \(parallelism): gradient[\(i)] = \(gradient[i]) vs serial \(reference.gradient[i]); seed \(seed)",
-        sourceLocation: sourceLocation)
+      let message =
+        "\(L.self) \(parallelism): gradient[\(i)] = \(gradient[i]) "
+        + "vs serial \(reference.gradient[i]); seed \(seed)"
+      Issue.record("\(message)", sourceLocation: sourceLocation)
     }
   }
 }
@@ -66,7 +67,8 @@ func expectSameBits<L: Loss>(
     let y = rng.labels(n, positiveRate: 0.2) + [0, 1, 1, 0]
     let w: [Double]? = weighted ? rng.uniforms(n + 4, in: 0...3) : nil
 
-    try expectSameBits({ p in var l = BinaryCrossEntropy(positiveWeight: 3); l.parallelism = p; return l },
+    try expectSameBits(
+      { p in var l = BinaryCrossEntropy(positiveWeight: 3); l.parallelism = p; return l },
       logits: z, targets: y, weights: w, seed: seed)
     try expectSameBits({ p in var l = SmoothAccuracyLoss(); l.parallelism = p; return l },
       logits: z, targets: y, weights: w, seed: seed)
@@ -74,7 +76,8 @@ func expectSameBits<L: Loss>(
       logits: z, targets: y, weights: w, seed: seed)
     try expectSameBits({ p in var l = F1WeightedCrossEntropy(); l.parallelism = p; return l },
       logits: z, targets: y, weights: w, seed: seed)
-    try expectSameBits({ p in var l = F1WeightedCrossEntropy(f1: 0.3); l.parallelism = p; return l },
+    try expectSameBits(
+      { p in var l = F1WeightedCrossEntropy(f1: 0.3); l.parallelism = p; return l },
       logits: z, targets: y, weights: w, seed: seed)
   }
 

@@ -55,10 +55,20 @@ func worstUlpError(
     #expect(tiny.ulps <= 1, "exp: \(tiny.ulps) ulps at x = \(tiny.at)")
   }
 
-  @Test func log1pWithinOneUlpOverItsDomain() {
+  @Test func log1pNearZeroWithinOneUlpOverItsDomain() {
     #expect(log1pReference.count == 3 * 1613)
-    let worst = worstUlpError(log1pReference, columns: 3, hi: 1) { Elementary.log1p($0) }
-    #expect(worst.ulps <= 0.75, "log1p: \(worst.ulps) ulps at x = \(worst.at)")
+    let worst = worstUlpError(log1pReference, columns: 3, hi: 1) {
+      Elementary.log1pNearZero($0)
+    }
+    #expect(worst.ulps <= 0.75, "log1pNearZero: \(worst.ulps) ulps at x = \(worst.at)")
+  }
+
+  @Test func log1pWithinOneUlpEverywhere() {
+    #expect(log1pWideReference.count == 3 * 813)
+    for table in [log1pReference, log1pWideReference] {
+      let worst = worstUlpError(table, columns: 3, hi: 1) { Elementary.log1p($0) }
+      #expect(worst.ulps <= 0.75, "log1p: \(worst.ulps) ulps at x = \(worst.at)")
+    }
   }
 
   @Test func logisticWithinTwoUlps() {
@@ -89,7 +99,8 @@ func worstUlpError(
     #expect(y[6] == 0 && y[7] == .infinity)
 
     let z = Vector(
-      Double.leastNonzeroMagnitude, -Double.leastNonzeroMagnitude, 709.78, 710, -745.1, -745.13321910194122, -708.4, 0x1p-60)
+      .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 709.78, 710, -745.1,
+      -745.13321910194122, -708.4, 0x1p-60)
     let w = Elementary.exp(z)
     #expect(w[0] == 1 && w[1] == 1)
     #expect(w[2].isFinite && w[2] > 1.79e308)
@@ -103,16 +114,34 @@ func worstUlpError(
     #expect(w[7] == 1 + 0x1p-60 || w[7] == 1)
   }
 
-  @Test func log1pSpecialValues() {
-    let x = Vector(0, -0.0, .nan, Double.leastNonzeroMagnitude, -Double.leastNonzeroMagnitude, Double(bitPattern: 0x12688b70e62b), 0x1p-60, 1)
-    let y = Elementary.log1p(x)
+  @Test(arguments: [false, true])
+  func log1pSpecialValues(general: Bool) {
+    let subnormal = Double(bitPattern: 0x12688b70e62b)  // 1e-310
+    let x = Vector(
+      0, -0.0, .nan, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, subnormal, 0x1p-60, 1)
+    let y = general ? Elementary.log1p(x) : Elementary.log1pNearZero(x)
     #expect(y[0] == 0 && y[0].sign == .plus)
     #expect(y[1] == 0 && y[1].sign == .minus)
     #expect(y[2].isNaN)
-    #expect(y[3] == Double.leastNonzeroMagnitude && y[4] == -Double.leastNonzeroMagnitude && y[5] == Double(bitPattern: 0x12688b70e62b))
+    #expect(y[3] == .leastNonzeroMagnitude && y[4] == -.leastNonzeroMagnitude && y[5] == subnormal)
     #expect(y[6] == 0x1p-60)
     // ln 2 = 0.693147180559945309417..., nearest double 0x1.62e42fefa39efp-1.
     #expect(y[7] == 0x1.62e42fefa39efp-1)
+  }
+
+  @Test func log1pOutsideTheUsualRange() {
+    let x = Vector(-1, -2, -.infinity, .infinity, .greatestFiniteMagnitude, -1 + 0x1p-53, 0x1p53, 3)
+    let y = Elementary.log1p(x)
+    #expect(y[0] == -.infinity)
+    #expect(y[1].isNaN && y[2].isNaN)
+    #expect(y[3] == .infinity)
+    // log(1.7976931348623157e308) = 709.782712893383996843 (mpmath);
+    // log(2^-53) = -36.7368005696771013 (mpmath); log(2^53 + 1) = 36.7368005696771013...
+    #expect(y[4] == 709.782712893384)
+    #expect(y[5] == -36.7368005696771)
+    #expect(y[6] == 36.7368005696771)
+    // log 4 = 1.38629436111989061883 (mpmath), nearest double 0x1.62e42fefa39efp+0.
+    #expect(y[7] == 0x1.62e42fefa39efp+0)
   }
 
   @Test func expOfOppositesMultipliesToOne() {

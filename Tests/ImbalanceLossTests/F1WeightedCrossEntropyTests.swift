@@ -102,4 +102,37 @@ import Testing
       _ = try F1WeightedCrossEntropy().value(logits: [0], targets: [.nan])
     }
   }
+
+  // Regression: under .sum, F came from the raw weights, whose sums overflow
+  // near 1e308 (F was 0). F always comes from the normalised weights.
+  // Reference: Tests/References/binary_overflow.py (mpmath, 50 digits).
+  @Test func sumReductionTakesFFromNormalisedWeights() throws {
+    var loss = F1WeightedCrossEntropy()
+    loss.reduction = .sum
+    let (z, y, w): ([Double], [Double], [Double]) = ([1, 1], [1, 0], [1e308, 1e308])
+    let f = 0.59384548495130938132
+    let r = try loss.valueAndGradient(logits: z, targets: y, weights: w)
+    expectClose(r.value, 6.1018442999387752471e+307, relative: 1e-15)
+    expectClose(
+      r.gradient, [-1.8908659697151552438e+307, 2.1706791807717509429e+307], relative: 1e-15)
+    // The same F as the explicit one, the mean reduction and SmoothF1Loss.
+    var held = F1WeightedCrossEntropy(f1: f)
+    held.reduction = .sum
+    let h = try held.valueAndGradient(logits: z, targets: y, weights: w)
+    expectClose(h.value, r.value, relative: 1e-15)
+    expectClose(try SmoothF1Loss().f1(logits: z, targets: y, weights: w), f, relative: 1e-15)
+    // Without a gradient buffer (no exp reuse) the value is the same.
+    expectClose(try loss.value(logits: z, targets: y, weights: w), r.value, relative: 1e-15)
+    // Three samples: the raw TP + FP/2 + FN/2 = 2.1e308 overflows.
+    let r3 = try loss.valueAndGradient(
+      logits: [1, 1, 1], targets: [1, 1, 0], weights: [1e308, 1e308, 1e308])
+    expectClose(r3.value, 8.6598194593134537202e+307, relative: 1e-15)
+    expectClose(
+      r3.gradient,
+      [-1.7516431989597337621e+307, -1.7516431989597337621e+307, 2.5491259086239325388e+307],
+      relative: 1e-15)
+    // All-zero weights under .sum: F = 0, the loss and gradient are 0.
+    let zero = try loss.valueAndGradient(logits: z, targets: y, weights: [0, 0])
+    #expect(zero.value == 0 && zero.gradient.allSatisfy { $0 == 0 })
+  }
 }

@@ -1,12 +1,14 @@
 // imbalance-bench: value + gradient of every core loss, ns per logit.
 //
 //   swift run -c release imbalance-bench [--json] [--quick] [--max-logits N] [--only LOSS]
+//     [--sizes N1,N2,...] [--min] [--values]
 //
 // For each loss and size: the buffer API (caller-owned gradient, no
 // allocation) and the [Double] API (a fresh gradient array per call), on one
 // thread (`.serial`) and on all cores (`.automatic`). Each figure is the
-// median of repeated runs after two warm-up calls. Inputs are the seeded
-// SplitMix64 streams that Benchmarks/peers.py reproduces bit for bit.
+// median (with --min, the minimum) of repeated runs after two warm-up
+// calls. Inputs are the seeded SplitMix64 streams that Benchmarks/peers.py
+// reproduces bit for bit.
 
 import ImbalanceLoss
 
@@ -24,7 +26,9 @@ func uniform(seed: UInt64, _ i: Int) -> Double {
 /// Logits uniform in [-4, 4).
 func makeLogits(_ count: Int) -> [Double] { (0..<count).map { -4 + 8 * uniform(seed: 1, $0) } }
 /// Binary targets, positive with probability 0.1.
-func makeTargets(_ count: Int) -> [Double] { (0..<count).map { uniform(seed: 2, $0) < 0.1 ? 1 : 0 } }
+func makeTargets(_ count: Int) -> [Double] {
+  (0..<count).map { uniform(seed: 2, $0) < 0.1 ? 1 : 0 }
+}
 /// Class labels uniform in 0..<k.
 func makeLabels(_ count: Int, _ k: Int) -> [Int] {
   (0..<count).map { min(k - 1, Int(uniform(seed: 3, $0) * Double(k))) }
@@ -42,8 +46,12 @@ func seconds(_ d: Duration) -> Double {
   return Double(c.seconds) + Double(c.attoseconds) * 1e-18
 }
 
-/// Median time of `body` in seconds: two warm-up calls, then enough runs to
-/// fill about `budget` seconds (at least 5, at most 41).
+/// `--min`: report the fastest run instead of the median (steadier on a
+/// machine shared with other work).
+let useMinimum = CommandLine.arguments.contains("--min")
+
+/// Median (or minimum) time of `body` in seconds: two warm-up calls, then
+/// enough runs to fill about `budget` seconds (at least 5, at most 41).
 func median(budget: Double, _ body: () throws -> Double) rethrows -> Double {
   sink += try body()
   let first = try clock.measure { sink += try body() }
@@ -51,7 +59,7 @@ func median(budget: Double, _ body: () throws -> Double) rethrows -> Double {
   var times: [Double] = []
   for _ in 0..<runs { times.append(seconds(try clock.measure { sink += try body() })) }
   times.sort()
-  return times[times.count / 2]
+  return useMinimum ? times[0] : times[times.count / 2]
 }
 
 struct Row {
@@ -111,8 +119,37 @@ let only: String? = {
   guard let i = a.firstIndex(of: "--only"), i + 1 < a.endIndex else { return nil }
   return a[i + 1]
 }()
-let sizes = [10_000, 100_000, 1_000_000, 10_000_000, 100_000_000].filter { $0 <= maxLogits }
+let sizes: [Int] = {
+  let a = CommandLine.arguments
+  if let i = a.firstIndex(of: "--sizes"), i + 1 < a.endIndex {
+    return a[i + 1].split(separator: ",").compactMap { Int($0) }
+  }
+  return [10_000, 100_000, 1_000_000, 10_000_000, 100_000_000].filter { $0 <= maxLogits }
+}()
 
+// `--values`: print each loss's value at 10^4 logits and stop, to check
+// that peers.py (`--values`) computes the same thing on the same inputs.
+if arguments.contains("--values") {
+  do {
+    let z = makeLogits(10_000)
+    let y = makeTargets(10_000)
+    print("smooth-accuracy", try SmoothAccuracyLoss().value(logits: z, targets: y))
+    print("binary-cross-entropy", try BinaryCrossEntropy().value(logits: z, targets: y))
+    print("smooth-f1", try SmoothF1Loss().value(logits: z, targets: y))
+    print("f1-weighted-ce", try F1WeightedCrossEntropy().value(logits: z, targets: y))
+    for k in [10, 100, 1000] {
+      let loss = try LogitAdjustedCrossEntropy(priors: makePriors(k), tau: 1)
+      let value = try loss.value(logits: makeLogits(10_000), targets: makeLabels(10_000 / k, k))
+      print("logit-adjusted-ce K=\(k)", value)
+    }
+  } catch {
+    fatalError("benchmark input rejected: \(error)")
+  }
+} else {
+  runBenchmarks()
+}
+
+func runBenchmarks() {
 var rows: [Row] = []
 do {
   for n in sizes {
@@ -180,3 +217,4 @@ if json {
   }
 }
 if sink == 42 { print(sink) }  // keeps the results alive
+}

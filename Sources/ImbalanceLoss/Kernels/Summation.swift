@@ -60,6 +60,14 @@ extension SIMD4 where Scalar == Double {
   }
 }
 
+extension SIMD8 where Scalar == Double {
+  /// Lane-wise absolute value: the sign bits cleared (as for `SIMD4`).
+  @inlinable @inline(__always) var magnitude: SIMD8<Double> {
+    let bits = unsafeBitCast(self, to: SIMD8<UInt64>.self)
+    return unsafeBitCast(bits & 0x7fff_ffff_ffff_ffff, to: SIMD8<Double>.self)
+  }
+}
+
 /// Runs a kernel over fixed chunks of a batch, serially or on several threads,
 /// and adds the chunk results in chunk order.
 ///
@@ -69,11 +77,18 @@ extension SIMD4 where Scalar == Double {
 @usableFromInline
 enum ChunkedReduction {
   /// Items (binary samples or softmax rows) per chunk are chosen so that a
-  /// chunk holds about this many logits: enough work to amortise a thread hop.
-  @usableFromInline static let logitsPerChunk = 16_384
+  /// chunk holds about this many logits: 16-50 µs of work at 2-6 ns a logit,
+  /// far above the cost of a `concurrentPerform` iteration, and fine enough
+  /// to balance two threads: N = 10^5 is 13 chunks, at most 7 on one thread
+  /// (a 1.86x bound; 16K-logit chunks gave 7 chunks and a 1.75x bound).
+  @usableFromInline static let logitsPerChunk = 8_192
 
-  /// Below this many logits, one thread is faster than two.
-  @usableFromInline static let parallelThreshold = 1 << 16
+  /// Below this many logits (4 chunks, 65-200 µs of work on one thread) the
+  /// cost of waking a second worker eats the gain. On the 2-vCPU benchmark
+  /// machine (busy with other jobs, so only single samples), two threads ran
+  /// 1.8x faster at 65,500 logits with these settings and 1.7x at 131,072
+  /// logits with 16K chunks; see Benchmarks/README.md.
+  @usableFromInline static let parallelThreshold = 1 << 15
 
   @inlinable
   static func sum(

@@ -1,0 +1,85 @@
+/// The Tversky loss on sigmoid probabilities (Salehi et al. 2017): a soft
+/// overlap loss that weighs false positives and false negatives apart.
+///
+///     p_i = sigmoid(z_i)
+///     TP = Σ w_i y_i p_i    FP = Σ w_i (1 - y_i) p_i    FN = Σ w_i y_i (1 - p_i)
+///     L  = 1 - (TP + ε) / (TP + α FP + β FN + ε)
+///     ∂L/∂z_i = -p_i (1 - p_i) (w_i / D) (y_i (1 - (1 - β) I) - α (1 - y_i) I)
+///
+/// with `D = TP + α FP + β FN + ε` and `I = 1 - L` the Tversky index. `β > α`
+/// penalises missed positives more (the paper's choice, and the default, is
+/// `α = 0.3`, `β = 0.7`); `α = β = 1/2` is ``SoftDiceLoss`` with smoothing
+/// `2ε`, and with `ε = 0` also ``SmoothF1Loss``: all three run one kernel.
+///
+/// `1 - I` is computed as `(α FP + β FN) / D`, whose terms are all
+/// non-negative: no cancellation near a perfect batch. The sums are raw
+/// (weighted counts, not means), so `ε` is in units of samples. When
+/// `D = 0` (`ε = 0` and nothing positive or predicted) the loss is 1 and the
+/// gradient 0, as smooth F1 defines it; never a NaN.
+///
+/// The loss is a ratio of batch sums, not a mean of per-sample terms: it has
+/// no `reduction`, and `weights` scale each sample's contribution to the sums.
+///
+/// ```swift
+/// let loss = TverskyLoss(alpha: 0.3, beta: 0.7)
+/// let (value, gradient) = try loss.valueAndGradient(
+///     logits: [2.0, -1.0, 0.5], targets: [1, 0, 1])
+/// ```
+public struct TverskyLoss: Loss {
+  public typealias Target = Double
+
+  /// The weight `α` of the false positives.
+  public let alpha: Double
+  /// The weight `β` of the false negatives.
+  public let beta: Double
+  /// The smoothing `ε >= 0` added to the numerator and the denominator.
+  public let smoothing: Double
+  /// Samples whose target equals this marker (NaN matches NaN) are skipped, like
+  /// PyTorch's `ignore_index`: their target is not validated, they leave every
+  /// sum, and their gradient entries are 0. `nil` (the default) skips none. A
+  /// batch with every sample skipped has loss 0 when `ε > 0` (`ε / ε = 1`)
+  /// and 1 when `ε = 0`; gradient 0.
+  public var ignoredTarget: Double? = nil
+  /// How many threads a call may use; the result is the same bits either way.
+  public var parallelism: Parallelism = .automatic
+
+  /// Creates the loss with weights `α` (false positives), `β` (false
+  /// negatives) and smoothing `ε`.
+  ///
+  /// `alpha` and `beta` must be finite and `>= 0` with a positive sum, and
+  /// `smoothing` finite and `>= 0`; every call reports a violation as
+  /// ``LossError/invalidParameter(name:value:requirement:)``.
+  public init(alpha: Double = 0.3, beta: Double = 0.7, smoothing: Double = 1) {
+    self.alpha = alpha
+    self.beta = beta
+    self.smoothing = smoothing
+  }
+
+  /// 1: one logit per sample.
+  public var logitsPerSample: Int { 1 }
+
+  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
+  ///
+  /// - Throws: ``LossError`` for invalid parameters, an empty batch,
+  ///   mismatched lengths, a non-finite logit, a target outside [0, 1] or an
+  ///   invalid weight. The gradient buffer is untouched after a throw.
+  /// - Complexity: O(N): one pass for the value, two with the gradient (it
+  ///   needs the batch sums).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    try Validation.checkNonNegative(alpha, name: "alpha")
+    try Validation.checkNonNegative(beta, name: "beta")
+    if alpha + beta == 0 {
+      throw .invalidParameter(name: "alpha + beta", value: 0, requirement: "positive")
+    }
+    try Validation.checkNonNegative(smoothing, name: "smoothing")
+    let batch = try BinaryBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      ignoredTarget: ignoredTarget)
+    return BinaryKernels.tversky(
+      batch, alpha: alpha, beta: beta, smoothing: smoothing,
+      gradient: gradient?.baseAddress, parallelism: parallelism)
+  }
+}
