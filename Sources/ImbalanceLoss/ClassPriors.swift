@@ -27,7 +27,8 @@ public struct ClassPriors: Sendable, Hashable {
   ///
   /// - Throws: ``LossError/noClasses`` for an empty array,
   ///   ``LossError/invalidPrior(index:value:)`` for a value that is not
-  ///   finite and positive.
+  ///   finite and positive, or so small next to the largest (ratio below
+  ///   about 1e-308) that its normalised prior underflows to 0.
   /// - Complexity: O(K).
   public init(_ priors: [Double]) throws(LossError) {
     if priors.isEmpty { throw .noClasses }
@@ -42,6 +43,10 @@ public struct ClassPriors: Sendable, Hashable {
     let total = sum.value
     let logTotal = Elementary.log(total)
     probabilities = priors.map { ($0 / largest) / total }
+    // A prior below about 1e-308 of the largest normalises to 0 (log = -inf).
+    if let k = probabilities.firstIndex(of: 0) {
+      throw .invalidPrior(index: k, value: priors[k])
+    }
     logProbabilities = priors.map { Elementary.log($0 / largest) - logTotal }
   }
 
