@@ -20,7 +20,8 @@ struct CompensatedSum: Sendable {
     sum = t
   }
 
-  @inlinable var value: Double { sum + compensation }
+  /// The sum; +inf (not NaN) once a term or the sum has overflowed.
+  @inlinable var value: Double { sum.isFinite ? sum + compensation : sum }
 }
 
 /// Neumaier's compensated sum, lane-wise over the (up to four) quantities a
@@ -42,7 +43,10 @@ struct CompensatedSum4: Sendable {
     sum = t
   }
 
-  @inlinable var value: SIMD4<Double> { sum + compensation }
+  /// The sums; +inf (not NaN) in a lane whose sum has overflowed.
+  @inlinable var value: SIMD4<Double> {
+    (sum + compensation).replacing(with: sum, where: .!((sum - sum) .== 0))
+  }
 }
 
 extension SIMD where Scalar == Double {
