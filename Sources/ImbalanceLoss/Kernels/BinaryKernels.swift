@@ -136,7 +136,9 @@ enum BinaryKernels {
   ) -> Double {
     run(batch, gradient: gradient, parallelism: parallelism) { z, y, f in
       let t = crossEntropyTerm(z, y, aPos, aNeg)
-      return ((f * t.loss, Vector(), Vector()), f * t.slope)
+      // A zero weight contributes 0 even when a_pos softplus(-z) overflows (0 * inf = NaN).
+      let weighted = (f * t.loss).replacing(with: 0, where: f .== 0)
+      return ((weighted, Vector(), Vector()), f * t.slope)
     }[0]
   }
 

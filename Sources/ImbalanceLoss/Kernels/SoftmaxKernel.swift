@@ -158,6 +158,8 @@ enum SoftmaxKernel {
       // softmax_c <= 1/2 and the subtraction is harmless.
       g[c] = ac == m ? -f * (sPrime / (1 + sPrime)) : g[c] - f
     }
-    return f * loss
+    // A zero weight contributes 0 even when a row spanning more than the double
+    // range makes m - a_c overflow (0 * inf = NaN).
+    return f == 0 ? 0 : f * loss
   }
 }
