@@ -114,7 +114,8 @@ func exercise<L: Loss>(_ loss: L, logits: [Double], targets: [L.Target], weights
 func exerciseTerms<L: SeparableLoss>(_ loss: L, logits: [Double], targets: [L.Target], extra: Int) {
   if let terms = try? loss.perSampleValues(logits: logits, targets: targets) {
     require(terms.count == targets.count, "terms length")
-    require(terms.allSatisfy { $0.isFinite && $0 >= 0 }, "terms \(terms)")
+    // +inf only for a term beyond the double range, e.g. z = [-1.8e308, 1.8e308], c = 0.
+    require(terms.allSatisfy { ($0.isFinite || $0 == .infinity) && $0 >= 0 }, "terms \(terms)")
   }
   // A values buffer of the wrong length must throw and stay untouched.
   var values = [Double](repeating: -1, count: targets.count + extra)

@@ -293,7 +293,7 @@ def softmax_cases(rng):
                         values.append(v)
                         grad += g
                     cases.append(Case(name, p, k, True, z, labels, None, values, grad,
-                                      "rows max |z| > 1e3" if huge else "rows max |z| <= 1e3"))
+                                      "rows max abs(z) > 1e3" if huge else "rows max abs(z) <= 1e3"))
                 moderate = [row for row in rows if max(map(abs, row)) <= 1e3]
                 for _ in range(8):
                     n = rng.randint(2, 6)

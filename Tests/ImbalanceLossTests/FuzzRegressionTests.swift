@@ -33,3 +33,18 @@ import Testing
   let bce = BinaryCrossEntropy(positiveWeight: 1e300)
   #expect(try bce.value(logits: [-1e300, 0], targets: [1, 0]) == .infinity)
 }
+
+/// Fuzz/corpus/regression-zero-weight-overflow: a sample with weight 0 whose
+/// term overflows (a softmax row spanning ±1.8e308, or a_pos softplus(-z)
+/// beyond the double range) added 0 * inf = NaN to the value.
+@Test func zeroWeightSampleWithOverflowingTermAddsNothing() throws {
+  let big = Double.greatestFiniteMagnitude
+  let softmax = try SoftmaxCrossEntropy(classCount: 2)
+  let (value, gradient) = try softmax.valueAndGradient(
+    logits: [1, 2, big, -big], targets: [0, 1], weights: [1, 0])
+  #expect(value == (try softmax.value(logits: [1, 2], targets: [0])))
+  #expect(gradient[2] == 0 && gradient[3] == 0)
+  let bce = BinaryCrossEntropy(positiveWeight: 1e300)
+  let v = try bce.value(logits: [0.5, -1e300], targets: [0, 1], weights: [1, 0])
+  #expect(v == (try bce.value(logits: [0.5], targets: [0])))
+}
