@@ -94,13 +94,16 @@ public struct ClassPriors: Sendable, Hashable {
   /// The offsets `tau log π_k` that logit adjustment adds in training.
   ///
   /// - Throws: ``LossError/invalidParameter(name:value:requirement:)`` for a
-  ///   tau that is negative or not finite, or so large that an offset overflows.
+  ///   tau that is negative or not finite, or so large that an offset exceeds
+  ///   2^966 in magnitude (then `z + offset` could overflow for a finite z).
   func offsets(tau: Double) throws(LossError) -> [Double] {
     try Validation.checkNonNegative(tau, name: "tau")
     let offsets = logProbabilities.map { tau == 0 ? 0 : tau * $0 }
-    guard offsets.allSatisfy(\.isFinite) else {
+    // |offset| <= 2^966, below half an ulp of the largest double (2^970), keeps
+    // z ± offset finite for every finite logit z: no row of -inf (and NaN) later.
+    guard offsets.allSatisfy({ abs($0) <= 0x1p966 }) else {
       throw .invalidParameter(
-        name: "tau", value: tau, requirement: "small enough that tau * log(prior) is finite")
+        name: "tau", value: tau, requirement: "small enough that |tau * log(prior)| <= 2^966")
     }
     return offsets
   }
