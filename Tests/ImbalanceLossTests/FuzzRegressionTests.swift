@@ -48,3 +48,22 @@ import Testing
   let v = try bce.value(logits: [0.5, -1e300], targets: [0, 1], weights: [1, 0])
   #expect(v == (try bce.value(logits: [0.5], targets: [0])))
 }
+
+/// Fuzz/corpus/regression-huge-tau: with tau = 1e300 the offsets tau log π
+/// were finite but `z ± offset` overflowed for |z| near 1.8e308: post-hoc
+/// adjusted logits of inf, and a softmax row of -inf (NaN loss). Offsets are
+/// now bounded by 2^966, half an ulp of the largest double, so every finite
+/// logit stays finite after adjustment.
+@Test func offsetsThatCouldOverflowALogitAreInvalid() throws {
+  let error = LossError.invalidParameter(
+    name: "tau", value: 1e300, requirement: "small enough that |tau * log(prior)| <= 2^966")
+  #expect(throws: error) { try LogitAdjustedCrossEntropy(priors: [0.5, 0.5], tau: 1e300) }
+  let priors = try ClassPriors([1, 2])
+  #expect(throws: error) { try priors.adjustedLogits([.greatestFiniteMagnitude, 0], tau: 1e300) }
+  // Just inside the bound, the most negative logits give a finite value.
+  let loss = try LogitAdjustedCrossEntropy(priors: [0.5, 0.5], tau: 1e290)
+  let big = Double.greatestFiniteMagnitude
+  let (value, gradient) = try loss.valueAndGradient(logits: [-big, -big], targets: [0])
+  #expect(value.isFinite && gradient.allSatisfy(\.isFinite))
+  #expect(try priors.adjustedLogits([big, -big], tau: 1e290).allSatisfy(\.isFinite))
+}
