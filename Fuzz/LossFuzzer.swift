@@ -64,7 +64,13 @@ func require(_ condition: Bool, _ message: @autoclosure () -> String) {
 }
 
 /// Every entry point of one loss on one batch; checks the invariant.
-func exercise<L: Loss>(_ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?) {
+///
+/// `scale` bounds |∂L/∂z| from above (max over samples of the weight factor
+/// w_i / W or w_i, times the largest class weight): where it is representable
+/// the gradient must be finite; beyond it, ±inf is the honest answer (never NaN).
+func exercise<L: Loss>(
+  _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?, scale: Double = 1
+) {
   if verbose { fputs("\(loss) logits: \(logits) targets: \(targets) weights: \(weights as Any)\n", stderr) }
   let sentinel = -123.25
   // 1. Buffer API with a gradient buffer, which must stay untouched on a throw.
@@ -83,7 +89,9 @@ func exercise<L: Loss>(_ loss: L, logits: [Double], targets: [L.Target], weights
     // +inf only where the true value exceeds the double range (a term such as
     // softplus(1.7e308) * a_pos, or 745 * 1.7e308 under `.sum`); never NaN.
     require(v.isFinite || v == .infinity, "value \(v)")
-    require(gradient.allSatisfy(\.isFinite), "gradient \(gradient)")
+    require(
+      gradient.allSatisfy { $0.isFinite || (!$0.isNaN && !(scale < 1e300)) },
+      "gradient \(gradient) (bound \(scale))")
   }
   // 2. Value only (buffer and array), 3. array API, 4. reusable inout gradient.
   let valueOnly = try? loss.value(logits: logits, targets: targets, weights: weights)
@@ -147,6 +155,8 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let logitCount = r.count(near: binary ? n : n * k)
   let logits = (0..<logitCount).map { _ in r.double() }
   let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
+  // The largest weight factor: w_i / W <= 1 for the mean, w_i itself for the sum.
+  let factor = reduction == .sum ? max(1, weights?.map(\.magnitude).max() ?? 1) : 1
   if binary {
     let targets = (0..<r.count(near: n)).map { _ in r.double() }
     switch kind {
@@ -154,13 +164,15 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
       var loss = BinaryCrossEntropy(positiveWeight: r.double(), negativeWeight: r.double())
       loss.parallelism = parallelism
       loss.reduction = reduction
-      exercise(loss, logits: logits, targets: targets, weights: weights)
+      let classWeight = max(1, loss.positiveWeight.magnitude, loss.negativeWeight.magnitude)
+      exercise(
+        loss, logits: logits, targets: targets, weights: weights, scale: factor * classWeight)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
     case 1:
       var loss = SmoothAccuracyLoss()
       loss.parallelism = parallelism
       loss.reduction = reduction
-      exercise(loss, logits: logits, targets: targets, weights: weights)
+      exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
     case 2:
       var loss = SmoothF1Loss()
@@ -173,7 +185,7 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
       var loss = F1WeightedCrossEntropy(f1: r.byte() % 2 == 0 ? nil : r.double())
       loss.parallelism = parallelism
       loss.reduction = reduction
-      exercise(loss, logits: logits, targets: targets, weights: weights)
+      exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
     }
   } else {
@@ -188,13 +200,13 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
       }
       loss.parallelism = parallelism
       loss.reduction = reduction
-      exercise(loss, logits: logits, targets: targets, weights: weights)
+      exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
     case 5:
       guard var loss = try? LogitAdjustedCrossEntropy(priors: priors, tau: tau) else { return 0 }
       loss.parallelism = parallelism
       loss.reduction = reduction
-      exercise(loss, logits: logits, targets: targets, weights: weights)
+      exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
     default:
       // ClassPriors: every initialiser and the post-hoc adjustment.
