@@ -71,7 +71,9 @@ func require(_ condition: Bool, _ message: @autoclosure () -> String) {
 func exercise<L: Loss>(
   _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?, scale: Double = 1
 ) {
-  if verbose { fputs("\(loss) logits: \(logits) targets: \(targets) weights: \(weights as Any)\n", stderr) }
+  if verbose {
+    fputs("\(loss) logits: \(logits) targets: \(targets) weights: \(weights as Any)\n", stderr)
+  }
   let sentinel = -123.25
   // 1. Buffer API with a gradient buffer, which must stay untouched on a throw.
   var gradient = [Double](repeating: sentinel, count: logits.count)

@@ -44,8 +44,12 @@ private let builders: [String: @Sendable ([Double], Int) throws -> AuditLoss] = 
   },
   "SmoothAccuracyLoss": { _, _ in .binary(.separable("", SmoothAccuracyLoss())) },
   "SmoothF1Loss": { _, _ in .binary(.whole("", SmoothF1Loss())) },
-  "F1WeightedCrossEntropy": { p, _ in .binary(.separable("", F1WeightedCrossEntropy(f1: p.first))) },
-  "SoftmaxCrossEntropy": { _, k in .softmax(.separable("", try SoftmaxCrossEntropy(classCount: k))) },
+  "F1WeightedCrossEntropy": { p, _ in
+    .binary(.separable("", F1WeightedCrossEntropy(f1: p.first)))
+  },
+  "SoftmaxCrossEntropy": { _, k in
+    .softmax(.separable("", try SoftmaxCrossEntropy(classCount: k)))
+  },
   "LogitAdjustedCrossEntropy": { p, _ in
     .softmax(.separable("", try LogitAdjustedCrossEntropy(priors: Array(p.dropFirst()), tau: p[0])))
   },
@@ -115,7 +119,9 @@ struct WorstError: CustomStringConvertible {
   var whereAbsolute = ""
   var count = 0
 
-  mutating func record(_ actual: Double, hi: Double, lo: Double, _ place: @autoclosure () -> String) {
+  mutating func record(
+    _ actual: Double, hi: Double, lo: Double, _ place: @autoclosure () -> String
+  ) {
     count += 1
     if abs(hi) < .leastNormalMagnitude {
       let error = actual.isFinite ? abs(actual - hi) : .infinity

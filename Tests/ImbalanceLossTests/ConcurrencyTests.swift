@@ -32,7 +32,9 @@ private struct Workload<Target: Sendable>: Sendable {
   }
 }
 
-private func bitsEqual(_ a: (value: Double, gradient: [Double]), _ b: (value: Double, gradient: [Double])) -> Bool {
+private func bitsEqual(
+  _ a: (value: Double, gradient: [Double]), _ b: (value: Double, gradient: [Double])
+) -> Bool {
   a.value.bitPattern == b.value.bitPattern
     && a.gradient.elementsEqual(b.gradient) { $0.bitPattern == $1.bitPattern }
 }

@@ -124,7 +124,8 @@ func permutingSamplesPermutesTheGradient(loss: LossCase<Double>) throws {
     let order = Array(0..<b.count).shuffled(using: &rng)
     let (v, g) = try loss.evaluate(b.logits, b.targets, b.weights)
     let (vp, gp) = try loss.evaluate(
-      order.map { b.logits[$0] }, order.map { b.targets[$0] }, b.weights.map { w in order.map { w[$0] } })
+      order.map { b.logits[$0] }, order.map { b.targets[$0] },
+      b.weights.map { w in order.map { w[$0] } })
     let why = "seed \(seed), \(loss)"
     expectNear(vp, v, ulps: Double(2 * b.count + 4), why)
     expectNear(gp, order.map { g[$0] }, ulps: 8, why)
@@ -208,7 +209,8 @@ func duplicatingASampleEqualsDoublingItsWeight(loss: LossCase<Double>) throws {
     var doubled = w
     doubled[j] *= 2
     let (vw, gw) = try loss.evaluate(b.logits, b.targets, doubled)
-    let (vd, gd) = try loss.evaluate(b.logits + [b.logits[j]], b.targets + [b.targets[j]], w + [w[j]])
+    let (vd, gd) = try loss.evaluate(
+      b.logits + [b.logits[j]], b.targets + [b.targets[j]], w + [w[j]])
     var folded = Array(gd.dropLast())
     folded[j] += gd[b.count]
     let why = "seed \(seed), j \(j), \(loss)"

@@ -47,7 +47,9 @@ struct LossCase<Target: Sendable>: Sendable, CustomStringConvertible {
   }
 
   /// A loss that is a function of the whole batch (no reduction, no per-sample terms).
-  static func whole<L: ParallelLoss>(_ name: String, _ loss: L) -> LossCase where L.Target == Target {
+  static func whole<L: ParallelLoss>(
+    _ name: String, _ loss: L
+  ) -> LossCase where L.Target == Target {
     LossCase(
       name: name, logitsPerSample: loss.logitsPerSample,
       evaluate: { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) },
