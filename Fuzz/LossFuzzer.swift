@@ -216,7 +216,8 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
       _ = try? ClassPriors(counts: counts)
       _ = try? ClassPriors(labels: targets, classCount: k)
       guard let p = try? ClassPriors(priors) else { return 0 }
-      require(p.probabilities.allSatisfy { $0 > 0 && $0.isFinite }, "priors \(p.probabilities)")
+      // π_k may underflow to 0 next to a prior 1e308 times larger; log π_k stays finite.
+      require(p.probabilities.allSatisfy { $0 >= 0 && $0 <= 1 }, "priors \(p.probabilities)")
       require(p.logProbabilities.allSatisfy(\.isFinite), "log priors \(p.logProbabilities)")
       if let adjusted = try? p.adjustedLogits(logits, tau: tau) {
         require(adjusted.count == logits.count, "adjusted length")

@@ -6,18 +6,25 @@ import Testing
 // kept in Fuzz/corpus/ so every fuzzing run replays it.
 
 /// Fuzz/corpus/regression-priors-underflow: priors spanning more than the
-/// double range normalised a positive prior to π = 0 (log π = -inf), breaking
-/// `ClassPriors`' promise π_k > 0. It is now an invalid prior.
-@Test func priorsWhoseRatioUnderflowAreInvalid() {
-  #expect(throws: LossError.invalidPrior(index: 0, value: 1e-300)) {
-    try ClassPriors([1e-300, 1e300, 3])
+/// double range normalised a positive prior to π = 0 and log π = -inf. Either
+/// answer is fine: an invalid prior, or priors whose logarithms are finite.
+@Test func priorsWhoseRatioUnderflowGiveFiniteLogarithms() {
+  for priors in [[1e-300, 1e300, 3], [1, 1e300, 0x1p-1074], [1e-300, 1e10]] {
+    do {
+      let p = try ClassPriors(priors)
+      #expect(p.logProbabilities.allSatisfy { $0.isFinite }, "\(priors)")
+      #expect(p.probabilities.allSatisfy { $0 >= 0 && $0 <= 1 }, "\(priors)")
+      let loss = try LogitAdjustedCrossEntropy(priors: p, tau: 1)
+      let logits = (0..<priors.count).map(Double.init)
+      let (v, g) = try loss.valueAndGradient(logits: logits, targets: [priors.count - 1])
+      #expect(v.isFinite && g.allSatisfy { $0.isFinite }, "\(priors)")
+    } catch {
+      guard case .invalidPrior(let k, let value) = error, priors[k] == value else {
+        Issue.record("\(priors): \(error)")
+        continue
+      }
+    }
   }
-  #expect(throws: LossError.invalidPrior(index: 2, value: 0x1p-1074)) {
-    try LogitAdjustedCrossEntropy(priors: [1, 1e300, 0x1p-1074], tau: 0)
-  }
-  // A ratio that stays subnormal is still a valid (tiny) prior.
-  let p = try? ClassPriors([1e-300, 1e10])
-  #expect(p.map { $0.probabilities[0] > 0 && $0.logProbabilities.allSatisfy(\.isFinite) } == true)
 }
 
 /// Fuzz/corpus/regression-overflow-nan: a loss term beyond the double range
@@ -51,19 +58,30 @@ import Testing
 
 /// Fuzz/corpus/regression-huge-tau: with tau = 1e300 the offsets tau log π
 /// were finite but `z ± offset` overflowed for |z| near 1.8e308: post-hoc
-/// adjusted logits of inf, and a softmax row of -inf (NaN loss). Offsets are
-/// now bounded by 2^966, half an ulp of the largest double, so every finite
-/// logit stays finite after adjustment.
-@Test func offsetsThatCouldOverflowALogitAreInvalid() throws {
-  let error = LossError.invalidParameter(
-    name: "tau", value: 1e300, requirement: "small enough that |tau * log(prior)| <= 2^966")
-  #expect(throws: error) { try LogitAdjustedCrossEntropy(priors: [0.5, 0.5], tau: 1e300) }
-  let priors = try ClassPriors([1, 2])
-  #expect(throws: error) { try priors.adjustedLogits([.greatestFiniteMagnitude, 0], tau: 1e300) }
-  // Just inside the bound, the most negative logits give a finite value.
-  let loss = try LogitAdjustedCrossEntropy(priors: [0.5, 0.5], tau: 1e290)
+/// adjusted logits of inf, and a softmax row of -inf (NaN loss). Either
+/// answer is fine: tau rejected as too large, or finite results.
+@Test func hugeTauGivesAnErrorOrFiniteResults() throws {
   let big = Double.greatestFiniteMagnitude
-  let (value, gradient) = try loss.valueAndGradient(logits: [-big, -big], targets: [0])
-  #expect(value.isFinite && gradient.allSatisfy(\.isFinite))
-  #expect(try priors.adjustedLogits([big, -big], tau: 1e290).allSatisfy(\.isFinite))
+  for tau in [1e290, 1e300, 1e308] {
+    do {
+      let loss = try LogitAdjustedCrossEntropy(priors: [0.5, 0.5], tau: tau)
+      let (value, gradient) = try loss.valueAndGradient(logits: [-big, -big], targets: [0])
+      #expect(value.isFinite && gradient.allSatisfy { $0.isFinite }, "tau \(tau)")
+    } catch {
+      guard case .invalidParameter(name: "tau", value: tau, _) = error else {
+        Issue.record("tau \(tau): \(error)")
+        continue
+      }
+    }
+    do {
+      // (The label is `adjustedLogits(logits:tau:)` on main.)
+      let adjusted = try ClassPriors([1, 2]).adjustedLogits([big, 0], tau: tau)
+      #expect(adjusted.allSatisfy { $0.isFinite }, "tau \(tau): \(adjusted)")
+    } catch {
+      guard case .invalidParameter(name: "tau", value: tau, _) = error else {
+        Issue.record("tau \(tau): \(error)")
+        continue
+      }
+    }
+  }
 }
