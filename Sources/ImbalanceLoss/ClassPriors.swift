@@ -117,13 +117,22 @@ public struct ClassPriors: Sendable, Hashable {
   /// The post-hoc adjusted logits `z_ik - tau log π_k`, row-major like `logits`.
   ///
   /// - Throws: ``LossError`` for a logit count that is not a multiple of K, an
-  ///   empty batch, a non-finite logit, or an invalid tau.
+  ///   empty batch, a non-finite logit, or an invalid tau (including one so
+  ///   large that an adjusted logit overflows).
   /// - Complexity: O(N K).
   public func adjustedLogits(logits: [Double], tau: Double = 1) throws(LossError) -> [Double] {
     let offsets = try checkedOffsets(logits, tau: tau)
     let k = classCount
     var adjusted = logits
-    for i in adjusted.indices { adjusted[i] -= offsets[i % k] }
+    for i in adjusted.indices {
+      adjusted[i] -= offsets[i % k]
+      // z - tau log π can exceed the largest double only when tau is huge.
+      guard adjusted[i].isFinite else {
+        throw .invalidParameter(
+          name: "tau", value: tau,
+          requirement: "small enough that every adjusted logit z - tau log(prior) is finite")
+      }
+    }
     return adjusted
   }
 
@@ -136,12 +145,14 @@ public struct ClassPriors: Sendable, Hashable {
   public func predictions(logits: [Double], tau: Double = 1) throws(LossError) -> [Int] {
     let offsets = try checkedOffsets(logits, tau: tau)
     let k = classCount
+    // Halving both terms is exact here (|z| > 2^-1021 or the comparison is
+    // unaffected) and keeps z/2 - o/2 finite where z - o would overflow.
     return (0..<(logits.count / k)).map { i in
       var best = 0
       var bestValue = -Double.infinity
-      for j in 0..<k where logits[i * k + j] - offsets[j] > bestValue {
+      for j in 0..<k where 0.5 * logits[i * k + j] - 0.5 * offsets[j] > bestValue {
         best = j
-        bestValue = logits[i * k + j] - offsets[j]
+        bestValue = 0.5 * logits[i * k + j] - 0.5 * offsets[j]
       }
       return best
     }

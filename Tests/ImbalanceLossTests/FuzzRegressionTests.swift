@@ -1,0 +1,87 @@
+import ImbalanceLoss
+import Testing
+
+// Inputs on which Fuzz/LossFuzzer.swift (Scripts/fuzz.sh) once broke the
+// invariant "throws LossError, or finite results"; each raw input is also
+// kept in Fuzz/corpus/ so every fuzzing run replays it.
+
+/// Fuzz/corpus/regression-priors-underflow: priors spanning more than the
+/// double range normalised a positive prior to π = 0 and log π = -inf. Either
+/// answer is fine: an invalid prior, or priors whose logarithms are finite.
+@Test func priorsWhoseRatioUnderflowGiveFiniteLogarithms() {
+  for priors in [[1e-300, 1e300, 3], [1, 1e300, 0x1p-1074], [1e-300, 1e10]] {
+    do {
+      let p = try ClassPriors(priors)
+      #expect(p.logProbabilities.allSatisfy { $0.isFinite }, "\(priors)")
+      #expect(p.probabilities.allSatisfy { $0 >= 0 && $0 <= 1 }, "\(priors)")
+      let loss = try LogitAdjustedCrossEntropy(priors: p, tau: 1)
+      let logits = (0..<priors.count).map(Double.init)
+      let (v, g) = try loss.valueAndGradient(logits: logits, targets: [priors.count - 1])
+      #expect(v.isFinite && g.allSatisfy { $0.isFinite }, "\(priors)")
+    } catch {
+      guard case .invalidPrior(let k, let value) = error, priors[k] == value else {
+        Issue.record("\(priors): \(error)")
+        continue
+      }
+    }
+  }
+}
+
+/// Fuzz/corpus/regression-overflow-nan: a loss term beyond the double range
+/// (here 745 × (1.8e308 + 7.9e270) under `.sum`) made the compensated sum
+/// compute inf - inf = NaN. The value is now +inf and the gradient finite.
+@Test func overflowingValueIsInfinityNotNaN() throws {
+  var loss = try SoftmaxCrossEntropy(classCount: 2)
+  loss.reduction = .sum
+  let (value, gradient) = try loss.valueAndGradient(
+    logits: [-7.934739101446519e+270, .greatestFiniteMagnitude], targets: [0], weights: [745])
+  #expect(value == .infinity)
+  #expect(gradient == [-745, 745])
+  let bce = BinaryCrossEntropy(positiveWeight: 1e300)
+  #expect(try bce.value(logits: [-1e300, 0], targets: [1, 0]) == .infinity)
+}
+
+/// Fuzz/corpus/regression-zero-weight-overflow: a sample with weight 0 whose
+/// term overflows (a softmax row spanning ±1.8e308, or a_pos softplus(-z)
+/// beyond the double range) added 0 * inf = NaN to the value.
+@Test func zeroWeightSampleWithOverflowingTermAddsNothing() throws {
+  let big = Double.greatestFiniteMagnitude
+  let softmax = try SoftmaxCrossEntropy(classCount: 2)
+  let (value, gradient) = try softmax.valueAndGradient(
+    logits: [1, 2, big, -big], targets: [0, 1], weights: [1, 0])
+  #expect(value == (try softmax.value(logits: [1, 2], targets: [0])))
+  #expect(gradient[2] == 0 && gradient[3] == 0)
+  let bce = BinaryCrossEntropy(positiveWeight: 1e300)
+  let v = try bce.value(logits: [0.5, -1e300], targets: [0, 1], weights: [1, 0])
+  #expect(v == (try bce.value(logits: [0.5], targets: [0])))
+}
+
+/// Fuzz/corpus/regression-huge-tau: with tau = 1e300 the offsets tau log π
+/// were finite but `z ± offset` overflowed for |z| near 1.8e308: post-hoc
+/// adjusted logits of inf, and a softmax row of -inf (NaN loss). Either
+/// answer is fine: tau rejected as too large, or finite results.
+@Test func hugeTauGivesAnErrorOrFiniteResults() throws {
+  let big = Double.greatestFiniteMagnitude
+  for tau in [1e290, 1e300, 1e308] {
+    do {
+      let loss = try LogitAdjustedCrossEntropy(priors: [0.5, 0.5], tau: tau)
+      let (value, gradient) = try loss.valueAndGradient(logits: [-big, -big], targets: [0])
+      #expect(value.isFinite && gradient.allSatisfy { $0.isFinite }, "tau \(tau)")
+    } catch {
+      guard case .invalidParameter(name: "tau", value: tau, _) = error else {
+        Issue.record("tau \(tau): \(error)")
+        continue
+      }
+    }
+    do {
+      // (The label is `adjustedLogits(logits:tau:)` on main.)
+      let adjusted = try ClassPriors([1, 2]).adjustedLogits(logits: [big, 0], tau: tau)
+      #expect(adjusted.allSatisfy { $0.isFinite }, "tau \(tau): \(adjusted)")
+    } catch {
+      guard case .invalidParameter(name: "tau", value: tau, _) = error else {
+        Issue.record("tau \(tau): \(error)")
+        continue
+      }
+    }
+  }
+}
