@@ -2,7 +2,7 @@
 import PackageDescription
 
 // No dependencies and no unsafeFlags: the package must stay usable as a
-// dependency. Build with `-Xswiftc -target-cpu -Xswiftc x86-64-v3` (or
+// dependency. Build with `-Xswiftc -target-cpu -Xswiftc haswell` (or
 // `native`) for FMA/AVX kernels; see README "Performance".
 let package = Package(
   name: "ImbalanceLoss",
