@@ -102,6 +102,8 @@ public struct BinaryMethod: Sendable {
       BinaryCrossEntropy()
     },
     .postHoc("BCE + post-hoc adjustment (tau 1)", of: "BCE", tau: 1),
+    .loss("focal (gamma 2)") { _ in BinaryFocalLoss(gamma: 2) },
+    .loss("soft Dice") { _ in SoftDiceLoss() },
   ]
 }
 

@@ -80,6 +80,27 @@ public struct MulticlassMethod: Sendable {
       try LogitAdjustedCrossEntropy(priors: set.priors, tau: 1)
     },
     .postHoc("softmax CE + post-hoc adjustment (tau 1)", of: "softmax CE", tau: 1),
+    .loss(
+      "CE, class-balanced weights (beta 0.999)",
+      classWeights: { (set) throws(LossError) in
+        try ClassWeights.effectiveNumber(classCounts: set.counts, beta: 0.999)
+      }
+    ) { (set) throws(LossError) in
+      try SoftmaxCrossEntropy(classCount: set.classCount)
+    },
+    .loss("LDAM margins (max 0.5, scale 1)") { (set) throws(LossError) in
+      // Scale 1: these are raw linear logits, not the cosine logits s = 30 assumes.
+      try MarginSoftmaxCrossEntropy.ldam(classCounts: set.counts, largestMargin: 0.5, scale: 1)
+    },
+    .loss("softmax focal (gamma 2)") { (set) throws(LossError) in
+      try SoftmaxFocalLoss(classCount: set.classCount, gamma: 2)
+    },
+    .loss("macro smooth F1") { (set) throws(LossError) in
+      try MacroSmoothF1Loss(classCount: set.classCount)
+    },
+    .loss("macro-F1-weighted CE (batch F)") { (set) throws(LossError) in
+      try MacroF1WeightedCrossEntropy(classCount: set.classCount)
+    },
   ]
 }
 
