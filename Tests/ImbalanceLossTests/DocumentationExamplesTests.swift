@@ -98,6 +98,41 @@ import Testing
     }
     #expect(checked >= 4)
   }
+
+  @Test func everySwiftBlockIsCheckedOrAManifestFragment() throws {
+    // A ```swift block without a snippet marker would escape the test above.
+    // The one exception is the Package.swift fragment, which cannot compile on
+    // its own: it must name the library product this manifest really declares.
+    let root = URL(fileURLWithPath: #filePath)
+      .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let manifest = try String(
+      contentsOf: root.appendingPathComponent("Package.swift"), encoding: .utf8)
+    #expect(manifest.contains(".library(name: \"ImbalanceLoss\""))
+    var documents = [root.appendingPathComponent("README.md")]
+    let catalog = root.appendingPathComponent("Sources/ImbalanceLoss/ImbalanceLoss.docc")
+    if let items = FileManager.default.enumerator(atPath: catalog.path) {
+      for case let item as String in items where item.hasSuffix(".md") {
+        documents.append(catalog.appendingPathComponent(item))
+      }
+    }
+    for document in documents {
+      let lines = try String(contentsOf: document, encoding: .utf8)
+        .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+      for (i, line) in lines.enumerated() where line.hasPrefix("```swift") {
+        let marker = i > 0 ? lines[i - 1] : ""
+        if marker.hasPrefix("<!-- snippet: ") { continue }
+        guard marker == "<!-- manifest-fragment -->" else {
+          Issue.record("\(document.lastPathComponent):\(i + 1): a swift block no test checks")
+          continue
+        }
+        let block = lines[(i + 1)...].prefix { !$0.hasPrefix("```") }.joined(separator: "\n")
+        #expect(block.contains(".package(url:"), "\(document.lastPathComponent):\(i + 1)")
+        #expect(
+          block.contains("dependencies: [\"ImbalanceLoss\"]"),
+          "\(document.lastPathComponent):\(i + 1): the fragment must use the product name")
+      }
+    }
+  }
 }
 
 /// `name -> lines` for every `// snippet: name` ... `// end-snippet` region,
