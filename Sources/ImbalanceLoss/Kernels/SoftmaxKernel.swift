@@ -13,7 +13,9 @@
 //    + (ties - 1), gives logsumexp(a) - a_c = (m - a_c) + log1p(s') and, when
 //    the label is a maximum, softmax_c - 1 = -s' / (1 + s'): a confident,
 //    correct row keeps all its digits instead of rounding to 0. Focal loss
-//    takes 1 - p_c and log(1 - p_c) from the same s'.
+//    takes 1 - p_c and log(1 - p_c) from the same s'. The exponents a_k - m
+//    are formed from differences of the inputs, in two words (TwoSum), so
+//    exp of them is good to a few ulps, and so is m - a_c.
 // 2. Edge cases: never NaN; the weighted row loss `f l` is finite whenever
 //    its true value is. The rare row whose adjusted logits overflow (a_k =
 //    -inf, or m - a_c or the smoothing mean beyond the largest double) is
@@ -423,7 +425,9 @@ enum SoftmaxKernel {
     // or |delta| (and |s d| when s is not a power of two). Then
     // e_k = exp(hi) (1 + lo). d_M is exactly 0. A row where a difference
     // overflows gets a NaN lo (inf - inf), hence a NaN s': it goes to
-    // `rescaledStatistics`.
+    // `rescaledStatistics`. Cost (callgrind, default build, value and
+    // gradient): +10% (K = 10) and +7% (K = 1000) instructions for a plain
+    // row, which needs no M; +30% with offsets.
     let zTop = plain ? m : z[top]
     let oTop = plain ? 0 : o[top]
     let deltaTop = top == c ? delta : 0
