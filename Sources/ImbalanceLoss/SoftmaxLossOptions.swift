@@ -119,7 +119,8 @@ struct SoftmaxSetup: Sendable {
           }
           let rule = SoftmaxRule(
             offsets: o.baseAddress!, scale: scale, margins: margins,
-            smoothing: labelSmoothing, focusing: focusing, smoothAccuracy: smoothAccuracy)
+            smoothing: labelSmoothing, focusing: focusing, smoothAccuracy: smoothAccuracy,
+            offsetsAreZero: o.allSatisfy { $0 == 0 })
           return try body(batch, rule)
         }
       }

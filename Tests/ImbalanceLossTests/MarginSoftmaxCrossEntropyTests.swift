@@ -104,10 +104,13 @@ private let labels = [0, 2, 2, 1]
     let am = try MarginSoftmaxCrossEntropy.additiveMargin(0.35, classCount: 3, scale: 30)
     #expect(am.margins == [0.35, 0.35, 0.35])
     // Row [0.9, 0.2, 0.1], label 0, by hand: a = 30 [0.55, 0.2, 0.1] = [16.5, 6, 3];
-    // l = log1p(e^-10.5 + e^-13.5); mpmath (dps 30):
-    // log1p(exp(-10.5) + exp(-13.5)) = 2.89069906250518665168e-5.
+    // l = log1p(e^-10.5 + e^-13.5) = 2.89069906250518665e-5 for the decimals;
+    // the doubles nearest 0.9, 0.2, 0.1 and 0.35 shift the exponents by ~1e-15,
+    // so the reference is for them: mpmath (dps 40), z = [mpf(0.9), mpf(0.2),
+    // mpf(0.1)], a = 30 [z0 - mpf(0.35), z1, z2], log1p(Σ_{k>0} exp(a_k - a_0))
+    // = 2.890699062505183740508e-5.
     let value = try am.value(logits: [0.9, 0.2, 0.1], targets: [0])
-    expectClose(value, 2.89069906250518665168e-5, relative: 1e-15)
+    expectClose(value, 2.890699062505183740508e-5, relative: 1e-15)
   }
 
   @Test func unitScaleAndZeroMarginsAreSoftmaxCrossEntropy() throws {

@@ -47,11 +47,14 @@ private func expectEach(
               let slow = SoftmaxKernel.rescaledStatistics(batch, 0, rule, &slowExps)
               let note = "seed \(seed), trial \(trial)"
               #expect(fast.unit == 1 && slow.unit == 4, "\(note)")
-              #expect(slow.maximum * 4 == fast.maximum, "\(note)")
-              #expect(slow.labelLogit * 4 == fast.labelLogit, "\(note)")
-              expectClose(slow.sPrime, fast.sPrime, relative: 1e-14, note)
-              expectClose(slow.shiftedMean * 4, fast.shiftedMean, relative: 1e-14, note)
-              for j in 0..<k { expectClose(slowExps[j], fastExps[j], relative: 1e-15, note) }
+              // The fast pass carries a_k - m in two words, the quarter pass
+              // rounds each a_k / 4 (|a| <= 50.5, ulp 7.1e-15): they agree to
+              // a few of those ulps in m - a_c, and exp(4 d) to |4 d| of them
+              // (|4 d| <= 101, so 101 * 7.1e-15 = 7.2e-13 relative).
+              expectClose(slow.gap * 4, fast.gap, relative: 1e-14, floor: 3, note)
+              expectClose(slow.sPrime, fast.sPrime, relative: 1e-12, note)
+              expectClose(slow.shiftedMean * 4, fast.shiftedMean, relative: 1e-12, note)
+              for j in 0..<k { expectClose(slowExps[j], fastExps[j], relative: 1e-12, note) }
             }
           }
         }

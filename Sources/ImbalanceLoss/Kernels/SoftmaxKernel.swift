@@ -13,7 +13,9 @@
 //    + (ties - 1), gives logsumexp(a) - a_c = (m - a_c) + log1p(s') and, when
 //    the label is a maximum, softmax_c - 1 = -s' / (1 + s'): a confident,
 //    correct row keeps all its digits instead of rounding to 0. Focal loss
-//    takes 1 - p_c and log(1 - p_c) from the same s'.
+//    takes 1 - p_c and log(1 - p_c) from the same s'. The exponents a_k - m
+//    are formed from differences of the inputs, in two words (TwoSum), so
+//    exp of them is good to a few ulps, and so is m - a_c.
 // 2. Edge cases: never NaN; the weighted row loss `f l` is finite whenever
 //    its true value is. The rare row whose adjusted logits overflow (a_k =
 //    -inf, or m - a_c or the smoothing mean beyond the largest double) is
@@ -146,12 +148,17 @@ struct SoftmaxRule: @unchecked Sendable {
   @usableFromInline let focusing: Double
   /// Whether the row loss is `1 - p_c` (smooth accuracy) instead.
   @usableFromInline let smoothAccuracy: Bool
+  /// Whether `a_k = z_k` (every offset 0, `s = 1`, no margins): the kernel
+  /// then skips the offset and scale terms of its exponents.
+  @usableFromInline let isPlain: Bool
 
   @inlinable
   init(
     offsets: UnsafePointer<Double>, scale: Double = 1, margins: UnsafePointer<Double>? = nil,
-    smoothing: Double = 0, focusing: Double = 0, smoothAccuracy: Bool = false
+    smoothing: Double = 0, focusing: Double = 0, smoothAccuracy: Bool = false,
+    offsetsAreZero: Bool = false
   ) {
+    self.isPlain = offsetsAreZero && scale == 1 && margins == nil
     self.offsets = offsets
     self.scale = scale
     self.margins = margins
@@ -162,14 +169,21 @@ struct SoftmaxRule: @unchecked Sendable {
 }
 
 /// The shared statistics of one row's adjusted logits.
+///
+/// `maximum` and `labelLogit` are only used through their difference
+/// `m - a_c`: the fast pass stores `m` as 0 and `a_c - m` as the two-word
+/// `labelLogit + labelLow`; `rescaledStatistics` stores `m` and `a_c` (in
+/// quarters) with `labelLow` 0.
 @usableFromInline
 struct SoftmaxRowStatistics {
-  /// `m = max_k a_k`.
+  /// `m = max_k a_k`, or 0 (see above).
   @usableFromInline var maximum: Double
   /// `s' = Σ_k exp(a_k - m) - 1 >= 0`.
   @usableFromInline var sPrime: Double
-  /// `a_c`, the label's adjusted logit.
+  /// `a_c`, the label's adjusted logit, or its leading word of `a_c - m`.
   @usableFromInline var labelLogit: Double
+  /// The low word of `a_c - m` (0 in `rescaledStatistics`).
+  @usableFromInline var labelLow: Double
   /// `Σ_k (a_k - m) / K <= 0` (a mean, so it cannot overflow), summed only
   /// when label smoothing needs it.
   @usableFromInline var shiftedMean: Double
@@ -180,12 +194,13 @@ struct SoftmaxRowStatistics {
   @usableFromInline var unit: Double
 
   @inlinable init(
-    maximum: Double, sPrime: Double, labelLogit: Double, shiftedMean: Double,
-    labelMargin: Double, unit: Double = 1
+    maximum: Double, sPrime: Double, labelLogit: Double, labelLow: Double = 0,
+    shiftedMean: Double, labelMargin: Double, unit: Double = 1
   ) {
     self.maximum = maximum
     self.sPrime = sPrime
     self.labelLogit = labelLogit
+    self.labelLow = labelLow
     self.shiftedMean = shiftedMean
     self.labelMargin = labelMargin
     self.unit = unit
@@ -194,8 +209,11 @@ struct SoftmaxRowStatistics {
   /// `logsumexp(a) - a_c = -log p_c >= 0`; +inf only when it exceeds the
   /// largest double.
   @inlinable var crossEntropy: Double {
-    (maximum - labelLogit) * unit + Elementary.log1p(sPrime)
+    gap * unit + Elementary.log1p(sPrime)
   }
+
+  /// `m - a_c >= 0` (in units of `unit`), with its low word.
+  @inlinable var gap: Double { (maximum - labelLogit) - labelLow }
 
   /// Whether the label's logit is a maximum (then `p_c = 1 / (1 + s')`).
   @inlinable var labelIsMaximum: Bool { labelLogit == maximum }
@@ -230,7 +248,8 @@ struct FocalRow {
         ? 0 : Elementary.exp(gamma * (Elementary.log(r.sPrime) - Elementary.log1p(r.sPrime)))
     } else {
       // The maximum is another class, so e_c <= 1 <= others and p <= 1/2.
-      let ec = Elementary.exp((r.labelLogit - r.maximum) * r.unit)
+      let ec0 = Elementary.exp((r.labelLogit - r.maximum) * r.unit)
+      let ec = ec0 + ec0 * r.labelLow
       p = ec / total
       q = 1 - p
       others = total - ec
@@ -333,17 +352,28 @@ enum SoftmaxKernel {
     // The vector block that holds the label, which loses the margin.
     let cBlock = delta == 0 ? -1 : c - c % 8
 
-    // Pass 1: m = max_k a_k.
+    // Pass 1: m = max_k a_k, and M, the index of its first occurrence (each
+    // lane of `iv` keeps the index of its first maximum, as a double). A
+    // plain row needs only z_M = m.
+    let plain = rule.isPlain
     var j = 0
     var mv = Vector(repeating: -.infinity)
+    var iv = Vector()
+    var jv = Vector(0, 1, 2, 3, 4, 5, 6, 7)
     while j + 8 <= k {
       var a = SIMDLoad.load(z + j) * sv + SIMDLoad.load(o + j)
       if j == cBlock { a[c - j] -= delta }
-      mv = mv.replacing(with: a, where: a .> mv)
+      let up = a .> mv
+      mv = mv.replacing(with: a, where: up)
+      if !plain {
+        iv = iv.replacing(with: jv, where: up)
+        jv += 8
+      }
       j += 8
     }
     // Tail of 4 to 7 logits (K >= 8): the last 8 logits as one vector,
-    // overlapping lanes already seen (`dup`; the max needs no masking).
+    // overlapping lanes already seen (`dup`; the max needs no masking, and an
+    // overlapping lane holds the same index as the lane that saw it first).
     // Shorter tails stay scalar: without AVX, a vector exp costs about as
     // much per lane as the scalar libm exp, so 8 lanes for 1-3 logits lose
     // (K = 10, fastest of 3 runs: a vector tail was 10-20% slower in the
@@ -356,20 +386,73 @@ enum SoftmaxKernel {
     if vectorTail {
       var a = SIMDLoad.load(z + tailBase) * sv + SIMDLoad.load(o + tailBase)
       if cTail >= 0 { a[cTail] -= delta }
-      mv = mv.replacing(with: a, where: a .> mv)
+      let up = a .> mv
+      mv = mv.replacing(with: a, where: up)
+      if !plain {
+        iv = iv.replacing(with: Vector(0, 1, 2, 3, 4, 5, 6, 7) + Double(tailBase), where: up)
+      }
     }
-    // max over the lanes, by halves (`mv.max()` is an outlined generic call).
+    // max over the lanes, by halves (`mv.max()` is an outlined generic call),
+    // then the smallest index among the lanes that hold it.
     let m4 = mv.lowHalf.replacing(with: mv.highHalf, where: mv.highHalf .> mv.lowHalf)
     let m2 = m4.lowHalf.replacing(with: m4.highHalf, where: m4.highHalf .> m4.lowHalf)
     var m = Swift.max(m2[0], m2[1])
+    var top = 0
+    if !plain {
+      let im = iv.replacing(with: .infinity, where: mv .!= m)
+      let i4 = im.lowHalf.replacing(with: im.highHalf, where: im.highHalf .< im.lowHalf)
+      let i2 = i4.lowHalf.replacing(with: i4.highHalf, where: i4.highHalf .< i4.lowHalf)
+      top = Int(Swift.min(i2[0], i2[1]))
+    }
     while j < k && !vectorTail {
       var a = z[j] * s + o[j]
       if j == c { a -= delta }
-      if a > m { m = a }
+      if a > m {
+        m = a
+        top = j
+      }
       j += 1
     }
 
-    // Pass 2: e_k = exp(a_k - m); s' sums those below m, ties counted apart.
+    // The exponents d_k = a_k - a_M, in two words hi + lo: rounding d once
+    // costs exp(d) up to |d|/2 ulps (|d| reaches 745), and forming a_k first
+    // loses the offsets where ulp(z) exceeds them. Instead
+    //
+    //     d_k = s (z_k - z_M) + ((o_k - o_M) - delta [k == c] + delta [M == c])
+    //
+    // with the error of z_k - z_M and of the final sum kept (branch-free
+    // TwoSum, exact in any rounding); the rest rounds in terms of size |o|
+    // or |delta| (and |s d| when s is not a power of two). Then
+    // e_k = exp(hi) (1 + lo). d_M is exactly 0. A row where a difference
+    // overflows gets a NaN lo (inf - inf), hence a NaN s': it goes to
+    // `rescaledStatistics`. Cost (callgrind, default build, value and
+    // gradient): +10% (K = 10) and +7% (K = 1000) instructions for a plain
+    // row, which needs no M; +30% with offsets.
+    let zTop = plain ? m : z[top]
+    let oTop = plain ? 0 : o[top]
+    let deltaTop = top == c ? delta : 0
+    @inline(__always) func exponent(_ j: Int) -> (hi: Double, lo: Double) {
+      var hi = z[j] - zTop
+      let bz = hi - z[j]
+      var lo = (z[j] - (hi - bz)) + (-zTop - bz)
+      if !plain {
+        let t = hi * s
+        var b = o[j] - oTop
+        if j == c { b -= delta }
+        b += deltaTop
+        hi = t + b
+        let bt = hi - t
+        lo = ((t - (hi - bt)) + (b - bt)) + lo * s
+      }
+      return (hi, lo)
+    }
+    let zTopv = Vector(repeating: zTop)
+    let minusZTopv = Vector(repeating: -zTop)
+    let oTopv = Vector(repeating: oTop)
+    let deltaTopv = Vector(repeating: deltaTop)
+
+    // Pass 2: e_k = exp(d_k); s' sums those below the maximum, ties (hi = 0,
+    // which adds lo) counted apart.
     let wantsShiftedSum = rule.smoothing != 0
     let inverseCount = 1 / Double(k)
     let inverseCountv = Vector(repeating: inverseCount)
@@ -381,19 +464,33 @@ enum SoftmaxKernel {
     while j + 8 <= k || (vectorTail && j < k) {
       let full = j + 8 <= k
       let base = full ? j : tailBase
-      var a = SIMDLoad.load(z + base) * sv + SIMDLoad.load(o + base)
-      if full ? j == cBlock : cTail >= 0 { a[c - base] -= delta }
-      var d = a - m
+      let zk = SIMDLoad.load(z + base)
+      var hi = zk - zTopv
+      let bz = hi - zk
+      var lo = (zk - (hi - bz)) + (minusZTopv - bz)
+      if !plain {
+        let t = hi * sv
+        var b = SIMDLoad.load(o + base) - oTopv
+        if full ? j == cBlock : cTail >= 0 { b[c - base] -= delta }
+        b += deltaTopv
+        hi = t + b
+        let bt = hi - t
+        lo = ((t - (hi - bt)) + (b - bt)) + lo * sv
+      }
       if wantsShiftedSum {
-        let t = d * inverseCountv
+        let t = hi * inverseCountv
         shiftedv += full ? t : t.replacing(with: 0, where: dup)
       }
       // Overlapping tail lanes get d = -inf, so e = 0 there and they add
       // nothing; `exps` keeps the values stored for them before.
-      if !full { d = d.replacing(with: -.infinity, where: dup) }
-      let e = Elementary.exp(d)
-      let atMax = d .== 0
-      restv += e.replacing(with: 0, where: atMax)
+      if !full {
+        hi = hi.replacing(with: -.infinity, where: dup)
+        lo = lo.replacing(with: 0, where: dup)
+      }
+      let e0 = Elementary.exp(hi)
+      let e = e0 + e0 * lo
+      let atMax = hi .== 0
+      restv += e.replacing(with: lo, where: atMax)
       tiesv += Vector(repeating: 0).replacing(with: 1, where: atMax)
       if let exps {
         SIMDLoad.store(full ? e : e.replacing(with: SIMDLoad.load(exps + base), where: dup),
@@ -405,27 +502,27 @@ enum SoftmaxKernel {
     var ties = tiesv.sum()
     var shifted = shiftedv.sum()
     while j < k {
-      var a = z[j] * s + o[j]
-      if j == c { a -= delta }
-      let d = a - m
-      shifted += d * inverseCount
-      if d == 0 {
+      let (hi, lo) = exponent(j)
+      shifted += hi * inverseCount
+      if hi == 0 {
         ties += 1
-        if let exps { exps[j] = 1 }
+        rest += lo
+        if let exps { exps[j] = 1 + lo }
       } else {
-        let e = Elementary.exp(d)
+        let e0 = Elementary.exp(hi)
+        let e = e0 + e0 * lo
         rest += e
         if let exps { exps[j] = e }
       }
       j += 1
     }
-    let labelLogit = (z[c] * s + o[c]) - delta
-    // m - a_c or the mean overflowed, or m = -inf (every a_k = -inf): rare.
-    if !((m - labelLogit).isFinite && shifted.isFinite) {
+    let label = exponent(c)
+    // A difference or the mean overflowed (NaN or inf s'): rare.
+    if !(rest.isFinite && shifted.isFinite) {
       return rescaledStatistics(batch, i, rule, exps)
     }
     return SoftmaxRowStatistics(
-      maximum: m, sPrime: rest + (ties - 1), labelLogit: labelLogit,
+      maximum: 0, sPrime: rest + (ties - 1), labelLogit: label.hi, labelLow: label.lo,
       shiftedMean: shifted, labelMargin: delta)
   }
 
@@ -518,9 +615,7 @@ enum SoftmaxKernel {
       // l = (1 - eps)(m - a_c) + eps mean_k(m - a_k) + log1p(s'), all terms >= 0.
       let eps = rule.smoothing
       let uniform = eps / Double(k)
-      let gap = eps == 0
-        ? r.maximum - r.labelLogit
-        : (1 - eps) * (r.maximum - r.labelLogit) + eps * -r.shiftedMean
+      let gap = eps == 0 ? r.gap : (1 - eps) * r.gap + eps * -r.shiftedMean
       // Weighted before scaling back up, so a rescaled row (unit 4) whose
       // unweighted loss overflows still gives a finite f l.
       let linear = r.unit == 1 ? f * gap : (f * gap) * r.unit
@@ -542,7 +637,7 @@ enum SoftmaxKernel {
       let focal = FocalRow(r, gamma: gamma)
       loss = r.unit == 1
         ? f * (focal.power * focal.crossEntropy)
-        : (f * (focal.power * (r.maximum - r.labelLogit))) * r.unit
+        : (f * (focal.power * r.gap)) * r.unit
           + f * (focal.power * Elementary.log1p(r.sPrime))
       let magnitude = focal.labelGradientMagnitude(gamma: gamma)
       otherScale = focal.others == 0 ? 0 : fs * magnitude / focal.others
