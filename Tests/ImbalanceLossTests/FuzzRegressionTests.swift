@@ -1,11 +1,11 @@
 import ImbalanceLoss
 import Testing
 
-// Inputs on which Fuzz/LossFuzzer.swift (Scripts/fuzz.sh) once broke the
+// Inputs on which Scripts/Fuzz/LossFuzzer.swift (Scripts/fuzz.sh) once broke the
 // invariant "throws LossError, or finite results"; each raw input is also
-// kept in Fuzz/corpus/ so every fuzzing run replays it.
+// kept in Scripts/Fuzz/corpus/ so every fuzzing run replays it.
 
-/// Fuzz/corpus/regression-priors-underflow: priors spanning more than the
+/// Scripts/Fuzz/corpus/regression-priors-underflow: priors spanning more than the
 /// double range normalised a positive prior to π = 0 and log π = -inf. Either
 /// answer is fine: an invalid prior, or priors whose logarithms are finite.
 @Test func priorsWhoseRatioUnderflowGiveFiniteLogarithms() {
@@ -27,7 +27,7 @@ import Testing
   }
 }
 
-/// Fuzz/corpus/regression-overflow-nan: a loss term beyond the double range
+/// Scripts/Fuzz/corpus/regression-overflow-nan: a loss term beyond the double range
 /// (here 745 × (1.8e308 + 7.9e270) under `.sum`) made the compensated sum
 /// compute inf - inf = NaN. The value is now +inf and the gradient finite.
 @Test func overflowingValueIsInfinityNotNaN() throws {
@@ -41,7 +41,7 @@ import Testing
   #expect(try bce.value(logits: [-1e300, 0], targets: [1, 0]) == .infinity)
 }
 
-/// Fuzz/corpus/regression-zero-weight-overflow: a sample with weight 0 whose
+/// Scripts/Fuzz/corpus/regression-zero-weight-overflow: a sample with weight 0 whose
 /// term overflows (a softmax row spanning ±1.8e308, or a_pos softplus(-z)
 /// beyond the double range) added 0 * inf = NaN to the value.
 @Test func zeroWeightSampleWithOverflowingTermAddsNothing() throws {
@@ -56,7 +56,7 @@ import Testing
   #expect(v == (try bce.value(logits: [0.5], targets: [0])))
 }
 
-/// Fuzz/corpus/regression-huge-tau: with tau = 1e300 the offsets tau log π
+/// Scripts/Fuzz/corpus/regression-huge-tau: with tau = 1e300 the offsets tau log π
 /// were finite but `z ± offset` overflowed for |z| near 1.8e308: post-hoc
 /// adjusted logits of inf, and a softmax row of -inf (NaN loss). Either
 /// answer is fine: tau rejected as too large, or finite results.
