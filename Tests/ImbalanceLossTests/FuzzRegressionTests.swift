@@ -85,3 +85,25 @@ import Testing
     }
   }
 }
+
+/// Scripts/Fuzz/corpus/regression-weight-times-class-weight-overflow: under
+/// `.sum`, a weight times a class weight beyond the double range (1e17 ×
+/// 1e300 × 0.3) met a softplus that is exactly 0 (z = 1e17): inf × 0 = NaN.
+/// The true term `w a_pos y softplus(-z)` is 0; the other term is finite.
+@Test func weightTimesClassWeightOverflowMeetingZeroSoftplus() throws {
+  var bce = BinaryCrossEntropy(positiveWeight: 1e300, negativeWeight: 1e17)
+  bce.reduction = .sum
+  let (value, gradient) = try bce.valueAndGradient(
+    logits: [1e17], targets: [0.3], weights: [1e17])
+  // w a_neg (1 - y) softplus(z) = 1e17 * 1e17 * 0.7 * 1e17 (softplus(z) = z here).
+  expectClose(value, 1e17 * (1e17 * 0.7) * 1e17, relative: 1e-15)
+  // w (a_neg (1 - y) p - a_pos y (1 - p)) with p = 1, 1 - p = exp(-1e17) = 0.
+  expectClose(gradient[0], 1e17 * (1e17 * 0.7), relative: 1e-15)
+  // The same product order in the focal loss (gamma = 0 is class-weighted BCE).
+  var focal = BinaryFocalLoss(gamma: 0, positiveWeight: 1e300, negativeWeight: 1e17)
+  focal.reduction = .sum
+  #expect(try focal.value(logits: [1e17], targets: [0.3], weights: [1e17]) == value)
+  // A true product that needs the other order: w a_pos overflows, the softplus is tiny.
+  let tiny = try bce.value(logits: [700], targets: [1], weights: [1e17])
+  expectClose(tiny, 1e17 * (1e300 * 9.85967654375977e-305), relative: 1e-12)
+}

@@ -315,9 +315,20 @@ enum BinaryKernels {
     let yPos = aPos * y
     let yNeg = aNeg * (1 - y)
     return (
-      (f * yPos) * sp.negative + (f * yNeg) * sp.positive, f * (yNeg * s.p - yPos * s.q),
-      f * ((yPos + yNeg) * (s.p * s.q))
+      weightedProduct(f, yPos, sp.negative) + weightedProduct(f, yNeg, sp.positive),
+      f * (yNeg * s.p - yPos * s.q), f * ((yPos + yNeg) * (s.p * s.q))
     )
+  }
+
+  /// `f a b` for `f, a, b >= 0`, finite wherever the true product is: `(f a) b`
+  /// first (a tiny weight `f` keeps a huge softplus `b` finite); where `f a`
+  /// overflows, `f (a b)` instead, so that `b = 0` (the softplus of a very
+  /// negative logit) gives 0 rather than `inf * 0 = NaN`.
+  @inlinable @inline(__always)
+  static func weightedProduct(_ f: Vector, _ a: Vector, _ b: Vector) -> Vector {
+    let product = (f * a) * b
+    return product.replacing(
+      with: f * (a * b), where: .!(product .< Vector(repeating: .infinity)))
   }
 
   /// Writes the unweighted per-sample terms of a separable binary loss; an

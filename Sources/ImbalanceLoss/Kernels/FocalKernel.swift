@@ -43,7 +43,9 @@ extension BinaryKernels {
     // The weight multiplies the class weights before the (possibly huge)
     // softplus terms, as in `crossEntropyTerm`.
     return (
-      (f * yPos) * lossPos + (f * yNeg) * lossNeg, f * (yPos * slopePos + yNeg * slopeNeg),
+      BinaryKernels.weightedProduct(f, yPos, lossPos)
+        + BinaryKernels.weightedProduct(f, yNeg, lossNeg),
+      f * (yPos * slopePos + yNeg * slopeNeg),
       f * (yPos * curvaturePos + yNeg * curvatureNeg)
     )
   }
