@@ -145,8 +145,64 @@ if arguments.contains("--values") {
   } catch {
     fatalError("benchmark input rejected: \(error)")
   }
+} else if arguments.contains("--instructions") {
+  countInstructions()
 } else {
   runBenchmarks()
+}
+
+/// `--instructions`: exactly `--calls` (default 10) serial buffer-API calls
+/// of the `--only` loss (all losses without it) at `--sizes` (default 65536
+/// logits), for `Benchmarks/instructions.sh` to count under callgrind (the
+/// difference between 10 calls and 0): instruction counts are
+/// deterministic, whatever the load.
+@inline(never)
+func countedCalls(_ calls: Int, _ body: () throws -> Double) rethrows {
+  for _ in 0..<calls { sink += try body() }
+}
+
+func countInstructions() {
+  let n = sizes.first ?? 65_536
+  let a = CommandLine.arguments
+  let calls = a.firstIndex(of: "--calls").flatMap { i in
+    i + 1 < a.endIndex ? Int(a[i + 1]) : nil
+  } ?? 10
+  func run<L: Loss>(_ name: String, _ loss: L, _ z: [Double], _ t: [L.Target]) throws {
+    if let only, name != only { return }
+    var g = [Double](repeating: 0, count: z.count)
+    try z.withUnsafeBufferPointer { zb in
+      try t.withUnsafeBufferPointer { tb in
+        try g.withUnsafeMutableBufferPointer { gb in
+          try countedCalls(calls) {
+            try loss.valueAndGradient(logits: zb, targets: tb, weights: nil, gradient: gb)
+          }
+        }
+      }
+    }
+  }
+  do {
+    let z = makeLogits(n)
+    let y = makeTargets(n)
+    var sa = SmoothAccuracyLoss()
+    sa.parallelism = .serial
+    try run("smooth-accuracy", sa, z, y)
+    var bce = BinaryCrossEntropy()
+    bce.parallelism = .serial
+    try run("binary-cross-entropy", bce, z, y)
+    var f1 = SmoothF1Loss()
+    f1.parallelism = .serial
+    try run("smooth-f1", f1, z, y)
+    var f1ce = F1WeightedCrossEntropy()
+    f1ce.parallelism = .serial
+    try run("f1-weighted-ce", f1ce, z, y)
+    for k in [10, 100, 1000] {
+      var loss = try LogitAdjustedCrossEntropy(priors: makePriors(k), tau: 1)
+      loss.parallelism = .serial
+      try run("logit-adjusted-ce-\(k)", loss, Array(z.prefix(n / k * k)), makeLabels(n / k, k))
+    }
+  } catch {
+    fatalError("benchmark input rejected: \(error)")
+  }
 }
 
 func runBenchmarks() {

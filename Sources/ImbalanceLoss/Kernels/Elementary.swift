@@ -12,6 +12,50 @@ import ucrt
 /// AVX registers, four SSE2 registers).
 @usableFromInline typealias Vector = SIMD8<Double>
 
+// Lane selection as three bit operations. The standard library's
+// `replacing(with:where:)` lowers to a select whose mask LLVM re-derives from
+// the sign of its 64-bit lanes: on SSE2 (no 64-bit compare) that is a shift
+// or compare and a shuffle on top of and / andn / or, and with AVX2 a
+// variable blend where plain bit operations are cheaper. These overloads,
+// more specific than the generic ones, take the comparison's all-ones /
+// all-zeros lanes as bits: `b ^ ((a ^ b) & mask)`. Same lanes, same bits.
+// BCE in the default build: about 10% fewer instructions; with
+// `-target-cpu haswell` about 35% fewer (Benchmarks/instructions.sh).
+
+extension SIMD8 where Scalar == Double {
+  /// Lane-wise `mask ? other : self`, as bit operations (see above).
+  @_transparent @usableFromInline
+  func replacing(with other: Self, where mask: SIMDMask<SIMD8<Int64>>) -> Self {
+    let m = unsafeBitCast(mask, to: SIMD8<UInt64>.self)
+    let a = unsafeBitCast(other, to: SIMD8<UInt64>.self)
+    let b = unsafeBitCast(self, to: SIMD8<UInt64>.self)
+    return unsafeBitCast(b ^ ((a ^ b) & m), to: Self.self)
+  }
+
+  /// Lane-wise `mask ? other : self` for a scalar `other`.
+  @_transparent @usableFromInline
+  func replacing(with other: Double, where mask: SIMDMask<SIMD8<Int64>>) -> Self {
+    replacing(with: Self(repeating: other), where: mask)
+  }
+}
+
+extension SIMD4 where Scalar == Double {
+  /// Lane-wise `mask ? other : self`, as bit operations (see above).
+  @_transparent @usableFromInline
+  func replacing(with other: Self, where mask: SIMDMask<SIMD4<Int64>>) -> Self {
+    let m = unsafeBitCast(mask, to: SIMD4<UInt64>.self)
+    let a = unsafeBitCast(other, to: SIMD4<UInt64>.self)
+    let b = unsafeBitCast(self, to: SIMD4<UInt64>.self)
+    return unsafeBitCast(b ^ ((a ^ b) & m), to: Self.self)
+  }
+
+  /// Lane-wise `mask ? other : self` for a scalar `other`.
+  @_transparent @usableFromInline
+  func replacing(with other: Double, where mask: SIMDMask<SIMD4<Int64>>) -> Self {
+    replacing(with: Self(repeating: other), where: mask)
+  }
+}
+
 @usableFromInline
 enum SIMDLoad {
   @inlinable @inline(__always)
