@@ -3,8 +3,10 @@
 
 Computes, with mpmath at 60 significant digits (extra working precision where
 inputs of very different magnitudes are added), the value and the gradient of
-every core loss on grids covering |z| from 1e-300 to 1e300, soft targets,
-near-tied softmax rows, priors down to 1e-12 and extreme weights, and writes
+every core loss and of the long-tail family (focal, margin, Tversky / Dice,
+softmax smooth accuracy, macro smooth F1) on grids covering |z| from 1e-300
+to 1e300, soft targets, near-tied softmax rows, priors down to 1e-12 and
+extreme weights, and writes
 them as literal Swift arrays to Tests/ImbalanceLossTests/Fixtures/AccuracyReference.swift,
 so that `swift test` needs no Python.
 
@@ -13,10 +15,16 @@ the nearest double, lo = (r - hi) rounded, so the Swift side measures errors
 to a fraction of an ulp.
 
 Usage:  python3 Scripts/accuracy_reference.py   (needs mpmath; about a minute)
+        The family cases draw from their own random stream, after the core
+        ones, so adding to them leaves the core cases unchanged.
 
 ADDING A LOSS: write its reference as a function like `bce` below (value and
-gradient of a batch, mean reduction) and add it to BINARY_LOSSES or
-SOFTMAX_LOSSES; then add one line to `AccuracyAuditTests.builders`.
+gradient of a batch, mean reduction) from the documented formula (never from
+the Swift code's output), and add it to FAMILY_BINARY_LOSSES or
+FAMILY_SOFTMAX_LOSSES (softmax entries are (K, parameters)); `check_gradients`
+then verifies its analytic gradient against mpmath.diff. Add one line to
+`AccuracyAuditTests.builders` and a bound per category to `bounds`. Keep the
+fixture under about 1.2 MB: it is compiled into the test target.
 """
 
 import os
@@ -140,7 +148,8 @@ def binary_focal(params, z, y, w):
     gamma, a_pos, a_neg = focal_weights(params)
     f = normalised(w, len(z))
     terms = [focal_terms(gamma, a_pos, a_neg, zi, yi) for zi, yi in zip(z, y)]
-    return mpmath.fsum(fi * l for fi, (l, _) in zip(f, terms)), [fi * s for fi, (_, s) in zip(f, terms)]
+    value = mpmath.fsum(fi * l for fi, (l, _) in zip(f, terms))
+    return value, [fi * s for fi, (_, s) in zip(f, terms)]
 
 
 def confusion(z, y, w):
@@ -377,7 +386,8 @@ FAMILY_SOFTMAX_LOSSES = {
 }
 # Fixed weighted batches added to the random ones: one weight of 1e300 on a
 # sample that adds nothing to the sums (p = 0) beside a sample with p = 5e-131.
-HUGE_WEIGHT_BATCH = ([-1e-08, -9.297974118922514, -1e+20, 0.9331196665753723, 1e-300, -800.0, -300.0],
+HUGE_WEIGHT_BATCH = ([-1e-08, -9.297974118922514, -1e+20, 0.9331196665753723, 1e-300, -800.0,
+                      -300.0],
                      [0.0, 0.25, 0.0, 0.25, 0.25, 1.0, 0.0],
                      [0.5, 0.043570750385658163, 1e+300, 1.4073560437878476, 3.0, 3.0, 0.5])
 EXTRA_BATCHES = {"TverskyLoss": [HUGE_WEIGHT_BATCH], "SoftDiceLoss": [HUGE_WEIGHT_BATCH]}
@@ -578,7 +588,8 @@ def main():
     cases = binary_cases(rng, BINARY_LOSSES) + softmax_cases(rng, SOFTMAX_LOSSES)
     check_gradients()
     family = random.Random(20261130)
-    cases += binary_cases(family, FAMILY_BINARY_LOSSES) + softmax_cases(family, FAMILY_SOFTMAX_LOSSES)
+    cases += binary_cases(family, FAMILY_BINARY_LOSSES)
+    cases += softmax_cases(family, FAMILY_SOFTMAX_LOSSES)
     here = os.path.dirname(os.path.abspath(__file__))
     out = os.path.join(here, "..", "Tests", "ImbalanceLossTests", "Fixtures", "AccuracyReference.swift")
     os.makedirs(os.path.dirname(out), exist_ok=True)
