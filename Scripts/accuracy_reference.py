@@ -4,11 +4,11 @@
 Computes, with mpmath at 60 significant digits (extra working precision where
 inputs of very different magnitudes are added), the value and the gradient of
 every core loss and of the long-tail family (focal, margin, Tversky / Dice,
-softmax smooth accuracy, macro smooth F1) on grids covering |z| from 1e-300
-to 1e300, soft targets, near-tied softmax rows, priors down to 1e-12 and
-extreme weights, and writes
-them as literal Swift arrays to Tests/ImbalanceLossTests/Fixtures/AccuracyReference.swift,
-so that `swift test` needs no Python.
+softmax smooth accuracy, macro smooth F1, multi-label categorical CE) on
+grids covering |z| from 1e-300 to 1e300, soft targets, near-tied softmax
+rows, priors down to 1e-12 and extreme weights, and writes them as literal
+Swift arrays to Tests/ImbalanceLossTests/Fixtures/AccuracyReference.swift, so
+that `swift test` needs no Python.
 
 Each reference number r is written as two doubles (hi, lo): hi = r rounded to
 the nearest double, lo = (r - hi) rounded, so the Swift side measures errors
@@ -550,6 +550,55 @@ def softmax_cases(rng, losses):
     return cases
 
 
+def multi_label_cce(params, k, z, y, w):
+    """MultiLabelCategoricalCrossEntropy DocC, L = k labels per sample:
+    l_i = log(1 + sum_{y=0} e^s) + log(1 + sum_{y=1} e^-s), L = sum w l / sum w,
+    dl/ds_j = e^s_j / (1 + sum_neg e^s) (negative j), -e^-s_j / (1 + sum_pos e^-s) (positive j).
+    mpmath's exponents have no range limit, so the sums need no shifting."""
+    f = normalised(w, len(z) // k)
+    values, grad = [], []
+    for i in range(len(z) // k):
+        s = [M(x) for x in z[i * k:(i + 1) * k]]
+        t = y[i * k:(i + 1) * k]
+        neg = [mpmath.exp(s[j]) if t[j] == 0 else M(0) for j in range(k)]
+        pos = [mpmath.exp(-s[j]) if t[j] == 1 else M(0) for j in range(k)]
+        sum_neg, sum_pos = mpmath.fsum(neg), mpmath.fsum(pos)
+        values.append(f[i] * (mpmath.log1p(sum_neg) + mpmath.log1p(sum_pos)))
+        grad += [f[i] * (neg[j] / (1 + sum_neg) - pos[j] / (1 + sum_pos)) for j in range(k)]
+    return mpmath.fsum(values), grad
+
+
+def multi_label_cases(rng):
+    """MultiLabelCategoricalCrossEntropy with L = 4: the softmax rows one by one
+    (label patterns drawn at random, at least one of each kind in most rows),
+    and weighted batches."""
+    cases, k, name = [], 4, "MultiLabelCategoricalCrossEntropy"
+    rows = softmax_rows(rng, k)
+    for huge in [False, True]:
+        z, y, values, grad = [], [], [], []
+        for row in rows:
+            if (max(map(abs, row)) > 1e3) != huge:
+                continue
+            t = [float(rng.random() < 0.4) for _ in range(k)]
+            v, g = multi_label_cce([], k, row, t, None)
+            z += row
+            y += t
+            values.append(v)
+            grad += g
+        cases.append(Case(name, [], k, True, z, y, None, values, grad,
+                          "rows max abs(z) > 1e3" if huge else "rows max abs(z) <= 1e3"))
+    moderate = [row for row in rows if max(map(abs, row)) <= 1e3]
+    for _ in range(8):
+        n = rng.randint(2, 6)
+        z = sum((rng.choice(moderate) for _ in range(n)), [])
+        y = [float(rng.random() < 0.4) for _ in range(n * k)]
+        w = [rng.choice([0.0, 1e-300, 1e300, 0.5, rng.uniform(0, 2)]) for _ in range(n)]
+        w[rng.randrange(n)] = rng.uniform(0.5, 2)
+        v, g = multi_label_cce([], k, z, y, w)
+        cases.append(Case(name, [], k, False, z, y, w, [v], g, "weighted batches"))
+    return cases
+
+
 def check_gradients():
     """Verifies every family reference's analytic gradient against mpmath.diff
     (numerical differentiation at 60 digits) on moderate inputs, so that a
@@ -580,6 +629,12 @@ def check_gradients():
             for weights in [None, [0.5, 2.0, 1.0]]:
                 agree(name, params, lambda zz: ref(params, k, zz, labels, weights)[0], z,
                       ref(params, k, z, labels, weights)[1])
+    z = [0.3, -1.7, 2.5, 0.05, 6.0, -9.0, 1.0, 0.0]
+    y = [1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0]
+    for weights in [None, [0.5, 2.0]]:
+        agree("MultiLabelCategoricalCrossEntropy", [],
+              lambda zz: multi_label_cce([], 4, zz, y, weights)[0], z,
+              multi_label_cce([], 4, z, y, weights)[1])
     print("analytic gradients agree with mpmath.diff")
 
 
@@ -590,6 +645,7 @@ def main():
     family = random.Random(20261130)
     cases += binary_cases(family, FAMILY_BINARY_LOSSES)
     cases += softmax_cases(family, FAMILY_SOFTMAX_LOSSES)
+    cases += multi_label_cases(random.Random(20261131))
     here = os.path.dirname(os.path.abspath(__file__))
     out = os.path.join(here, "..", "Tests", "ImbalanceLossTests", "Fixtures", "AccuracyReference.swift")
     os.makedirs(os.path.dirname(out), exist_ok=True)

@@ -30,10 +30,12 @@ struct AccuracyCase: Sendable {
   let gradientLow: [Double]
 }
 
-/// A loss of the audit, binary or softmax: its `.mean` value and gradient.
+/// A loss of the audit, binary, softmax or multi-label (one 0/1 target per
+/// logit): its `.mean` value and gradient.
 enum AuditLoss {
   case binary(@Sendable ([Double], [Double], [Double]?) throws -> (Double, [Double]))
   case softmax(@Sendable ([Double], [Int], [Double]?) throws -> (Double, [Double]))
+  case multiLabel(@Sendable ([Double], [Double], [Double]?) throws -> (Double, [Double]))
 
   static func binary<L: Loss<Double>>(_ loss: L) -> AuditLoss {
     .binary { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) }
@@ -88,6 +90,10 @@ private let builders: [String: @Sendable ([Double], Int) throws -> AuditLoss] = 
     return .softmax(loss)
   },
   "MacroSmoothF1Loss": { _, k in .softmax(try MacroSmoothF1Loss(classCount: k)) },
+  "MultiLabelCategoricalCrossEntropy": { _, k in
+    let loss = try MultiLabelCategoricalCrossEntropy(labelCount: k)
+    return .multiLabel { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) }
+  },
 ]
 
 /// Worst errors in ulps per loss and input category, above which the audit
@@ -177,6 +183,11 @@ private let bounds: [String: (value: Double, gradient: Double)] = [
   "MacroSmoothF1Loss | rows max abs(z) <= 1e3": (4, 6),
   "MacroSmoothF1Loss | rows max abs(z) > 1e3": (2, 2),
   "MacroSmoothF1Loss | weighted batches": (4, 800),
+  // Multi-label CE: the exponents keep the rounding error of u - m (TwoSum),
+  // as in softmax (before: 294 ulps for the gradient).
+  "MultiLabelCategoricalCrossEntropy | rows max abs(z) <= 1e3": (3, 5),
+  "MultiLabelCategoricalCrossEntropy | rows max abs(z) > 1e3": (2, 2),
+  "MultiLabelCategoricalCrossEntropy | weighted batches": (2, 4),
 ]
 
 /// Categories that miss their bound for a known reason (reported in README
@@ -261,7 +272,10 @@ func measureAccuracy() throws -> [String: (value: WorstError, gradient: WorstErr
     let build = try #require(builders[c.loss], "no builder for \(c.loss)")
     let loss = try build(c.parameters, c.classCount)
     let k = c.classCount
-    let samples = c.targets.count
+    // Targets per sample: L for a multi-label loss, else 1.
+    let perSample: Int
+    if case .multiLabel = loss { perSample = k } else { perSample = 1 }
+    let samples = c.targets.count / perSample
     let batches: [Range<Int>] = c.samplewise ? (0..<samples).map { $0..<($0 + 1) } : [0..<samples]
     let key = "\(c.loss) | \(c.category)"
     var entry = worst[key] ?? (WorstError(), WorstError())
@@ -274,6 +288,9 @@ func measureAccuracy() throws -> [String: (value: WorstError, gradient: WorstErr
         (value, gradient) = try evaluate(z, Array(c.targets[rows]), w)
       case .softmax(let evaluate):
         (value, gradient) = try evaluate(z, c.targets[rows].map { Int($0) }, w)
+      case .multiLabel(let evaluate):
+        let t = Array(c.targets[(rows.lowerBound * k)..<(rows.upperBound * k)])
+        (value, gradient) = try evaluate(z, t, w)
       }
       let place = { "case \(index) \(c.loss)\(c.parameters.prefix(3)) z \(z.prefix(4))" }
       entry.value.record(value, hi: c.values[b], lo: c.valuesLow[b], place())
@@ -348,4 +365,19 @@ func measureAccuracy() throws -> [String: (value: WorstError, gradient: WorstErr
   expectUlps(value, 5.68890603989072693498594952581e-247, 4)
   expectUlps(gradient[1], 1.70667181196721808049578485774e-245, 4)
   expectUlps(-gradient[0], 1.70667181196721808049578485774e-245, 4)
+}
+
+@Test func multiLabelExponentKeepsItsDigits() throws {
+  // Formerly 2.953557280265877e-290 (294 ulps off): s_1 - s_0 = -666.67 was
+  // rounded before exp, as in softmax before. mpmath (dps 50), s_1 =
+  // mpf(333.3333333333333): e^(s_1 - 1000) / (e^-1000 + 1 + e^(s_1 - 1000))
+  // = 2.95355728026604448472694099178e-290 (weight 1/N = 1). With 9 labels
+  // (entry 1 in the vector loop) the added e^(-1000 - 1000) change nothing.
+  for padding in [0, 7] {
+    let loss = try MultiLabelCategoricalCrossEntropy(labelCount: 2 + padding)
+    let logits = [1000, 333.3333333333333] + [Double](repeating: -1000, count: padding)
+    let (_, gradient) = try loss.valueAndGradient(
+      logits: logits, targets: [Double](repeating: 0, count: 2 + padding))
+    expectUlps(gradient[1], 2.95355728026604448472694099178e-290, 2, "\(2 + padding) labels")
+  }
 }
