@@ -2,7 +2,7 @@
 /// `(1 - p_t)^gamma` on samples the model already gets right (SPEC §6).
 ///
 ///     p_t = softmax(z_i)_c_i            q = 1 - p_t
-///     l_i = -α_c_i q^gamma log p_t
+///     l_i = -q^gamma log p_t
 ///     L   = Σ_i v_i l_i / Σ_i v_i      with v_i = w_i α_c_i, α = classWeights
 ///     ∂l_i/∂z_ik = (p_ik - [k == c_i]) G,   G = q^(gamma-1) (q + gamma p_t (-log p_t))
 ///

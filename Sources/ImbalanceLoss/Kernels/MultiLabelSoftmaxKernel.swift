@@ -12,7 +12,8 @@
 //    and each member's slope g = e^{u - m} / (e^{-m} + 1 + s') in (0, 1),
 //    with curvature g (1 - g), 1 - g = (e^{-m} + s') / (e^{-m} + 1 + s') for a
 //    maximum and (e^{-m} + 1 + (s' - e^{u - m})) / (...) otherwise: no 1 - g
-//    is ever formed by cancellation.
+//    is ever formed by cancellation. The exponents u - m keep their rounding
+//    error (TwoSum), so e^{u - m} is good to a few ulps (not |u - m|/2).
 // 2. Edge cases: finite logits of any size give finite results; an empty set
 //    (no positive or no negative label) contributes exactly 0.
 // 3. Speed: three vectorised passes over each row (maxima, exponentials and
@@ -180,7 +181,14 @@ enum MultiLabelSoftmaxKernel {
       let u = sv.replacing(with: -sv, where: isPos)
       let m = mNegSplat.replacing(with: mPosSplat, where: isPos)
       let d = (u - m).replacing(with: -.infinity, where: .!(isNeg .| isPos))
-      let e = Elementary.exp(d)
+      let e0 = Elementary.exp(d)
+      // e = exp(d + lo) with lo the rounding error of u - m (TwoSum): exp of
+      // the rounded d would be off by up to |d|/2 ulps. Where e0 = 0 (d <
+      // -745, -inf for non-members, or an overflowed difference with a NaN
+      // lo) the correction is dropped.
+      let bz = d - u
+      let lo = (u - (d - bz)) + (-m - bz)
+      let e = (e0 + e0 * lo).replacing(with: e0, where: e0 .== 0)
       let atMax = d .== 0
       restNegV += e.replacing(with: 0, where: atMax .| .!isNeg)
       restPosV += e.replacing(with: 0, where: atMax .| .!isPos)
@@ -196,8 +204,13 @@ enum MultiLabelSoftmaxKernel {
     while j < k {
       var e = 0.0
       if y[j] == 0 || y[j] == 1 {
-        let d = y[j] == 0 ? s[j] - mNeg : -s[j] - mPos
-        e = Elementary.exp(d)
+        let u = y[j] == 0 ? s[j] : -s[j]
+        let m = y[j] == 0 ? mNeg : mPos
+        let d = u - m
+        let e0 = Elementary.exp(d)
+        let bz = d - u
+        let lo = (u - (d - bz)) + (-m - bz)  // as in the vector loop
+        e = e0 == 0 ? 0 : e0 + e0 * lo
         if d == 0 {
           if y[j] == 0 { tiesNeg += 1 } else { tiesPos += 1 }
         } else {

@@ -151,6 +151,12 @@ struct SoftmaxRule: @unchecked Sendable {
   /// Whether `a_k = z_k` (every offset 0, `s = 1`, no margins): the kernel
   /// then skips the offset and scale terms of its exponents.
   @usableFromInline let isPlain: Bool
+  /// Whether `s (z_k - z_M)` can round (s is not a power of two), so that the
+  /// kernel keeps its rounding error (`productError`); `s = scaleHigh + scaleLow`
+  /// split in two halves of 26 bits.
+  @usableFromInline let splitsScale: Bool
+  @usableFromInline let scaleHigh: Double
+  @usableFromInline let scaleLow: Double
 
   @inlinable
   init(
@@ -161,6 +167,12 @@ struct SoftmaxRule: @unchecked Sendable {
     self.isPlain = offsetsAreZero && scale == 1 && margins == nil
     self.offsets = offsets
     self.scale = scale
+    // Beyond 2^995 the split below would overflow; such scales keep the
+    // rounded product (and only reach |a| < 2^1022 with |z| < 2^27).
+    splitsScale = scale.isFinite && scale.significand != 1 && scale < 0x1p995
+    let c = splitsScale ? scale * 134_217_729 : 0
+    scaleHigh = splitsScale ? c - (c - scale) : scale
+    scaleLow = scale - scaleHigh
     self.margins = margins
     self.smoothing = smoothing
     self.focusing = focusing
@@ -420,14 +432,16 @@ enum SoftmaxKernel {
     //
     //     d_k = s (z_k - z_M) + ((o_k - o_M) - delta [k == c] + delta [M == c])
     //
-    // with the error of z_k - z_M and of the final sum kept (branch-free
+    // with the error of z_k - z_M, of the product by s (Dekker's product,
+    // when s is not a power of two) and of the final sum kept (branch-free
     // TwoSum, exact in any rounding); the rest rounds in terms of size |o|
-    // or |delta| (and |s d| when s is not a power of two). Then
+    // or |delta|. Then
     // e_k = exp(hi) (1 + lo). d_M is exactly 0. A row where a difference
     // overflows gets a NaN lo (inf - inf), hence a NaN s': it goes to
     // `rescaledStatistics`. Cost (callgrind, default build, value and
     // gradient): +10% (K = 10) and +7% (K = 1000) instructions for a plain
     // row, which needs no M; +30% with offsets.
+    let splitsScale = !plain && rule.splitsScale
     let zTop = plain ? m : z[top]
     let oTop = plain ? 0 : o[top]
     let deltaTop = top == c ? delta : 0
@@ -437,12 +451,13 @@ enum SoftmaxKernel {
       var lo = (z[j] - (hi - bz)) + (-zTop - bz)
       if !plain {
         let t = hi * s
+        let tLow = splitsScale ? productError(hi, t, rule) : 0
         var b = o[j] - oTop
         if j == c { b -= delta }
         b += deltaTop
         hi = t + b
         let bt = hi - t
-        lo = ((t - (hi - bt)) + (b - bt)) + lo * s
+        lo = ((t - (hi - bt)) + (b - bt)) + (lo * s + tLow)
       }
       return (hi, lo)
     }
@@ -470,12 +485,13 @@ enum SoftmaxKernel {
       var lo = (zk - (hi - bz)) + (minusZTopv - bz)
       if !plain {
         let t = hi * sv
+        let tLow = splitsScale ? productError(hi, t, rule) : Vector()
         var b = SIMDLoad.load(o + base) - oTopv
         if full ? j == cBlock : cTail >= 0 { b[c - base] -= delta }
         b += deltaTopv
         hi = t + b
         let bt = hi - t
-        lo = ((t - (hi - bt)) + (b - bt)) + lo * sv
+        lo = ((t - (hi - bt)) + (b - bt)) + (lo * sv + tLow)
       }
       if wantsShiftedSum {
         let t = hi * inverseCountv
@@ -524,6 +540,34 @@ enum SoftmaxKernel {
     return SoftmaxRowStatistics(
       maximum: 0, sPrime: rest + (ties - 1), labelLogit: label.hi, labelLow: label.lo,
       shiftedMean: shifted, labelMargin: delta)
+  }
+
+  /// The rounding error `x s - t` of `t = fl(x s)`, exact (Dekker's product
+  /// with `s` pre-split in `rule`; no FMA in the default build). Where
+  /// `|x| > 2^995` the split would overflow: there it returns 0 (the rounded
+  /// product; `|s x|` is then beyond exp's range unless s is tiny).
+  @inlinable @inline(__always)
+  static func productError(_ x: Double, _ t: Double, _ rule: SoftmaxRule) -> Double {
+    guard x.magnitude <= 0x1p995 else { return 0 }
+    let c = x * 134_217_729
+    let xh = c - (c - x)
+    let xl = x - xh
+    let (sh, sl) = (rule.scaleHigh, rule.scaleLow)
+    return ((xh * sh - t) + xh * sl + xl * sh) + xl * sl
+  }
+
+  /// `productError` lane by lane.
+  @inlinable @inline(__always)
+  static func productError(_ x: Vector, _ t: Vector, _ rule: SoftmaxRule) -> Vector {
+    let huge = x.magnitude .> 0x1p995
+    let xs = x.replacing(with: 0, where: huge)
+    let ts = t.replacing(with: 0, where: huge)
+    let c = xs * 134_217_729
+    let xh = c - (c - xs)
+    let xl = xs - xh
+    let sh = Vector(repeating: rule.scaleHigh)
+    let sl = Vector(repeating: rule.scaleLow)
+    return ((xh * sh - ts) + xh * sl + xl * sh) + xl * sl
   }
 
   /// `statistics` for a row whose adjusted logits overflow: computed on
