@@ -77,7 +77,9 @@ enum SoftmaxF1Kernel {
   ///     u_ik = ∂L/∂p_ik = f_i (F_k - 2 [c_i == k]) / (K S_k)
   ///     ∂L/∂z_ij = p_ij (u_ij - Σ_k p_ik u_ik)
   ///
-  /// with the label's entry as `p_c (u_c (1 - p_c) - Σ_{k != c} p_k u_k)`.
+  /// with the entry of the label, and of a wrong class M at the row's
+  /// maximum, as `p_j (u_j (1 - p_j) - Σ_{k != j} p_k u_k)`: no cancellation
+  /// where p_j is near 1.
   @inlinable
   static func gradient(
     _ batch: SoftmaxBatch, rule: SoftmaxRule, statistics: MacroF1Statistics,
@@ -102,16 +104,31 @@ enum SoftmaxF1Kernel {
       let c = batch.labels[i]
       let r = SoftmaxKernel.statistics(batch, i, rule, g)
       let total = 1 + r.sPrime
+      // Σ_{k != c} p_k u_k without the term of `top`, a wrong class at the
+      // row's maximum (e = 1), if there is one: its entry is formed apart.
       var others = 0.0
-      for j in 0..<k where j != c { others += (g[j] / total) * (f * beta[j]) }
+      var top = -1
+      for j in 0..<k where j != c {
+        if top < 0 && g[j] == 1 {
+          top = j
+        } else {
+          others += (g[j] / total) * (f * beta[j])
+        }
+      }
+      let pTop = top < 0 ? 0 : 1 / total
+      let uTop = top < 0 ? 0 : f * beta[top]
       let row = FocalRow(r, gamma: 0)
       let uc = f * (beta[c] - gamma[c])
-      let dot = others + row.p * uc
-      for j in 0..<k where j != c {
+      let rest = others + row.p * uc  // Σ_{k != top} p_k u_k
+      let dot = rest + pTop * uTop
+      for j in 0..<k where j != c && j != top {
         let p = g[j] / total
         g[j] = p * (f * beta[j] - dot)
       }
-      g[c] = row.p * (uc * row.q - others)
+      // u_M - Σ p u = u_M (1 - p_M) - Σ_{k != M} p_k u_k with 1 - p_M = s' / (1 + s'):
+      // no cancellation when the wrong class M takes almost all the mass.
+      if top >= 0 { g[top] = pTop * (uTop * (r.sPrime / total) - rest) }
+      g[c] = row.p * (uc * row.q - (others + pTop * uTop))
     }
   }
 
