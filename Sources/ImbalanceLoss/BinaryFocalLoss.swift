@@ -18,7 +18,9 @@
 ///
 /// `γ = 0` is ``BinaryCrossEntropy`` with the same class weights, bit for bit
 /// (it runs the same kernel). Everything is computed in log space,
-/// `(1 - p)^γ = exp(-γ softplus(z))` and `log p = -softplus(-z)`, and the
+/// `(1 - p)^γ = exp(-γ softplus(z))` (for an integer `γ <= 8`, such as the
+/// default 2, `(1 - p)^γ` as a product of the accurate `1 - p`) and
+/// `log p = -softplus(-z)`, and the
 /// closed-form slope above has no `0^(γ - 1)`: `0 < γ < 1` and saturated
 /// logits (±1e300) give finite, exact values and gradients where a naive
 /// `pow` gives NaN.

@@ -269,6 +269,44 @@ enum Elementary {
   }
 }
 
+extension Elementary {
+  /// `n` when `x` is an integer in 0...8, else nil: the exponents that
+  /// ``power(_:_:)`` takes by multiplication.
+  @inlinable @inline(__always)
+  static func smallInteger(_ x: Double) -> Int? {
+    x >= 0 && x <= 8 && x == x.rounded(.towardZero) ? Int(x) : nil
+  }
+
+  /// `x^n` by repeated squaring (at most 4 products for n <= 8), each
+  /// rounding once: within about n/2 ulps of the exact power of `x`.
+  @inlinable @inline(__always)
+  static func power(_ x: Double, _ n: Int) -> Double {
+    var result = 1.0
+    var base = x
+    var e = n
+    while e > 0 {
+      if e & 1 == 1 { result *= base }
+      e >>= 1
+      if e > 0 { base *= base }
+    }
+    return result
+  }
+
+  /// Lane-wise ``power(_:_:)``.
+  @inlinable @inline(__always)
+  static func power(_ x: Vector, _ n: Int) -> Vector {
+    var result = Vector(repeating: 1)
+    var base = x
+    var e = n
+    while e > 0 {
+      if e & 1 == 1 { result *= base }
+      e >>= 1
+      if e > 0 { base *= base }
+    }
+    return result
+  }
+}
+
 // The C library's functions, under names the `Elementary` members don't shadow.
 @usableFromInline @inline(__always)
 func libmExp(_ x: Double) -> Double { exp(x) }

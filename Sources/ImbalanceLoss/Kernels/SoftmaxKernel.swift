@@ -255,9 +255,15 @@ struct FocalRow {
       p = 1 / total
       q = r.sPrime / total
       others = r.sPrime
-      // log q = log s' - log1p(s'), exact for s' of any size.
-      power = gamma == 0 ? 1 : r.sPrime == 0
-        ? 0 : Elementary.exp(gamma * (Elementary.log(r.sPrime) - Elementary.log1p(r.sPrime)))
+      // q^γ by multiplication for a small integer γ (see `FocalKernel`);
+      // otherwise exp(γ log q) with log q = log s' - log1p(s'), exact for s'
+      // of any size.
+      if let n = Elementary.smallInteger(gamma) {
+        power = Elementary.power(q, n)
+      } else {
+        power = r.sPrime == 0
+          ? 0 : Elementary.exp(gamma * (Elementary.log(r.sPrime) - Elementary.log1p(r.sPrime)))
+      }
     } else {
       // The maximum is another class, so e_c <= 1 <= others and p <= 1/2.
       let ec0 = Elementary.exp((r.labelLogit - r.maximum) * r.unit)
@@ -265,7 +271,11 @@ struct FocalRow {
       p = ec / total
       q = 1 - p
       others = total - ec
-      power = gamma == 0 ? 1 : Elementary.exp(gamma * Elementary.log1p(-p))
+      if let n = Elementary.smallInteger(gamma) {
+        power = Elementary.power(q, n)
+      } else {
+        power = Elementary.exp(gamma * Elementary.log1p(-p))
+      }
     }
     gradientCrossEntropy = p == 0 ? 0 : crossEntropy
   }
