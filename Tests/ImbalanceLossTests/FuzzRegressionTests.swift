@@ -190,7 +190,8 @@ import Testing
     logits: [1e17, 20], targets: [0], weights: [big])
   #expect(c.value == 0)
   #expect(c.gradient == [0, 0] && c.hessianDiagonal == [0, 0])
-  // The logit scale as the third factor: f s² p (1 - p) with s² = 1e600 and
+  // Scripts/Fuzz/corpus/regression-margin-scale-squared-overflow: the logit
+  // scale as the third factor, f s² p (1 - p) with s² = 1e600 and
   // p (1 - p) = 0 (margins 36 put the label 3.6e301 below the other class).
   var margin = try MarginSoftmaxCrossEntropy(margins: [36, 36], scale: 1e300)
   margin.reduction = .sum
@@ -201,19 +202,29 @@ import Testing
 
 /// Scripts/Fuzz/corpus/regression-f1-weighted-second-order: under `.sum`, the
 /// second-order F1-weighted cross-entropy took F from the raw weights, the
-/// first-order one from w / Σ w; with weights of 1e308 the raw sums overflow.
-/// By hand: p = 1/2, TP = FP = FN = 1/4 (normalised), F = 1/2, a_pos = 3/4,
-/// a_neg = 1/4; L = 1e308 ln 2, g = 1e308 (-3/8, 1/8), h = 1e308 (3/16, 1/16).
+/// first-order one from w / Σ w (raw sums of weights near 1e308 overflow):
+/// values a few ulps apart. Targets near the least normal double make the
+/// difference visible. By mpmath (50 digits), F = Σy / (Σy + 7.5) and
+/// L = Σ (1 - F/2) y softplus(-z) + (F/2)(1 - y) softplus(z) = 3.70152881174857283e-307
+/// (the subnormal sums cost a few ulps: within 1e-14 relative).
 @Test func f1WeightedSecondOrderUsesTheFirstOrderF() throws {
   var loss = F1WeightedCrossEntropy()
   loss.reduction = .sum
-  let (z, y, w) = ([0.0, 0], [1.0, 0], [1e308, 1e308])
-  let first = try loss.valueAndGradient(logits: z, targets: y, weights: w)
-  let second = try loss.valueGradientAndHessianDiagonal(logits: z, targets: y, weights: w)
+  let tiny = 2.2250738585072014e-308
+  let z = [Double](repeating: tiny, count: 15)
+  var y = [Double](repeating: tiny, count: 15)
+  (y[8], y[9], y[14]) = (0, 0, 5e-324)
+  let first = try loss.valueAndGradient(logits: z, targets: y)
+  let second = try loss.valueGradientAndHessianDiagonal(logits: z, targets: y)
   #expect(second.value.bitPattern == first.value.bitPattern && second.gradient == first.gradient)
-  expectClose(second.value, 1e308 * 0.6931471805599453, relative: 1e-15)
-  expectClose(second.gradient, [-0.375e308, 0.125e308], relative: 1e-15)
-  expectClose(second.hessianDiagonal, [0.1875e308, 0.0625e308], relative: 1e-15)
+  expectClose(second.value, 3.70152881174857283e-307, relative: 1e-14)
+  // Weights of 1e308, by hand: p = 1/2, F = 1/2, a_pos = 3/4, a_neg = 1/4;
+  // L = 1e308 ln 2, g = 1e308 (-3/8, 1/8), h = 1e308 (3/16, 1/16).
+  let w = try loss.valueGradientAndHessianDiagonal(
+    logits: [0, 0], targets: [1, 0], weights: [1e308, 1e308])
+  expectClose(w.value, 1e308 * 0.6931471805599453, relative: 1e-15)
+  expectClose(w.gradient, [-0.375e308, 0.125e308], relative: 1e-15)
+  expectClose(w.hessianDiagonal, [0.1875e308, 0.0625e308], relative: 1e-15)
 }
 
 /// Scripts/Fuzz/corpus/regression-focal-gradient-overflow: softmax focal formed
