@@ -281,3 +281,16 @@ import Testing
   expectClose(value, 1.0960064886111590, relative: 1e-15)
   #expect(gradient[3...].allSatisfy { $0 == 0 })
 }
+
+/// Scripts/Fuzz/corpus/regression-margin-cancelling-exponent: with margin 1e300
+/// on the label's logit 1e300, the exponent s (z_0 - z_1) - m = (1e300 - 710) -
+/// 1e300 came out as hi = 0 (read as a tie) plus lo = -710, and s' went
+/// negative: NaN. By hand: a = (0, 710), l = 710 + log1p(e^-710) = 710.
+@Test func marginCancellingTheLabelLogit() throws {
+  let loss = try MarginSoftmaxCrossEntropy(margins: [1e300, 1e300], scale: 1)
+  #expect(try loss.perSampleValues(logits: [1e300, 710], targets: [0]) == [710])
+  let (value, gradient) = try loss.valueAndGradient(logits: [1e300, 710], targets: [0])
+  #expect(value == 710)
+  // p = (e^-710, 1): the gradient p - onehot = (-1, 1) to the last bit.
+  #expect(gradient == [-1, 1])
+}

@@ -478,6 +478,12 @@ enum SoftmaxKernel {
         hi = t + b
         let bt = hi - t
         lo = ((t - (hi - bt)) + (b - bt)) + lo * s
+        // hi + lo once more (TwoSum): where t + b cancels, lo (the error of
+        // z_k - z_M) can exceed hi, even with hi = 0, which is no tie then.
+        let sum = hi + lo
+        let bs = sum - hi
+        lo = (hi - (sum - bs)) + (lo - bs)
+        hi = sum
       }
       return (hi, lo)
     }
@@ -512,6 +518,11 @@ enum SoftmaxKernel {
         hi = t + b
         let bt = hi - t
         lo = ((t - (hi - bt)) + (b - bt)) + lo * sv
+        // Renormalised as in `exponent`.
+        let sum = hi + lo
+        let bs = sum - hi
+        lo = (hi - (sum - bs)) + (lo - bs)
+        hi = sum
       }
       if wantsShiftedSum {
         let t = hi * inverseCountv
