@@ -94,11 +94,11 @@ public struct F1WeightedCrossEntropy: SeparableLoss {
   }
 
   /// The supplied F, or the smooth F1 of `batch` (built with `batchReduction`),
-  /// and whether its pass stored exp(-|z|) in `storingExpIn`. Every entry point takes F from the same weights
-  /// of the mean, `w / Σ w`, whatever the reduction: F = 2TP / (2TP + FP + FN)
-  /// does not depend on the scale of the weights, but sums of raw weights near
-  /// the overflow threshold would overflow. All-zero weights (only possible
-  /// under `.sum`) give F = 0.
+  /// and whether its pass stored exp(-|z|) in `storingExpIn`. Every entry
+  /// point takes F from the weights of the mean, `w / Σ w`, whatever the
+  /// reduction: F = 2TP / (2TP + FP + FN) does not depend on the scale of the
+  /// weights, but sums of raw weights near the overflow threshold would
+  /// overflow. All-zero weights (only possible under `.sum`) give F = 0.
   func heldF1(
     _ batch: BinaryBatch, batchReduction: Reduction, _ logits: UnsafeBufferPointer<Double>,
     _ targets: UnsafeBufferPointer<Double>, _ weights: UnsafeBufferPointer<Double>?,

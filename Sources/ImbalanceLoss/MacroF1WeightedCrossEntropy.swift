@@ -163,7 +163,7 @@ public struct MacroF1WeightedCrossEntropy: SeparableLoss {
               g?.update(repeating: 0, count: batch.classCount)
               continue
             }
-            let (f, post) = batch.splitFactor(i, scale: rule.scale)
+            let (f, post) = batch.splitFactor(i, rule: rule)
             let loss = SoftmaxF1Kernel.weightedCrossEntropyRow(
               batch, i, rule: rule, halfF1: h.value, factor: f, g, scratch: s.baseAddress!)
             if post != SIMD2(1, 1) { batch.postMultiply(g, post) }

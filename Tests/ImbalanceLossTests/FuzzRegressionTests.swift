@@ -119,7 +119,8 @@ import Testing
   let big = Double.greatestFiniteMagnitude
   let loss = try SoftmaxCrossEntropy(classCount: 3)
   // p = (0, 1, 0) (to the last bit): H v = 0 exactly.
-  let zero = try loss.hessianVectorProduct(logits: [0, 1000, 0], targets: [0], vector: [-big, big, 1])
+  let zero = try loss.hessianVectorProduct(
+    logits: [0, 1000, 0], targets: [0], vector: [-big, big, 1])
   #expect(zero.allSatisfy { $0 == 0 }, "\(zero)")
   // A three-way tie, p = 1/3: p·v = -2 big / 3, so H v = (-big/9, -big/9, 2 big/9).
   let tie = try loss.hessianVectorProduct(logits: [0, 0, 0], targets: [1], vector: [-big, -big, 0])
@@ -141,7 +142,8 @@ import Testing
     try c.withUnsafeBufferPointer { cb in
       try [1.0, 2, 3].withUnsafeBufferPointer { vb in
         try product.withUnsafeMutableBufferPointer { out in
-          try loss.hessianVectorProduct(logits: zb, targets: cb, weights: nil, vector: vb, into: out)
+          try loss.hessianVectorProduct(
+            logits: zb, targets: cb, weights: nil, vector: vb, into: out)
         }
       }
     }
@@ -262,7 +264,8 @@ import Testing
 /// (1e-300, 1), v = (1, 1e10): H v = (-9.99999999900000025e-291, +same).
 @Test func offsetsBelowTheRoundingOfHugeLogits() throws {
   let la = try LogitAdjustedCrossEntropy(priors: [5e-324, 1])
-  expectClose(try la.value(logits: [1e300, 1e300], targets: [0]), 744.44007192138126, relative: 1e-14)
+  expectClose(
+    try la.value(logits: [1e300, 1e300], targets: [0]), 744.44007192138126, relative: 1e-14)
   let hvp = try LogitAdjustedCrossEntropy(priors: [1e-300, 1])
   let product = try hvp.hessianVectorProduct(
     logits: [1e300, 1e300], targets: [0], vector: [1, 1e10])
@@ -293,4 +296,18 @@ import Testing
   #expect(value == 710)
   // p = (e^-710, 1): the gradient p - onehot = (-1, 1) to the last bit.
   #expect(gradient == [-1, 1])
+}
+
+/// Scripts/Fuzz/corpus/regression-focal-other-scale-overflow: focal's
+/// f G q / Σ_{k != c} e_k can exceed f (G q <= 1 + gamma), so with f = 1.8e308
+/// it overflowed and e_0 = 0 met it: 0 × inf = NaN. Such rows are now weighted
+/// after the fact. By hand: p_0 = e^-1e300 = 0 gives 0; the others,
+/// f q G (1 + 7.8e-15) and f p_2 G, exceed the largest double.
+@Test func focalOtherClassesOfAHugeWeight() throws {
+  var loss = try SoftmaxFocalLoss(classCount: 3, gamma: 1)
+  loss.reduction = .sum
+  let g = try loss.gradient(
+    logits: [-1e300, -36, 2.2250738585072014e-308], targets: [1],
+    weights: [.greatestFiniteMagnitude])
+  #expect(g == [0, -.infinity, .infinity])
 }

@@ -42,7 +42,7 @@ extension SoftmaxKernel {
           h.update(repeating: 0, count: k)
           continue
         }
-        let (f, post) = batch.splitFactor(i, scale: rule.scale)
+        let (f, post) = batch.splitFactor(i, rule: rule)
         let r = statistics(batch, i, rule, h)
         g.update(from: h, count: k)
         let loss = finish(batch, i, rule, r, factor: f, g)
@@ -137,7 +137,7 @@ extension SoftmaxKernel {
           o.update(repeating: 0, count: k)
           continue
         }
-        let (f, post) = batch.splitFactor(i, scale: rule.scale)
+        let (f, post) = batch.splitFactor(i, rule: rule)
         let r = statistics(batch, i, rule, o)
         let loss = finish(batch, i, rule, r, factor: f, nil)
         hessianVectorRow(batch, i, rule, r, factor: f, v, o)

@@ -132,15 +132,18 @@ struct SoftmaxBatch: @unchecked Sendable {
   }
 
   /// The factor of row `i` for a row computed as `f s x` (`s` the logit
-  /// scale): `(f_i, 1, 1)`, or, where `f_i s` overflows (only possible under
-  /// `.sum`, where `f_i = w_i a_c`), `(1, w_i, a_c)`: the row is then computed
+  /// scale, `|x| <= 1`, or `γ + 2` for focal loss): `(f_i, 1, 1)`, or, where
+  /// `f_i s` (times `γ + 2`) overflows (only possible under `.sum`, where
+  /// `f_i = w_i a_c`), `(1, w_i, a_c)`: the row is then computed
   /// with factor 1 and `postMultiply` applies the weights, keeping a zero
   /// entry 0 (`0 × inf` would be NaN) and overflowing only where the true
   /// entry does, as `BinaryKernels.weightedProduct`.
   @inlinable @inline(__always)
-  func splitFactor(_ i: Int, scale: Double) -> (factor: Double, post: SIMD2<Double>) {
+  func splitFactor(_ i: Int, rule: SoftmaxRule) -> (factor: Double, post: SIMD2<Double>) {
     let f = factor(i)
-    if (f * scale).isFinite { return (f, SIMD2(1, 1)) }
+    let scale = rule.scale * (rule.focusing == 0 ? 1 : rule.focusing + 2)
+    // (`.sum` has reciprocal 1; the split does not apply to a mean.)
+    if (f * scale).isFinite || normalizer.reciprocal != 1 { return (f, SIMD2(1, 1)) }
     return (1, SIMD2(weights?[i] ?? 1, classWeights.map { $0[labels[i]] } ?? 1))
   }
 
@@ -344,7 +347,7 @@ enum SoftmaxKernel {
       if let gradient { (gradient + i * k).update(repeating: 0, count: k) }
       return (0, 0, 0)
     }
-    let (f, post) = batch.splitFactor(i, scale: rule.scale)
+    let (f, post) = batch.splitFactor(i, rule: rule)
     let g = gradient.map { $0 + i * k }
     let r = statistics(batch, i, rule, g)
     let linear = finish(batch, i, rule, r, factor: f, g, addsLog1p: false)
@@ -549,7 +552,10 @@ enum SoftmaxKernel {
     var rest = restv.sum()
     var ties = tiesv.sum()
     var shifted = shiftedv.sum()
-    var hiMax = hiMaxv.max()
+    // By halves, as pass 1's max (0 for a plain row: hiMaxv stays 0).
+    let h4 = hiMaxv.lowHalf.replacing(
+      with: hiMaxv.highHalf, where: hiMaxv.highHalf .> hiMaxv.lowHalf)
+    var hiMax = Swift.max(h4[0], h4[1], h4[2], h4[3])
     while j < k {
       let (hi, lo) = exponent(j)
       hiMax = Swift.max(hiMax, hi)
@@ -637,7 +643,7 @@ enum SoftmaxKernel {
       if let gradient { (gradient + i * k).update(repeating: 0, count: k) }
       return 0
     }
-    let (f, post) = batch.splitFactor(i, scale: rule.scale)
+    let (f, post) = batch.splitFactor(i, rule: rule)
     let g = gradient.map { $0 + i * k }
     let loss = rowLoss(batch, i, rule, factor: f, g)
     if post == SIMD2(1, 1) { return loss }
