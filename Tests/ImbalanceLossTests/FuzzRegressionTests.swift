@@ -311,3 +311,14 @@ import Testing
     weights: [.greatestFiniteMagnitude])
   #expect(g == [0, -.infinity, .infinity])
 }
+
+/// Scripts/Fuzz/corpus/regression-multi-label-zero-weight-row: a row of weight
+/// 0 whose two set terms (each 1.8e308) sum beyond the largest double added
+/// 0 × inf = NaN. By hand, the other row: softplus(0) + softplus(0) = 2 ln 2.
+@Test func multiLabelCategoricalZeroWeightRowWithOverflowingTerms() throws {
+  let big = Double.greatestFiniteMagnitude
+  var loss = try MultiLabelCategoricalCrossEntropy(labelCount: 2)
+  loss.reduction = .sum
+  let value = try loss.value(logits: [-big, big, 0, 0], targets: [1, 0, 1, 0], weights: [0, 1])
+  expectClose(value, 2 * 0.6931471805599453, relative: 1e-15)
+}
