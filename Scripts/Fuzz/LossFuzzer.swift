@@ -11,7 +11,22 @@
 // output buffer untouched, or returns a finite value (+inf only when the true
 // value overflows the double range) and a finite gradient of the right
 // length, the same bits through every entry point. Anything else traps,
-// which libFuzzer records as a crash with its input.
+// which libFuzzer records as a crash with its input. The second-order entry
+// points (`valueGradientAndHessianDiagonal`, the softmax Hessian-vector
+// product) are held to the same rule, and their value and gradient must be
+// the first-order call's bits.
+//
+// Decoding. The first byte selects the loss. Bytes below 0xC0 keep their
+// original meaning, `kind = byte % 7` (the seven kinds the fuzzer started
+// with), and decode the rest of the input exactly as before, so every file in
+// Scripts/Fuzz/corpus/ (all start below 0xC0) still decodes to the same loss
+// and batch; the second-order calls added for those kinds read their extra
+// bytes (Hessian buffer length, vector) only after the old decoding is done.
+// Bytes 0xC0...0xFF select a newer family, `Family(rawValue: (byte - 0xC0) % 16)`
+// (the losses added later, and the old ones with the options they later
+// gained: class weights, label smoothing, ignored targets); 12 of the 16 slots
+// are taken, a free slot returns at once. A fixed 16, not the case count, so
+// that adding a family leaves every corpus file's meaning alone.
 
 #if canImport(Glibc)
 import Glibc
@@ -68,8 +83,12 @@ func require(_ condition: Bool, _ message: @autoclosure () -> String) {
 /// `scale` bounds |∂L/∂z| from above (max over samples of the weight factor
 /// w_i / W or w_i, times the largest class weight): where it is representable
 /// the gradient must be finite; beyond it, ±inf is the honest answer (never NaN).
+///
+/// Every loss is non-negative; `valueBound` is a known upper bound on the value
+/// (1 for the overlap losses and smooth accuracy), or infinity.
 func exercise<L: Loss>(
-  _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?, scale: Double = 1
+  _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?, scale: Double = 1,
+  valueBound: Double = .infinity
 ) {
   if verbose {
     fputs("\(loss) logits: \(logits) targets: \(targets) weights: \(weights as Any)\n", stderr)
@@ -90,7 +109,8 @@ func exercise<L: Loss>(
   if let v = bufferValue {
     // +inf only where the true value exceeds the double range (a term such as
     // softplus(1.7e308) * a_pos, or 745 * 1.7e308 under `.sum`); never NaN.
-    require(v.isFinite || v == .infinity, "value \(v)")
+    require((v.isFinite || v == .infinity) && v >= 0, "value \(v)")
+    require(v <= valueBound, "value \(v) above \(valueBound)")
     require(
       gradient.allSatisfy { $0.isFinite || (!$0.isNaN && !(scale < 1e300)) },
       "gradient \(gradient) (bound \(scale))")
@@ -141,11 +161,126 @@ func exerciseTerms<L: SeparableLoss>(_ loss: L, logits: [Double], targets: [L.Ta
   }
 }
 
-/// The loss kinds. ADDING A LOSS: one case in `fuzzOne`'s switch.
+/// Whether `x` is finite, or an infinity (never NaN) where `bound` (an upper
+/// bound on the true |x|) is not below 1e300: the true value may overflow.
+func honest(_ x: Double, bound: Double) -> Bool {
+  x.isFinite || (!x.isNaN && !(bound < 1e300))
+}
+
+/// The largest magnitude in `values` (0 when empty; NaN and inf count as inf).
+func largestMagnitude(_ values: [Double]) -> Double {
+  values.reduce(0) { $1.isNaN ? .infinity : max($0, $1.magnitude) }
+}
+
+/// The second-order entry points of a separable loss: value and gradient are
+/// the first-order call's bits, the Hessian diagonal is finite (within
+/// `hessianBound`), and a throw leaves both buffers untouched.
+///
+/// `hessianCount` is the length of the Hessian buffer (sometimes wrong);
+/// `mayThrowAlone` allows a throw the first-order call does not share (an
+/// option only the second-order call reads, e.g. a non-finite hessianFloor).
+func exerciseSecondOrder<L: SecondOrderLoss>(
+  _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?,
+  hessianCount: Int, scale: Double, hessianBound: Double, mayThrowAlone: Bool = false
+) {
+  let sentinel = -123.25
+  let first = try? loss.valueAndGradient(logits: logits, targets: targets, weights: weights)
+  var gradient = [Double](repeating: sentinel, count: logits.count)
+  var hessian = [Double](repeating: sentinel, count: hessianCount)
+  var value: Double?
+  do {
+    value = try withBuffers(logits, targets, weights) { z, t, w throws(LossError) in
+      try gradient.withUnsafeMutableBufferPointer { g throws(LossError) in
+        try hessian.withUnsafeMutableBufferPointer { h throws(LossError) in
+          try loss.valueGradientAndHessianDiagonal(
+            logits: z, targets: t, weights: w, gradient: g, hessianDiagonal: h)
+        }
+      }
+    }
+  } catch {
+    require(
+      gradient.allSatisfy { $0 == sentinel } && hessian.allSatisfy { $0 == sentinel },
+      "second order: buffers written before \(error)")
+    require(
+      first == nil || hessianCount != logits.count || mayThrowAlone,
+      "second order threw \(error) where first order did not")
+  }
+  let arrays = try? loss.valueGradientAndHessianDiagonal(
+    logits: logits, targets: targets, weights: weights)
+  if let value {
+    require(hessianCount == logits.count, "accepted a Hessian of \(hessianCount)")
+    guard let first else { fatalError("second order succeeded where first order threw") }
+    require(
+      value.bitPattern == first.value.bitPattern && gradient == first.gradient,
+      "second order: value \(value) / gradient differ from first order \(first.value)")
+    require(gradient.allSatisfy { honest($0, bound: scale) }, "gradient \(gradient)")
+    require(hessian.allSatisfy { honest($0, bound: hessianBound) },
+      "Hessian \(hessian) (bound \(hessianBound))")
+  }
+  if hessianCount == logits.count {
+    require((arrays != nil) == (value != nil), "second order: entry points disagree on throwing")
+    if let value, let arrays {
+      require(
+        arrays.value.bitPattern == value.bitPattern && arrays.gradient == gradient
+          && arrays.hessianDiagonal.elementsEqual(hessian) { $0.bitPattern == $1.bitPattern },
+        "second order: array entry point differs")
+    }
+  }
+}
+
+/// The Hessian-vector product of a softmax loss: the first-order value's
+/// bits, a finite product (within `bound`, which includes max |v|), or a throw
+/// that leaves `product` untouched.
+func exerciseProduct<L: SoftmaxSecondOrderLoss>(
+  _ loss: L, logits: [Double], targets: [Int], weights: [Double]?, vector: [Double],
+  productCount: Int, bound: Double
+) {
+  if verbose { fputs("vector: \(vector), product count \(productCount)\n", stderr) }
+  let sentinel = -123.25
+  let first = try? loss.value(logits: logits, targets: targets, weights: weights)
+  var product = [Double](repeating: sentinel, count: productCount)
+  var value: Double?
+  do {
+    value = try withBuffers(logits, targets, weights) { z, t, w throws(LossError) in
+      try vector.withUnsafeBufferPointer { v throws(LossError) in
+        try product.withUnsafeMutableBufferPointer { out throws(LossError) in
+          try loss.hessianVectorProduct(logits: z, targets: t, weights: w, vector: v, into: out)
+        }
+      }
+    }
+  } catch {
+    require(product.allSatisfy { $0 == sentinel }, "product written before \(error)")
+    require(
+      first == nil || productCount != logits.count || vector.count != logits.count
+        || !vector.allSatisfy(\.isFinite),
+      "HVP threw \(error) where the loss did not")
+  }
+  if let value {
+    require(
+      productCount == logits.count && vector.count == logits.count
+        && vector.allSatisfy(\.isFinite), "HVP accepted a bad vector or product")
+    require(first?.bitPattern == value.bitPattern, "HVP value \(value) != \(first as Any)")
+    require(product.allSatisfy { honest($0, bound: bound) }, "H v \(product) (bound \(bound))")
+    let arrays = try? loss.hessianVectorProduct(
+      logits: logits, targets: targets, weights: weights, vector: vector)
+    require(arrays == product, "HVP: array entry point differs")
+  }
+}
+
+/// The first seven loss kinds (first byte below 0xC0, `kind = byte % 7`) and
+/// the dispatch to the newer families (0xC0 and up). ADDING A LOSS: a case in
+/// `Family` (not here: that would change what corpus files decode to).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   var r = ByteReader(data: UnsafeBufferPointer(start: bytes, count: size))
-  let kind = r.int(below: 7)
+  let selector = r.byte()
+  if selector >= 0xC0 {
+    // 16 slots (4 byte values each); a slot with no family yet does nothing.
+    guard let family = Family(rawValue: Int(selector - 0xC0) % 16) else { return 0 }
+    fuzzFamily(family, &r)
+    return 0
+  }
+  let kind = Int(selector) % 7
   let n = r.int(below: 24)
   let k = r.int(below: 13)  // softmax class count; 0 is invalid
   let parallelism: Parallelism =
@@ -170,12 +305,19 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
       exercise(
         loss, logits: logits, targets: targets, weights: weights, scale: factor * classWeight)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+      exerciseSecondOrder(
+        loss, logits: logits, targets: targets, weights: weights,
+        hessianCount: r.count(near: logits.count), scale: factor * classWeight,
+        hessianBound: factor * classWeight)
     case 1:
       var loss = SmoothAccuracyLoss()
       loss.parallelism = parallelism
       loss.reduction = reduction
       exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+      exerciseSecondOrder(
+        loss, logits: logits, targets: targets, weights: weights,
+        hessianCount: r.count(near: logits.count), scale: factor, hessianBound: factor)
     case 2:
       var loss = SmoothF1Loss()
       loss.parallelism = parallelism
@@ -189,11 +331,26 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
       loss.reduction = reduction
       exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+      exerciseSecondOrder(
+        loss, logits: logits, targets: targets, weights: weights,
+        hessianCount: r.count(near: logits.count), scale: factor, hessianBound: factor)
     }
   } else {
     let targets = (0..<r.count(near: n)).map { _ in Int(Int8(bitPattern: r.byte())) % (k + 2) }
     let priors = (0..<r.count(near: k)).map { _ in r.double() }
     let tau = r.double()
+    // The second-order entry points, decoding their extra bytes (Hessian length,
+    // vector) after everything the loss and batch read.
+    func secondOrder<L: SoftmaxSecondOrderLoss>(_ loss: L, _ r: inout ByteReader) {
+      let hessianCount = r.count(near: logits.count)
+      let vector = (0..<r.count(near: logits.count)).map { _ in r.double() }
+      exerciseSecondOrder(
+        loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount,
+        scale: factor, hessianBound: factor)
+      exerciseProduct(
+        loss, logits: logits, targets: targets, weights: weights, vector: vector,
+        productCount: hessianCount, bound: 2 * factor * largestMagnitude(vector))
+    }
     switch kind {
     case 4:
       guard var loss = try? SoftmaxCrossEntropy(classCount: k) else {
@@ -204,12 +361,14 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
       loss.reduction = reduction
       exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+      secondOrder(loss, &r)
     case 5:
       guard var loss = try? LogitAdjustedCrossEntropy(priors: priors, tau: tau) else { return 0 }
       loss.parallelism = parallelism
       loss.reduction = reduction
       exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+      secondOrder(loss, &r)
     default:
       // ClassPriors: every initialiser and the post-hoc adjustment.
       let counts = priors.map { $0.isFinite ? Int(max(-5, min(1e6, $0))) : 0 }
@@ -229,4 +388,421 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
   }
   return 0
+}
+
+/// The loss families selected by a first byte 0xC0...0xFF (see the header).
+/// ADDING A LOSS: a case here, at the end (raw values up to 15, so that corpus
+/// files keep their meaning), and its branch in `fuzzFamily`.
+enum Family: Int, CaseIterable {
+  case binaryFocal, softDice, tversky, binaryWithIgnoredTarget
+  case multiLabelBinary, multiLabelCategorical
+  case marginSoftmax, softmaxFocal, softmaxSmoothAccuracy, macroSmoothF1, macroF1Weighted
+  case softmaxWithOptions
+}
+
+/// A class count: usually small, sometimes 0 or negative (invalid), or huge.
+func classCount(_ r: inout ByteReader) -> Int {
+  let b = r.byte()
+  switch b % 16 {
+  case 0: return Int.max
+  case 1: return 1 << 62
+  case 2: return 0
+  case 3: return -1
+  default: return Int(b >> 2)
+  }
+}
+
+/// Per-class weights: none, raw doubles, or from a `ClassWeights` helper on
+/// decoded counts (whose results are checked here).
+func classWeights(_ r: inout ByteReader, k: Int) -> [Double]? {
+  switch r.byte() % 4 {
+  case 0: return nil
+  case 1: return (0..<r.count(near: k)).map { _ in r.double() }
+  case 2:
+    let counts = (0..<r.count(near: k)).map { _ in classCount(&r) }
+    guard let a = try? ClassWeights.balanced(classCounts: counts) else { return nil }
+    require(a.count == counts.count && a.allSatisfy { $0 > 0 && $0.isFinite }, "balanced \(a)")
+    return a
+  default:
+    let counts = (0..<r.count(near: k)).map { _ in classCount(&r) }
+    let beta = r.double()
+    guard let a = try? ClassWeights.effectiveNumber(classCounts: counts, beta: beta) else {
+      return nil
+    }
+    require(a.count == counts.count && a.allSatisfy { $0 > 0 && $0.isFinite }, "effective \(a)")
+    let sum = a.reduce(0, +)
+    require((sum - Double(a.count)).magnitude <= 1e-12 * Double(a.count), "Σ a = \(sum)")
+    return a
+  }
+}
+
+/// A per-sample or per-class weight factor bound: 1 for the mean (v_i / Σ v),
+/// the largest |w| times the largest class weight for the sum.
+func weightFactor(_ reduction: Reduction, _ weights: [Double]?, _ classWeights: [Double]?)
+  -> Double
+{
+  reduction == .mean
+    ? 1 : max(1, largestMagnitude(weights ?? [])) * max(1, largestMagnitude(classWeights ?? []))
+}
+
+/// The newer families: the losses and options the first seven kinds do not
+/// reach. `r` is positioned after the selector byte.
+func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
+  let n = r.int(below: 24)
+  let k = r.int(below: 13)  // class or label count; 0 is invalid
+  let parallelism: Parallelism =
+    r.byte() % 2 == 0 ? .automatic : .maximumThreads(Int(Int8(bitPattern: r.byte())))
+  let hasWeights = r.byte() % 3 != 0
+  let reduction: Reduction = r.byte() % 2 == 0 ? .mean : .sum
+  let extra = r.int(below: 4) == 0 ? 1 : 0
+  switch family {
+  case .binaryFocal, .softDice, .tversky, .binaryWithIgnoredTarget:
+    let logits = (0..<r.count(near: n)).map { _ in r.double() }
+    let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
+    let targets = (0..<r.count(near: n)).map { _ in r.double() }
+    let ignored: Double? = r.byte() % 3 == 0 ? r.double() : nil
+    let hessianCount = r.count(near: logits.count)
+    let factor = weightFactor(reduction, weights, nil)
+    switch family {
+    case .binaryFocal:
+      let gammas: [Double] = [0, 0.5, 2, 0x1p-30, 1 - 0x1p-53, 1000]
+      let b = r.byte()
+      let gamma = b % 2 == 0 ? gammas[Int(b / 2) % gammas.count] : r.double()
+      var loss =
+        r.byte() % 2 == 0
+        ? BinaryFocalLoss(gamma: gamma, alpha: r.byte() % 3 == 0 ? nil : r.double())
+        : BinaryFocalLoss(gamma: gamma, positiveWeight: r.double(), negativeWeight: r.double())
+      loss.hessianFloor = r.byte() % 2 == 0 ? nil : r.double()
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      loss.ignoredTarget = ignored
+      // |∂l/∂z| <= a (1 + γ p |log p|) <= a (1 + γ); |∂²l/∂z²| <= a (γ + 1)².
+      let a = max(1, loss.positiveWeight.magnitude, loss.negativeWeight.magnitude)
+      let g = max(1, gamma.magnitude + 1)
+      exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor * a * g)
+      exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+      exerciseSecondOrder(
+        loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount,
+        scale: factor * a * g,
+        hessianBound: factor * max(a * g * g, (loss.hessianFloor ?? 0).magnitude))
+    case .softDice:
+      var loss = SoftDiceLoss(smoothing: r.byte() % 2 == 0 ? 1 : r.double())
+      loss.parallelism = parallelism
+      loss.ignoredTarget = ignored
+      // A ratio of sums: |∂L/∂z_i| <= 2 whatever the weights' scale.
+      exercise(loss, logits: logits, targets: targets, weights: weights, scale: 4, valueBound: 1)
+    case .tversky:
+      var loss = TverskyLoss(alpha: r.double(), beta: r.double(), smoothing: r.double())
+      loss.parallelism = parallelism
+      loss.ignoredTarget = ignored
+      // w_i p(1-p) y <= min(TP, FN), w_i p(1-p)(1-y) <= FP: |∂L/∂z_i| <= 3 for any α, β.
+      exercise(loss, logits: logits, targets: targets, weights: weights, scale: 4, valueBound: 1)
+    default:
+      switch r.byte() % 4 {
+      case 0:
+        var loss = BinaryCrossEntropy(positiveWeight: r.double(), negativeWeight: r.double())
+        loss.ignoredTarget = ignored
+        loss.reduction = reduction
+        loss.parallelism = parallelism
+        let a = max(1, loss.positiveWeight.magnitude, loss.negativeWeight.magnitude)
+        exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor * a)
+        exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+        exerciseSecondOrder(
+          loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount,
+          scale: factor * a, hessianBound: factor * a)
+      case 1:
+        var loss = SmoothAccuracyLoss()
+        loss.ignoredTarget = ignored
+        loss.reduction = reduction
+        loss.parallelism = parallelism
+        exercise(
+          loss, logits: logits, targets: targets, weights: weights, scale: factor,
+          valueBound: reduction == .mean ? 1 : .infinity)
+        exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+        exerciseSecondOrder(
+          loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount,
+          scale: factor, hessianBound: factor)
+      case 2:
+        var loss = SmoothF1Loss()
+        loss.ignoredTarget = ignored
+        loss.parallelism = parallelism
+        exercise(loss, logits: logits, targets: targets, weights: weights, valueBound: 1)
+        if let f = try? loss.f1(logits: logits, targets: targets, weights: weights) {
+          require(f >= 0 && f <= 1, "F = \(f)")
+        }
+      default:
+        var loss = F1WeightedCrossEntropy(f1: r.byte() % 2 == 0 ? nil : r.double())
+        loss.ignoredTarget = ignored
+        loss.reduction = reduction
+        loss.parallelism = parallelism
+        exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor)
+        exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+        exerciseSecondOrder(
+          loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount,
+          scale: factor, hessianBound: factor)
+      }
+    }
+  case .multiLabelBinary:
+    // N×L entries, each one term with its own weight.
+    let logits = (0..<r.count(near: n * k)).map { _ in r.double() }
+    let weights: [Double]? =
+      hasWeights ? (0..<r.count(near: n * k)).map { _ in r.double() } : nil
+    let targets = (0..<r.count(near: n * k)).map { _ in r.double() }
+    let positive = (0..<r.count(near: k)).map { _ in r.double() }
+    let negative: [Double]? =
+      r.byte() % 2 == 0 ? nil : (0..<r.count(near: k)).map { _ in r.double() }
+    guard var loss = try? MultiLabelBinaryCrossEntropy(
+      positiveWeights: positive, negativeWeights: negative)
+    else {
+      let valid = !positive.isEmpty && (negative == nil || negative!.count == positive.count)
+        && (positive + (negative ?? [])).allSatisfy { $0 >= 0 && $0.isFinite }
+      require(!valid, "MultiLabelBinaryCrossEntropy(\(positive), \(negative as Any)) threw")
+      return
+    }
+    loss.ignoredTarget = r.byte() % 3 == 0 ? r.double() : nil
+    loss.reduction = reduction
+    loss.parallelism = parallelism
+    let a = max(1, largestMagnitude(positive), largestMagnitude(negative ?? []))
+    let factor = weightFactor(reduction, weights, nil)
+    exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor * a)
+    exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+    exerciseSecondOrder(
+      loss, logits: logits, targets: targets, weights: weights,
+      hessianCount: r.count(near: logits.count), scale: factor * a, hessianBound: factor * a)
+  case .multiLabelCategorical:
+    let logits = (0..<r.count(near: n * k)).map { _ in r.double() }
+    let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
+    // Hard labels, now and then something else (invalid, or the ignored marker).
+    let targets = (0..<r.count(near: n * k)).map { _ in
+      let b = r.byte()
+      return b % 8 == 0 ? r.double() : Double(b % 2)
+    }
+    guard var loss = try? MultiLabelCategoricalCrossEntropy(labelCount: k) else {
+      require(k <= 0, "MultiLabelCategoricalCrossEntropy(labelCount: \(k)) threw")
+      return
+    }
+    loss.ignoredTarget = r.byte() % 3 == 0 ? r.double() : nil
+    loss.reduction = reduction
+    loss.parallelism = parallelism
+    // |∂l_i/∂s_ij| <= 1 and g (1 - g) <= 1/4, times w_i / W or w_i.
+    let factor = weightFactor(reduction, weights, nil)
+    exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor)
+    exerciseMultiLabelCategorical(
+      loss, logits: logits, targets: targets, weights: weights,
+      hessianCount: r.count(near: logits.count), extra: extra, scale: factor)
+  default:
+    fuzzSoftmaxFamily(
+      family, &r, n: n, k: k, parallelism: parallelism, hasWeights: hasWeights,
+      reduction: reduction, extra: extra)
+  }
+}
+
+/// The entry points `MultiLabelCategoricalCrossEntropy` has beyond `Loss`
+/// (second order and per-sample values without the protocols).
+func exerciseMultiLabelCategorical(
+  _ loss: MultiLabelCategoricalCrossEntropy, logits: [Double], targets: [Double],
+  weights: [Double]?, hessianCount: Int, extra: Int, scale: Double
+) {
+  let sentinel = -123.25
+  let first = try? loss.valueAndGradient(logits: logits, targets: targets, weights: weights)
+  var gradient = [Double](repeating: sentinel, count: logits.count)
+  var hessian = [Double](repeating: sentinel, count: hessianCount)
+  var value: Double?
+  do {
+    value = try withBuffers(logits, targets, weights) { z, t, w throws(LossError) in
+      try gradient.withUnsafeMutableBufferPointer { g throws(LossError) in
+        try hessian.withUnsafeMutableBufferPointer { h throws(LossError) in
+          try loss.valueGradientAndHessianDiagonal(
+            logits: z, targets: t, weights: w, gradient: g, hessianDiagonal: h)
+        }
+      }
+    }
+  } catch {
+    require(
+      gradient.allSatisfy { $0 == sentinel } && hessian.allSatisfy { $0 == sentinel },
+      "second order: buffers written before \(error)")
+    require(first == nil || hessianCount != logits.count, "second order threw alone: \(error)")
+  }
+  if let value {
+    guard let first, hessianCount == logits.count else { fatalError("second order accepted") }
+    require(
+      value.bitPattern == first.value.bitPattern && gradient == first.gradient,
+      "second order: value or gradient differ from first order")
+    require(hessian.allSatisfy { honest($0, bound: scale) && $0 >= 0 }, "Hessian \(hessian)")
+    let arrays = try? loss.valueGradientAndHessianDiagonal(
+      logits: logits, targets: targets, weights: weights)
+    require(
+      arrays?.value.bitPattern == value.bitPattern && arrays?.gradient == gradient
+        && arrays?.hessianDiagonal == hessian, "second order: array entry point differs")
+  }
+  let rows = logits.count / loss.labelCount
+  if let terms = try? loss.perSampleValues(logits: logits, targets: targets) {
+    require(terms.count == rows, "terms length")
+    require(terms.allSatisfy { ($0.isFinite || $0 == .infinity) && $0 >= 0 }, "terms \(terms)")
+  }
+  var values = [Double](repeating: -1, count: rows + extra)
+  do {
+    try withBuffers(logits, targets, nil) { z, t, _ throws(LossError) in
+      try values.withUnsafeMutableBufferPointer { v throws(LossError) in
+        try loss.perSampleValues(logits: z, targets: t, into: v)
+      }
+    }
+    require(extra == 0, "accepted \(values.count) values for \(rows) rows")
+  } catch {
+    require(values.allSatisfy { $0 == -1 }, "values written before \(error)")
+  }
+}
+
+/// The softmax families: K logits per row, Int labels, the shared options.
+func fuzzSoftmaxFamily(
+  _ family: Family, _ r: inout ByteReader, n: Int, k: Int, parallelism: Parallelism,
+  hasWeights: Bool, reduction: Reduction, extra: Int
+) {
+  let logits = (0..<r.count(near: n * k)).map { _ in r.double() }
+  let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
+  let targets = (0..<r.count(near: n)).map { _ in Int(Int8(bitPattern: r.byte())) % (k + 2) }
+  let alpha = classWeights(&r, k: k)
+  let smoothing = r.byte() % 2 == 0 ? 0 : r.double()
+  let ignore: Int? = r.byte() % 3 == 0 ? Int(Int8(bitPattern: r.byte())) % (k + 2) : nil
+  let hessianCount = r.count(near: logits.count)
+  let vector = (0..<r.count(near: logits.count)).map { _ in r.double() }
+  let factor = weightFactor(reduction, weights, alpha)
+  let v = largestMagnitude(vector)
+  switch family {
+  case .marginSoftmax:
+    let scale = r.byte() % 2 == 0 ? 1 : r.double()
+    let loss: MarginSoftmaxCrossEntropy?
+    switch r.byte() % 3 {
+    case 0:
+      let counts = (0..<r.count(near: k)).map { _ in classCount(&r) }
+      let largest = r.double()
+      if let margins = try? MarginSoftmaxCrossEntropy.ldamMargins(
+        classCounts: counts, largestMargin: largest)
+      {
+        require(
+          margins.count == counts.count && margins.allSatisfy { $0 >= 0 && $0 <= largest },
+          "LDAM margins \(margins) for largest \(largest)")
+      }
+      loss = try? .ldam(classCounts: counts, largestMargin: largest, scale: scale)
+    case 1:
+      loss = try? .additiveMargin(r.double(), classCount: k, scale: scale)
+    default:
+      let margins = (0..<r.count(near: k)).map { _ in r.double() }
+      let priors = r.byte() % 2 == 0 ? nil : try? ClassPriors((0..<k).map { _ in r.double() })
+      loss = try? MarginSoftmaxCrossEntropy(
+        margins: margins, scale: scale, priors: priors, tau: r.double())
+    }
+    guard var loss else { return }
+    loss.classWeights = alpha
+    loss.labelSmoothing = smoothing
+    loss.ignoreIndex = ignore
+    loss.reduction = reduction
+    loss.parallelism = parallelism
+    // |∂L/∂z| <= f s |p - t| <= f s; the Hessian f s² p(1-p); |H v| <= 2 f s² max|v|.
+    let s = loss.scale
+    exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor * s)
+    exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+    exerciseSecondOrder(
+      loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount,
+      scale: factor * s, hessianBound: factor * s * s)
+    exerciseProduct(
+      loss, logits: logits, targets: targets, weights: weights, vector: vector,
+      productCount: hessianCount, bound: 2 * factor * s * s * v)
+  case .softmaxFocal:
+    let gammas: [Double] = [0, 0.5, 2, 0x1p-30, 1 - 0x1p-53, 1000]
+    let b = r.byte()
+    let gamma = b % 2 == 0 ? gammas[Int(b / 2) % gammas.count] : r.double()
+    guard var loss = try? SoftmaxFocalLoss(classCount: k, gamma: gamma) else {
+      require(k <= 0 || !(gamma >= 0 && gamma <= 1000), "SoftmaxFocalLoss(\(k), \(gamma))")
+      return
+    }
+    loss.classWeights = alpha
+    loss.ignoreIndex = ignore
+    loss.hessianFloor = r.byte() % 2 == 0 ? nil : r.double()
+    loss.reduction = reduction
+    loss.parallelism = parallelism
+    // |∂l/∂z| <= q^γ (q + γ p CE) <= 1 + γ; the Hessian and H v are bounded by
+    // 4 (γ + 2)² (times max |v|), see SoftmaxSecondOrderLoss's formulas.
+    let g = gamma + 2
+    exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor * g)
+    exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+    exerciseSecondOrder(
+      loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount,
+      scale: factor * g,
+      hessianBound: factor * max(4 * g * g, (loss.hessianFloor ?? 0).magnitude),
+      mayThrowAlone: !(loss.hessianFloor ?? 0).isFinite)
+    exerciseProduct(
+      loss, logits: logits, targets: targets, weights: weights, vector: vector,
+      productCount: hessianCount, bound: 4 * factor * g * g * v)
+  case .softmaxSmoothAccuracy:
+    guard var loss = try? SoftmaxSmoothAccuracyLoss(classCount: k) else { return }
+    loss.classWeights = alpha
+    loss.ignoreIndex = ignore
+    loss.reduction = reduction
+    loss.parallelism = parallelism
+    exercise(
+      loss, logits: logits, targets: targets, weights: weights, scale: factor,
+      valueBound: reduction == .mean ? 1 : .infinity)
+    exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+  case .macroSmoothF1:
+    guard var loss = try? MacroSmoothF1Loss(classCount: k) else { return }
+    loss.ignoreIndex = ignore
+    // A ratio of sums: |∂L/∂z| <= 4 whatever the weights' scale.
+    exercise(loss, logits: logits, targets: targets, weights: weights, scale: 4, valueBound: 1)
+    if let f = try? loss.classF1Scores(logits: logits, targets: targets, weights: weights) {
+      require(f.count == k && f.allSatisfy { $0 >= 0 && $0 <= 1 }, "F_k = \(f)")
+    }
+  case .macroF1Weighted:
+    let f1: [Double]? = r.byte() % 2 == 0 ? nil : (0..<r.count(near: k)).map { _ in r.double() }
+    guard var loss = try? MacroF1WeightedCrossEntropy(classCount: k, classF1: f1) else { return }
+    loss.classWeights = alpha
+    loss.ignoreIndex = ignore
+    loss.reduction = reduction
+    loss.parallelism = parallelism
+    // |∂l/∂z_j| <= A + B_j + Σ_k B_k p_j r_k <= 2 + K/2 (p_j r_k <= 1 for j != k).
+    exercise(
+      loss, logits: logits, targets: targets, weights: weights, scale: factor * Double(2 + k))
+    exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+  default:
+    // SoftmaxCrossEntropy or LogitAdjustedCrossEntropy with every option.
+    let priors = (0..<r.count(near: k)).map { _ in r.double() }
+    let tau = r.double()
+    let loss: any SoftmaxSecondOrderLoss
+    if r.byte() % 2 == 0 {
+      guard var l = try? SoftmaxCrossEntropy(classCount: k) else { return }
+      l.classWeights = alpha
+      l.labelSmoothing = smoothing
+      l.ignoreIndex = ignore
+      l.reduction = reduction
+      l.parallelism = parallelism
+      loss = l
+    } else {
+      guard var l = try? LogitAdjustedCrossEntropy(priors: priors, tau: tau) else { return }
+      l.classWeights = alpha
+      l.labelSmoothing = smoothing
+      l.ignoreIndex = ignore
+      l.reduction = reduction
+      l.parallelism = parallelism
+      loss = l
+    }
+    exerciseSoftmax(
+      loss, logits: logits, targets: targets, weights: weights, extra: extra,
+      hessianCount: hessianCount, vector: vector, factor: factor)
+  }
+}
+
+/// Cross-entropy (plain or logit-adjusted) through every entry point:
+/// |∂L/∂z| <= f, the Hessian diagonal f p(1-p), |H v| <= 2 f max|v|.
+func exerciseSoftmax<L: SoftmaxSecondOrderLoss>(
+  _ loss: L, logits: [Double], targets: [Int], weights: [Double]?, extra: Int,
+  hessianCount: Int, vector: [Double], factor: Double
+) {
+  exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor)
+  exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+  exerciseSecondOrder(
+    loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount,
+    scale: factor, hessianBound: factor)
+  exerciseProduct(
+    loss, logits: logits, targets: targets, weights: weights, vector: vector,
+    productCount: hessianCount, bound: 2 * factor * largestMagnitude(vector))
 }

@@ -63,27 +63,11 @@ public struct F1WeightedCrossEntropy: SeparableLoss {
     let batch = try BinaryBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
       reduction: reduction, ignoredTarget: ignoredTarget)
-    var f = f1 ?? 0
-    var expStored = false
-    if f1 == nil {
-      // F from the weights of the mean, f = w / Σ w, whatever the reduction:
-      // F = 2TP / (2TP + FP + FN) does not depend on the scale of the
-      // weights, but sums of raw weights near the overflow threshold would
-      // overflow. All-zero weights (only possible under `.sum`) give F = 0.
-      let meanBatch = reduction == .mean
-        ? batch
-        : try? BinaryBatch(
-          logits: logits, targets: targets, weights: weights, gradient: nil,
-          reduction: .mean, ignoredTarget: ignoredTarget)
-      if let meanBatch {
-        // The F pass leaves exp(-|z|) in the gradient buffer (when there is
-        // one) for the loss pass to reuse.
-        f = BinaryKernels.f1Statistics(
-          meanBatch, parallelism: parallelism, storingExpIn: gradient?.baseAddress
-        ).f1
-        expStored = gradient != nil
-      }
-    }
+    // The F pass leaves exp(-|z|) in the gradient buffer (when there is one)
+    // for the loss pass to reuse.
+    let (f, expStored) = heldF1(
+      batch, batchReduction: reduction, logits, targets, weights,
+      storingExpIn: gradient?.baseAddress)
     return BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: 1 - f / 2, negativeWeight: f / 2,
       gradient: gradient?.baseAddress, parallelism: parallelism, expStored: expStored)
@@ -103,15 +87,32 @@ public struct F1WeightedCrossEntropy: SeparableLoss {
       logits: logits, targets: targets, weights: nil, gradient: nil,
       ignoredTarget: ignoredTarget)
     try Validation.checkValuesCount(values.count, sampleCount: batch.count)
-    let f = heldF1(batch)
+    let f = heldF1(batch, batchReduction: .mean, logits, targets, nil, storingExpIn: nil).f1
     BinaryKernels.writeTerms(batch, into: values.baseAddress!, parallelism: parallelism) {
       BinaryKernels.crossEntropyTerm($0, $1, 1 - f / 2, f / 2).loss
     }
   }
 
-  /// The supplied F, or the smooth F1 of an unweighted batch.
-  func heldF1(_ batch: BinaryBatch) -> Double {
-    f1 ?? BinaryKernels.f1Statistics(batch, parallelism: parallelism).f1
+  /// The supplied F, or the smooth F1 of `batch` (built with `batchReduction`),
+  /// and whether its pass stored exp(-|z|) in `storingExpIn`. Every entry
+  /// point takes F from the weights of the mean, `w / Σ w`, whatever the
+  /// reduction: F = 2TP / (2TP + FP + FN) does not depend on the scale of the
+  /// weights, but sums of raw weights near the overflow threshold would
+  /// overflow. All-zero weights (only possible under `.sum`) give F = 0.
+  func heldF1(
+    _ batch: BinaryBatch, batchReduction: Reduction, _ logits: UnsafeBufferPointer<Double>,
+    _ targets: UnsafeBufferPointer<Double>, _ weights: UnsafeBufferPointer<Double>?,
+    storingExpIn exps: UnsafeMutablePointer<Double>?
+  ) -> (f1: Double, expStored: Bool) {
+    if let f1 { return (f1, false) }
+    let meanBatch = batchReduction == .mean
+      ? batch
+      : try? BinaryBatch(
+        logits: logits, targets: targets, weights: weights, gradient: nil,
+        reduction: .mean, ignoredTarget: ignoredTarget)
+    guard let meanBatch else { return (0, false) }
+    let f = BinaryKernels.f1Statistics(meanBatch, parallelism: parallelism, storingExpIn: exps).f1
+    return (f, exps != nil)
   }
 
   func validateParameters() throws(LossError) {

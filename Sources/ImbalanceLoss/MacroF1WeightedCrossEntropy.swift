@@ -163,10 +163,11 @@ public struct MacroF1WeightedCrossEntropy: SeparableLoss {
               g?.update(repeating: 0, count: batch.classCount)
               continue
             }
-            let f = batch.factor(i)
-            total.add(
-              SoftmaxF1Kernel.weightedCrossEntropyRow(
-                batch, i, rule: rule, halfF1: h.value, factor: f, g, scratch: s.baseAddress!))
+            let (f, post) = batch.splitFactor(i, rule: rule)
+            let loss = SoftmaxF1Kernel.weightedCrossEntropyRow(
+              batch, i, rule: rule, halfF1: h.value, factor: f, g, scratch: s.baseAddress!)
+            if post != SIMD2(1, 1) { batch.postMultiply(g, post) }
+            total.add(batch.postMultiply(loss, post))
           }
         }
         return SIMD4(total.value, 0, 0, 0)

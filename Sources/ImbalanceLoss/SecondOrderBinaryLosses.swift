@@ -89,7 +89,9 @@ extension F1WeightedCrossEntropy: SecondOrderLoss {
       logits: logits, targets: targets, weights: weights, gradient: gradient,
       reduction: reduction, ignoredTarget: ignoredTarget)
     try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
-    let f = heldF1(batch)
+    let f = heldF1(
+      batch, batchReduction: reduction, logits, targets, weights, storingExpIn: nil
+    ).f1
     return BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: 1 - f / 2, negativeWeight: f / 2,
       gradient: gradient.baseAddress!, hessian: hessianDiagonal.baseAddress!,

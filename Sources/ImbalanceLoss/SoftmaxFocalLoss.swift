@@ -31,7 +31,7 @@ public struct SoftmaxFocalLoss: SeparableLoss {
 
   /// The number of classes `K`.
   public let classCount: Int
-  /// The focusing parameter `gamma >= 0` (2 in the paper; 0 is cross-entropy).
+  /// The focusing parameter `gamma` in [0, 1000] (2 in the paper; 0 is cross-entropy).
   public let gamma: Double
   /// How per-sample terms are combined: weighted mean (default) or sum.
   public var reduction: Reduction = .mean
@@ -61,10 +61,14 @@ public struct SoftmaxFocalLoss: SeparableLoss {
   ///
   /// - Throws: ``LossError/noClasses`` when `classCount <= 0`,
   ///   ``LossError/invalidParameter(name:value:requirement:)`` for a gamma
-  ///   that is negative or not finite.
+  ///   that is negative or not finite, or above 1000 (as ``BinaryFocalLoss``:
+  ///   the Hessian's `γ²` terms would overflow where `q^γ` is 0, giving NaN).
   public init(classCount: Int, gamma: Double = 2) throws(LossError) {
     if classCount <= 0 { throw .noClasses }
     try Validation.checkNonNegative(gamma, name: "gamma")
+    if gamma > 1000 {
+      throw .invalidParameter(name: "gamma", value: gamma, requirement: "<= 1000")
+    }
     self.classCount = classCount
     self.gamma = gamma
     self.offsets = [Double](repeating: 0, count: classCount)

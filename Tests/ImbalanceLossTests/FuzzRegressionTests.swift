@@ -107,3 +107,218 @@ import Testing
   let tiny = try bce.value(logits: [700], targets: [1], weights: [1e17])
   expectClose(tiny, 1e17 * (1e300 * 9.85967654375977e-305), relative: 1e-12)
 }
+
+// Found once the fuzzer reached every loss and entry point (the second-order
+// ones, the options, the newer losses).
+
+/// Scripts/Fuzz/corpus/regression-hvp-vector-overflow: the softmax
+/// Hessian-vector product formed v_j - p·v (and s' v_j) in full, which
+/// overflows for entries near the largest double: 0 × inf = NaN where p_j = 0,
+/// inf - inf at a tie. Expected values by hand: (H v)_j = p_j (v_j - p·v).
+@Test func hessianVectorProductWithHugeVectorEntries() throws {
+  let big = Double.greatestFiniteMagnitude
+  let loss = try SoftmaxCrossEntropy(classCount: 3)
+  // p = (0, 1, 0) (to the last bit): H v = 0 exactly.
+  let zero = try loss.hessianVectorProduct(
+    logits: [0, 1000, 0], targets: [0], vector: [-big, big, 1])
+  #expect(zero.allSatisfy { $0 == 0 }, "\(zero)")
+  // A three-way tie, p = 1/3: p·v = -2 big / 3, so H v = (-big/9, -big/9, 2 big/9).
+  let tie = try loss.hessianVectorProduct(logits: [0, 0, 0], targets: [1], vector: [-big, -big, 0])
+  expectClose(tie, [-big / 9, -big / 9, 2 * big / 9], relative: 1e-15)
+}
+
+/// Scripts/Fuzz/corpus/regression-second-order-log1p: the first-order
+/// cross-entropy took log1p(s') from the vector log1p, the second-order and
+/// Hessian-vector entry points from libm's, one ulp apart. ln 3 by mpmath:
+/// 1.0986122886681096913952452..., nearest double 1.0986122886681098.
+@Test func secondOrderValueIsTheFirstOrderBits() throws {
+  var loss = try SoftmaxCrossEntropy(classCount: 3)
+  loss.reduction = .sum
+  let (z, c) = ([-0.0, 0, 0], [1])
+  let first = try loss.valueAndGradient(logits: z, targets: c)
+  let second = try loss.valueGradientAndHessianDiagonal(logits: z, targets: c)
+  var product = [0.0, 0, 0]
+  let hvpValue = try z.withUnsafeBufferPointer { zb in
+    try c.withUnsafeBufferPointer { cb in
+      try [1.0, 2, 3].withUnsafeBufferPointer { vb in
+        try product.withUnsafeMutableBufferPointer { out in
+          try loss.hessianVectorProduct(
+            logits: zb, targets: cb, weights: nil, vector: vb, into: out)
+        }
+      }
+    }
+  }
+  #expect(first.value == 1.0986122886681098)
+  #expect(second.value.bitPattern == first.value.bitPattern)
+  #expect(second.gradient == first.gradient)
+  #expect(hvpValue.bitPattern == first.value.bitPattern)
+}
+
+/// Scripts/Fuzz/corpus/regression-focal-huge-gamma: softmax focal accepted any
+/// finite gamma; at 1.7e265 the Hessian's gamma² terms overflowed where
+/// q^gamma = 0 (0 × inf = NaN). Gamma is now capped at 1000, as in
+/// BinaryFocalLoss, and gamma = 1000 is finite. Expected H_cc at z = (0, 0):
+/// mpmath.diff of -(1 - p)^1000 log p, p = sigmoid(d), twice at d = 0:
+/// 1.6202740433485470873e-296 (K = 2: H = h [[1, -1], [-1, 1]]).
+@Test func softmaxFocalGammaIsCappedAndItsHessianFinite() throws {
+  #expect(
+    throws: LossError.invalidParameter(name: "gamma", value: 1.7e265, requirement: "<= 1000")
+  ) { try SoftmaxFocalLoss(classCount: 2, gamma: 1.7e265) }
+  let loss = try SoftmaxFocalLoss(classCount: 2, gamma: 1000)
+  let (_, _, hessian) = try loss.valueGradientAndHessianDiagonal(
+    logits: [1e300, 1e300], targets: [0])
+  expectClose(hessian, [1.6202740433485470873e-296, 1.6202740433485470873e-296], relative: 1e-12)
+}
+
+/// Scripts/Fuzz/corpus/regression-weight-times-class-weight-softmax: under `.sum`
+/// v_i = w_i a_c overflowed (1.8e308 × 1.7e17) and met a probability that is
+/// exactly 0: inf × 0 = NaN in the gradient (and value). The rows are now
+/// weighted after the fact, 0 staying 0. By hand: p_c = e^(20 - 1e17) = 0, so
+/// smooth accuracy's gradient v p_c (p - onehot) is 0 and its value v (1 - p_c)
+/// overflows; cross-entropy on the label at the maximum has l = log1p(0) = 0
+/// and gradient v (p - onehot) = 0.
+@Test func weightTimesClassWeightOverflowInSoftmaxLosses() throws {
+  let big = Double.greatestFiniteMagnitude
+  var accuracy = try SoftmaxSmoothAccuracyLoss(classCount: 2)
+  accuracy.reduction = .sum
+  accuracy.classWeights = [0.5, 1.7e17]
+  let a = try accuracy.valueAndGradient(logits: [1e17, 20], targets: [1], weights: [big])
+  #expect(a.value == .infinity)
+  #expect(a.gradient == [0, 0])
+  var crossEntropy = try SoftmaxCrossEntropy(classCount: 2)
+  crossEntropy.reduction = .sum
+  crossEntropy.classWeights = [2, 1]
+  let c = try crossEntropy.valueGradientAndHessianDiagonal(
+    logits: [1e17, 20], targets: [0], weights: [big])
+  #expect(c.value == 0)
+  #expect(c.gradient == [0, 0] && c.hessianDiagonal == [0, 0])
+  // Scripts/Fuzz/corpus/regression-margin-scale-squared-overflow: the logit
+  // scale as the third factor, f s² p (1 - p) with s² = 1e600 and
+  // p (1 - p) = 0 (margins 36 put the label 3.6e301 below the other class).
+  var margin = try MarginSoftmaxCrossEntropy(margins: [36, 36], scale: 1e300)
+  margin.reduction = .sum
+  let m = try margin.valueGradientAndHessianDiagonal(logits: [1, 1e-300], targets: [0])
+  #expect(m.hessianDiagonal == [0, 0])
+  #expect(m.gradient.allSatisfy { $0.isFinite } && m.value.isFinite)
+}
+
+/// Scripts/Fuzz/corpus/regression-f1-weighted-second-order: under `.sum`, the
+/// second-order F1-weighted cross-entropy took F from the raw weights, the
+/// first-order one from w / Σ w (raw sums of weights near 1e308 overflow):
+/// values a few ulps apart. Targets near the least normal double make the
+/// difference visible. By mpmath (50 digits), F = Σy / (Σy + 7.5) and
+/// L = Σ (1 - F/2) y softplus(-z) + (F/2)(1 - y) softplus(z) = 3.70152881174857283e-307
+/// (the subnormal sums cost a few ulps: within 1e-14 relative).
+@Test func f1WeightedSecondOrderUsesTheFirstOrderF() throws {
+  var loss = F1WeightedCrossEntropy()
+  loss.reduction = .sum
+  let tiny = 2.2250738585072014e-308
+  let z = [Double](repeating: tiny, count: 15)
+  var y = [Double](repeating: tiny, count: 15)
+  (y[8], y[9], y[14]) = (0, 0, 5e-324)
+  let first = try loss.valueAndGradient(logits: z, targets: y)
+  let second = try loss.valueGradientAndHessianDiagonal(logits: z, targets: y)
+  #expect(second.value.bitPattern == first.value.bitPattern && second.gradient == first.gradient)
+  expectClose(second.value, 3.70152881174857283e-307, relative: 1e-14)
+  // Weights of 1e308, by hand: p = 1/2, F = 1/2, a_pos = 3/4, a_neg = 1/4;
+  // L = 1e308 ln 2, g = 1e308 (-3/8, 1/8), h = 1e308 (3/16, 1/16).
+  let w = try loss.valueGradientAndHessianDiagonal(
+    logits: [0, 0], targets: [1, 0], weights: [1e308, 1e308])
+  expectClose(w.value, 1e308 * 0.6931471805599453, relative: 1e-15)
+  expectClose(w.gradient, [-0.375e308, 0.125e308], relative: 1e-15)
+  expectClose(w.hessianDiagonal, [0.1875e308, 0.0625e308], relative: 1e-15)
+}
+
+/// Scripts/Fuzz/corpus/regression-focal-gradient-overflow: softmax focal formed
+/// f G q before dividing by Σ_{k != c} e_k, which overflowed where every other
+/// entry f p_k G is finite. K = 11 tied logits, gamma = 1, weight 1.8e308:
+/// by mpmath, f p_k G = f (1/11)(10/11 + ln 11 / 11) = 1.8419513403844287e307,
+/// and the label's -f q G = -1.84e308 overflows.
+@Test func focalGradientOfAHugeWeight() throws {
+  var loss = try SoftmaxFocalLoss(classCount: 11, gamma: 1)
+  loss.reduction = .sum
+  let g = try loss.gradient(
+    logits: [Double](repeating: 0, count: 11), targets: [0], weights: [.greatestFiniteMagnitude])
+  #expect(g[0] == -.infinity)
+  for k in 1..<11 { expectClose(g[k], 1.8419513403844287e307, relative: 1e-14) }
+}
+
+/// Scripts/Fuzz/corpus/regression-focal-hvp-overflow: the focal Hessian-vector
+/// product scaled a huge vector down only by K, not by focal's gamma² factors:
+/// a c - gamma p B (v_c - R) overflowed to inf - inf. K = 2, gamma = 1000,
+/// z = (0, 0): H v = h (v_0 - v_1)(1, -1), h as in
+/// softmaxFocalGammaIsCappedAndItsHessianFinite: 2 h big = 5825511048646.578.
+@Test func focalHessianVectorProductOfAHugeVector() throws {
+  let big = Double.greatestFiniteMagnitude
+  let loss = try SoftmaxFocalLoss(classCount: 2, gamma: 1000)
+  let product = try loss.hessianVectorProduct(logits: [0, 0], targets: [0], vector: [big, -big])
+  expectClose(product, [5825511048646.578, -5825511048646.578], relative: 1e-12)
+}
+
+/// Scripts/Fuzz/corpus/regression-offsets-below-rounding: the row maximum was
+/// picked from rounded a_k = z_k + o_k; with z = 1e300 the offsets vanish in
+/// the rounding, a tie picks the first class, and e_k = exp(o_1 - o_0) reached
+/// 1e300 (H v overflowed to NaN) or overflowed (s' = inf, and the fallback on
+/// a_k / 4 lost the offsets again: the loss was log 2). By mpmath: the loss is
+/// -log π_0 + log(1 + π_0/π_1 ...) = 744.44007192138126, and with priors
+/// (1e-300, 1), v = (1, 1e10): H v = (-9.99999999900000025e-291, +same).
+@Test func offsetsBelowTheRoundingOfHugeLogits() throws {
+  let la = try LogitAdjustedCrossEntropy(priors: [5e-324, 1])
+  expectClose(
+    try la.value(logits: [1e300, 1e300], targets: [0]), 744.44007192138126, relative: 1e-14)
+  let hvp = try LogitAdjustedCrossEntropy(priors: [1e-300, 1])
+  let product = try hvp.hessianVectorProduct(
+    logits: [1e300, 1e300], targets: [0], vector: [1, 1e10])
+  expectClose(product, [-9.99999999900000025e-291, 9.99999999900000025e-291], relative: 1e-12)
+}
+
+/// Scripts/Fuzz/corpus/regression-macro-f1-zero-weight-row: a row of weight 0
+/// whose terms sum beyond the largest double (0.85 × 1.8e308 + 0.25 × 1.8e308)
+/// added 0 × inf = NaN. By mpmath, the other row's term:
+/// 0.85 ln 3 + 0.4 ln 1.5 = 1.0960064886111590.
+@Test func macroF1WeightedZeroWeightRowWithOverflowingTerms() throws {
+  let big = Double.greatestFiniteMagnitude
+  let loss = try MacroF1WeightedCrossEntropy(classCount: 3, classF1: [0.3, 0.3, 0.5])
+  let (value, gradient) = try loss.valueAndGradient(
+    logits: [0, 0, 0, -big, -big, 0], targets: [0, 0], weights: [1, 0])
+  expectClose(value, 1.0960064886111590, relative: 1e-15)
+  #expect(gradient[3...].allSatisfy { $0 == 0 })
+}
+
+/// Scripts/Fuzz/corpus/regression-margin-cancelling-exponent: with margin 1e300
+/// on the label's logit 1e300, the exponent s (z_0 - z_1) - m = (1e300 - 710) -
+/// 1e300 came out as hi = 0 (read as a tie) plus lo = -710, and s' went
+/// negative: NaN. By hand: a = (0, 710), l = 710 + log1p(e^-710) = 710.
+@Test func marginCancellingTheLabelLogit() throws {
+  let loss = try MarginSoftmaxCrossEntropy(margins: [1e300, 1e300], scale: 1)
+  #expect(try loss.perSampleValues(logits: [1e300, 710], targets: [0]) == [710])
+  let (value, gradient) = try loss.valueAndGradient(logits: [1e300, 710], targets: [0])
+  #expect(value == 710)
+  // p = (e^-710, 1): the gradient p - onehot = (-1, 1) to the last bit.
+  #expect(gradient == [-1, 1])
+}
+
+/// Scripts/Fuzz/corpus/regression-focal-other-scale-overflow: focal's
+/// f G q / Σ_{k != c} e_k can exceed f (G q <= 1 + gamma), so with f = 1.8e308
+/// it overflowed and e_0 = 0 met it: 0 × inf = NaN. Such rows are now weighted
+/// after the fact. By hand: p_0 = e^-1e300 = 0 gives 0; the others,
+/// f q G (1 + 7.8e-15) and f p_2 G, exceed the largest double.
+@Test func focalOtherClassesOfAHugeWeight() throws {
+  var loss = try SoftmaxFocalLoss(classCount: 3, gamma: 1)
+  loss.reduction = .sum
+  let g = try loss.gradient(
+    logits: [-1e300, -36, 2.2250738585072014e-308], targets: [1],
+    weights: [.greatestFiniteMagnitude])
+  #expect(g == [0, -.infinity, .infinity])
+}
+
+/// Scripts/Fuzz/corpus/regression-multi-label-zero-weight-row: a row of weight
+/// 0 whose two set terms (each 1.8e308) sum beyond the largest double added
+/// 0 × inf = NaN. By hand, the other row: softplus(0) + softplus(0) = 2 ln 2.
+@Test func multiLabelCategoricalZeroWeightRowWithOverflowingTerms() throws {
+  let big = Double.greatestFiniteMagnitude
+  var loss = try MultiLabelCategoricalCrossEntropy(labelCount: 2)
+  loss.reduction = .sum
+  let value = try loss.value(logits: [-big, big, 0, 0], targets: [1, 0, 1, 0], weights: [0, 1])
+  expectClose(value, 2 * 0.6931471805599453, relative: 1e-15)
+}

@@ -254,6 +254,8 @@ enum MultiLabelSoftmaxKernel {
         j += 1
       }
     }
-    return f * (neg.value + pos.value)
+    // A row of weight 0 adds 0, also where its two terms sum beyond the
+    // largest double (0 × inf would be NaN); otherwise the same bits.
+    return f == 0 ? 0 : f * (neg.value + pos.value)
   }
 }

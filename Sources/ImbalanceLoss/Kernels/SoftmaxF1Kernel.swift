@@ -207,7 +207,9 @@ enum SoftmaxF1Kernel {
         loss.add(maxWeights * (Elementary.log1p(sPrime) - logSPrime))
       }
     }
-    let weighted = huge ? (f * quarters) * 4 + f * loss.value : f * loss.value
+    // A row of weight 0 adds 0, also where its terms sum beyond the largest
+    // double (0 × inf would be NaN); otherwise the same bits.
+    let weighted = f == 0 ? 0 : huge ? (f * quarters) * 4 + f * loss.value : f * loss.value
     guard let g else { return weighted }
     // (e_j / s') * Σ B_max, for j below the maximum.
     func maxOdds(_ j: Int) -> Double {

@@ -42,11 +42,16 @@ extension SoftmaxKernel {
           h.update(repeating: 0, count: k)
           continue
         }
-        let f = batch.factor(i)
+        let (f, post) = batch.splitFactor(i, rule: rule)
         let r = statistics(batch, i, rule, h)
         g.update(from: h, count: k)
-        total.add(finish(batch, i, rule, r, factor: f, g))
+        let loss = finish(batch, i, rule, r, factor: f, g)
         hessianDiagonal(batch, i, rule, r, factor: f, floor: floor, h)
+        if post != SIMD2(1, 1) {
+          batch.postMultiply(g, post)
+          batch.postMultiply(h, post)
+        }
+        total.add(batch.postMultiply(loss, post))
       }
       return SIMD4(total.value, 0, 0, 0)
     }[0]
@@ -66,8 +71,11 @@ extension SoftmaxKernel {
       // 1 - p_k without cancellation: (Σ_{j != k} e_j) / total.
       e == 1 ? r.sPrime / total : 1 - e / total
     }
+    // `scale * x` keeps x = 0 as 0 where s² overflowed (0 × inf would be NaN);
+    // for a finite scale >= 0 the result is the same bits.
     @inline(__always) func store(_ j: Int, _ x: Double) {
-      h[j] = scale * (floor.map { Swift.max(x, $0) } ?? x)
+      let y = floor.map { Swift.max(x, $0) } ?? x
+      h[j] = y == 0 ? y : scale * y
     }
     let gamma = rule.focusing
     if gamma == 0 {
@@ -81,8 +89,9 @@ extension SoftmaxKernel {
         let e = SIMDLoad.load(h + j)
         let p = e * inverse
         let q = (1 - p).replacing(with: atMax, where: e .== 1)
-        let x = p * q
-        SIMDLoad.store(scalev * x.replacing(with: floorv, where: x .< floorv), h + j)
+        var x = p * q
+        x = x.replacing(with: floorv, where: x .< floorv)
+        SIMDLoad.store((scalev * x).replacing(with: x, where: x .== 0), h + j)
         j += 8
       }
       while j < k {
@@ -128,10 +137,12 @@ extension SoftmaxKernel {
           o.update(repeating: 0, count: k)
           continue
         }
-        let f = batch.factor(i)
+        let (f, post) = batch.splitFactor(i, rule: rule)
         let r = statistics(batch, i, rule, o)
-        total.add(finish(batch, i, rule, r, factor: f, nil))
+        let loss = finish(batch, i, rule, r, factor: f, nil)
         hessianVectorRow(batch, i, rule, r, factor: f, v, o)
+        if post != SIMD2(1, 1) { batch.postMultiply(o, post) }
+        total.add(batch.postMultiply(loss, post))
       }
       return SIMD4(total.value, 0, 0, 0)
     }[0]
@@ -141,27 +152,42 @@ extension SoftmaxKernel {
   @inlinable @inline(__always)
   static func hessianVectorRow(
     _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ r: SoftmaxRowStatistics,
-    factor f: Double, _ v: UnsafePointer<Double>, _ o: UnsafeMutablePointer<Double>
+    factor f: Double, _ vector: UnsafePointer<Double>, _ o: UnsafeMutablePointer<Double>
   ) {
     let k = batch.classCount
     let c = batch.labels[i]
     let total = 1 + r.sPrime
     let scale = f * rule.scale * rule.scale
+    // The sums below reach about 3 K max|v|, and focal's coefficients times
+    // them (γ + 2)² as much: a row with entries above max/(4K (γ + 2)²) is read
+    // scaled down by a power of two (exact) and its product scaled back up, so
+    // that nothing overflows before the small factors (p_j, q^γ) multiply it
+    // (0 times inf would be NaN).
+    var largest = 0.0
+    for j in 0..<k { largest = Swift.max(largest, abs(vector[j])) }
+    let g2 = (rule.focusing + 2) * (rule.focusing + 2)
+    let limit = Double.greatestFiniteMagnitude / (4 * Double(k) * g2)
+    let up = largest > limit
+      ? Double(sign: .plus, exponent: largest.exponent - limit.exponent + 1, significand: 1) : 1
+    let down = 1 / up
+    @inline(__always) func v(_ j: Int) -> Double { vector[j] * down }
+    // `scale (x up)`, 0 for x = 0 where s² overflowed (see hessianDiagonal).
+    @inline(__always) func weighted(_ x: Double) -> Double { x == 0 ? x : scale * (x * up) }
     // p·v as (Σ_{below max} e_k v_k + Σ_{at max} v_k) / total, the two apart so
     // that v_j - p·v at a maximum j is (s' v_j - below - (other maxima)) / total.
     var below = 0.0
     var atMax = 0.0
     for j in 0..<k {
-      if o[j] == 1 { atMax += v[j] } else { below += o[j] * v[j] }
+      if o[j] == 1 { atMax += v(j) } else { below += o[j] * v(j) }
     }
     let pv = (below + atMax) / total
     @inline(__always) func centred(_ j: Int) -> Double {
-      o[j] == 1 ? ((r.sPrime * v[j] - below) - (atMax - v[j])) / total : v[j] - pv
+      o[j] == 1 ? ((r.sPrime * v(j) - below) - (atMax - v(j))) / total : v(j) - pv
     }
     let gamma = rule.focusing
     if gamma == 0 {
       // (H v)_j = p_j (v_j - p·v).
-      for j in 0..<k { o[j] = scale * ((o[j] / total) * centred(j)) }
+      for j in 0..<k { o[j] = weighted((o[j] / total) * centred(j)) }
       return
     }
     let focal = FocalRow(r, gamma: gamma)
@@ -174,14 +200,15 @@ extension SoftmaxKernel {
     let a = q + gamma * p * ce
     // R = Σ_{k != c} r_k v_k with r_k = e_k / others.
     var sum = 0.0
-    for j in 0..<k where j != c { sum += o[j] * v[j] }
+    for j in 0..<k where j != c { sum += o[j] * v(j) }
     let bigR = sum / focal.others
-    let vc = v[c]
+    let vc = v(c)
     for j in 0..<k where j != c {
       let rj = o[j] / focal.others
-      o[j] = scale * (qg * rj * (a * centred(j) + gamma * p * b * (vc - bigR)))
+      o[j] = weighted(qg * rj * (a * centred(j) + gamma * p * b * (vc - bigR)))
     }
     // The label's entry has the factor v_c - p·v = q (v_c - R), taken as v_c - R.
-    o[c] = scale * (p * qg * (q * (1 + 2 * gamma) + gamma * ce * (gamma * p - q)) * (vc - bigR))
+    let hcc = p * qg * (q * (1 + 2 * gamma) + gamma * ce * (gamma * p - q))
+    o[c] = weighted(hcc * (vc - bigR))
   }
 }

@@ -130,6 +130,35 @@ struct SoftmaxBatch: @unchecked Sendable {
     if let cw = classWeights { v = v * (cw[labels[i]] * classScale) }
     return v * normalizer.reciprocal
   }
+
+  /// The factor of row `i` for a row computed as `f s x` (`s` the logit
+  /// scale, `|x| <= 1`, or `γ + 2` for focal loss): `(f_i, 1, 1)`, or, where
+  /// `f_i s` (times `γ + 2`) overflows (only possible under `.sum`, where
+  /// `f_i = w_i a_c`), `(1, w_i, a_c)`: the row is then computed
+  /// with factor 1 and `postMultiply` applies the weights, keeping a zero
+  /// entry 0 (`0 × inf` would be NaN) and overflowing only where the true
+  /// entry does, as `BinaryKernels.weightedProduct`.
+  @inlinable @inline(__always)
+  func splitFactor(_ i: Int, rule: SoftmaxRule) -> (factor: Double, post: SIMD2<Double>) {
+    let f = factor(i)
+    let scale = rule.scale * (rule.focusing == 0 ? 1 : rule.focusing + 2)
+    // (`.sum` has reciprocal 1; the split does not apply to a mean.)
+    if (f * scale).isFinite || normalizer.reciprocal != 1 { return (f, SIMD2(1, 1)) }
+    return (1, SIMD2(weights?[i] ?? 1, classWeights.map { $0[labels[i]] } ?? 1))
+  }
+
+  /// `x w a` for `post = (w, a)`, and 0 for `x = 0` (see `splitFactor`).
+  @inlinable @inline(__always)
+  func postMultiply(_ x: Double, _ post: SIMD2<Double>) -> Double {
+    x == 0 ? x : (x * post[0]) * post[1]
+  }
+
+  /// Applies `postMultiply` to a row's `classCount` outputs.
+  @inlinable @inline(__always)
+  func postMultiply(_ row: UnsafeMutablePointer<Double>?, _ post: SIMD2<Double>) {
+    guard let row else { return }
+    for j in 0..<classCount { row[j] = postMultiply(row[j], post) }
+  }
 }
 
 /// Which softmax loss a row computes, and the constants of its adjusted logits
@@ -340,10 +369,16 @@ enum SoftmaxKernel {
       if let gradient { (gradient + i * k).update(repeating: 0, count: k) }
       return (0, 0, 0)
     }
-    let f = batch.factor(i)
+    let (f, post) = batch.splitFactor(i, rule: rule)
     let g = gradient.map { $0 + i * k }
     let r = statistics(batch, i, rule, g)
     let linear = finish(batch, i, rule, r, factor: f, g, addsLog1p: false)
+    if post != SIMD2(1, 1) {
+      // The whole row loss, then the weights (see `splitFactor`).
+      batch.postMultiply(g, post)
+      let loss = linear + f * Elementary.log1p(Vector(repeating: r.sPrime))[0]
+      return (batch.postMultiply(loss, post), 0, 0)
+    }
     return (linear, r.sPrime, f)
   }
 
@@ -359,10 +394,12 @@ enum SoftmaxKernel {
   }
 
   /// Pass 1 and 2 of a row: the statistics of `a`, and `e_k = exp(a_k - m)`
-  /// written into `exps` when it is non-nil.
+  /// written into `exps` when it is non-nil. `forcedTop` replaces pass 1's
+  /// choice of the maximum (see the end of pass 2).
   @inlinable @inline(__always)
   static func statistics(
-    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ exps: UnsafeMutablePointer<Double>?
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ exps: UnsafeMutablePointer<Double>?,
+    forcedTop: Int? = nil
   ) -> SoftmaxRowStatistics {
     let k = batch.classCount
     let z = batch.logits + i * k
@@ -435,6 +472,7 @@ enum SoftmaxKernel {
       }
       j += 1
     }
+    if let forcedTop { top = forcedTop }
 
     // The exponents d_k = a_k - a_M, in two words hi + lo: rounding d once
     // costs exp(d) up to |d|/2 ulps (|d| reaches 745), and forming a_k first
@@ -468,6 +506,12 @@ enum SoftmaxKernel {
         hi = t + b
         let bt = hi - t
         lo = ((t - (hi - bt)) + (b - bt)) + (lo * s + tLow)
+        // hi + lo once more (TwoSum): where t + b cancels, lo (the error of
+        // z_k - z_M) can exceed hi, even with hi = 0, which is no tie then.
+        let sum = hi + lo
+        let bs = sum - hi
+        lo = (hi - (sum - bs)) + (lo - bs)
+        hi = sum
       }
       return (hi, lo)
     }
@@ -484,6 +528,7 @@ enum SoftmaxKernel {
     var restv = Vector()
     var tiesv = Vector()
     var shiftedv = Vector()
+    var hiMaxv = Vector()
     // One exp call site for full vectors and the vector tail.
     j = 0
     while j + 8 <= k || (vectorTail && j < k) {
@@ -502,6 +547,11 @@ enum SoftmaxKernel {
         hi = t + b
         let bt = hi - t
         lo = ((t - (hi - bt)) + (b - bt)) + (lo * sv + tLow)
+        // Renormalised as in `exponent`.
+        let sum = hi + lo
+        let bs = sum - hi
+        lo = (hi - (sum - bs)) + (lo - bs)
+        hi = sum
       }
       if wantsShiftedSum {
         let t = hi * inverseCountv
@@ -513,6 +563,7 @@ enum SoftmaxKernel {
         hi = hi.replacing(with: -.infinity, where: dup)
         lo = lo.replacing(with: 0, where: dup)
       }
+      if !plain { hiMaxv = hiMaxv.replacing(with: hi, where: hi .> hiMaxv) }
       let e0 = Elementary.exp(hi)
       let e = e0 + e0 * lo
       let atMax = hi .== 0
@@ -527,8 +578,13 @@ enum SoftmaxKernel {
     var rest = restv.sum()
     var ties = tiesv.sum()
     var shifted = shiftedv.sum()
+    // By halves, as pass 1's max (0 for a plain row: hiMaxv stays 0).
+    let h4 = hiMaxv.lowHalf.replacing(
+      with: hiMaxv.highHalf, where: hiMaxv.highHalf .> hiMaxv.lowHalf)
+    var hiMax = Swift.max(h4[0], h4[1], h4[2], h4[3])
     while j < k {
       let (hi, lo) = exponent(j)
+      hiMax = Swift.max(hiMax, hi)
       shifted += hi * inverseCount
       if hi == 0 {
         ties += 1
@@ -541,6 +597,18 @@ enum SoftmaxKernel {
         if let exps { exps[j] = e }
       }
       j += 1
+    }
+    // Pass 1 compared rounded a_k: where the offsets (or margin) are below
+    // the rounding of s z_k it can pick a class that is not the maximum, and
+    // some e_k exceeds 1 (up to overflow). Rare: once more from the true one.
+    if hiMax > 0 && forcedTop == nil {
+      var best = top
+      var bestHi = 0.0
+      for j in 0..<k {
+        let hi = exponent(j).hi
+        if hi > bestHi { (best, bestHi) = (j, hi) }
+      }
+      return statistics(batch, i, rule, exps, forcedTop: best)
     }
     let label = exponent(c)
     // A difference or the mean overflowed (NaN or inf s'): rare.
@@ -629,8 +697,12 @@ enum SoftmaxKernel {
       if let gradient { (gradient + i * k).update(repeating: 0, count: k) }
       return 0
     }
-    let f = batch.factor(i)
-    return rowLoss(batch, i, rule, factor: f, gradient.map { $0 + i * k })
+    let (f, post) = batch.splitFactor(i, rule: rule)
+    let g = gradient.map { $0 + i * k }
+    let loss = rowLoss(batch, i, rule, factor: f, g)
+    if post == SIMD2(1, 1) { return loss }
+    batch.postMultiply(g, post)
+    return batch.postMultiply(loss, post)
   }
 
   /// One row's weighted loss `f l_i`; writes `f ∂l_i/∂z_i` into `g` if non-nil.
@@ -673,7 +745,9 @@ enum SoftmaxKernel {
       // Weighted before scaling back up, so a rescaled row (unit 4) whose
       // unweighted loss overflows still gives a finite f l.
       let linear = r.unit == 1 ? f * gap : (f * gap) * r.unit
-      loss = addsLog1p ? linear + f * Elementary.log1p(r.sPrime) : linear
+      // The vector log1p (one lane of it), as `run` batches it: the same bits
+      // through the first- and second-order entry points (libm's may differ by an ulp).
+      loss = addsLog1p ? linear + f * Elementary.log1p(Vector(repeating: r.sPrime))[0] : linear
       otherScale = fs / (1 + r.sPrime)
       shift = fs * uniform
       // softmax_c - t_c: the exact form -s'/(1 + s') + eps (K-1)/K when c is a
@@ -694,7 +768,9 @@ enum SoftmaxKernel {
         : (f * (focal.power * r.gap)) * r.unit
           + f * (focal.power * Elementary.log1p(r.sPrime))
       let magnitude = focal.labelGradientMagnitude(gamma: gamma)
-      otherScale = focal.others == 0 ? 0 : fs * magnitude / focal.others
+      // magnitude / others <= 1 + gamma first: (fs magnitude) alone may
+      // overflow where every g_k = fs p_k G is finite (and e_k = 0 gives NaN).
+      otherScale = focal.others == 0 ? 0 : fs * (magnitude / focal.others)
       shift = 0
       labelGradient = -fs * magnitude
     }
