@@ -322,3 +322,23 @@ import Testing
   let value = try loss.value(logits: [-big, big, 0, 0], targets: [1, 0, 1, 0], weights: [0, 1])
   expectClose(value, 2 * 0.6931471805599453, relative: 1e-15)
 }
+
+/// Scripts/Fuzz/corpus/regression-focal-zero-weight-slope-overflow: with class
+/// weights of 1.8e308, `a_neg` times the focal slope at z = 2 (1.077 for γ = 2)
+/// overflows, and a weight of 0 made the gradient 0 × inf = NaN. A weight of 0
+/// now gives 0, and a tiny weight the finite product. References: mpmath,
+/// `1e-300 · 1.7976931348623157e308 · p² (p - 2 q log q)` at z = 2 and 0.5.
+@Test func focalZeroWeightTimesOverflowingSlopeIsZero() throws {
+  let big = Double.greatestFiniteMagnitude
+  var loss = BinaryFocalLoss(gamma: 2, positiveWeight: big, negativeWeight: big)
+  loss.reduction = .sum
+  let (value, gradient) = try loss.valueAndGradient(
+    logits: [2, 2, 0.5], targets: [0, 0, 0], weights: [0, 1e-300, 1e-300])
+  #expect(value.isFinite)
+  #expect(gradient[0] == 0)
+  expectClose(gradient[1], 193560088.1439229893, relative: 1e-13)
+  expectClose(gradient[2], 94585951.80792379118, relative: 1e-13)
+  let (_, _, hessian) = try loss.valueGradientAndHessianDiagonal(
+    logits: [2, 2, 0.5], targets: [0, 0, 0], weights: [0, 1e-300, 1e-300])
+  #expect(hessian[0] == 0 && hessian[1].isFinite && hessian[2].isFinite)
+}

@@ -314,21 +314,37 @@ enum BinaryKernels {
     let sp = s.softplus(z)
     let yPos = aPos * y
     let yNeg = aNeg * (1 - y)
+    let pq = s.p * s.q  // each curvature term <= a / 4: the sum cannot overflow
     return (
       weightedProduct(f, yPos, sp.negative) + weightedProduct(f, yNeg, sp.positive),
-      f * (yNeg * s.p - yPos * s.q), f * ((yPos + yNeg) * (s.p * s.q))
+      f * (yNeg * s.p - yPos * s.q), f * (yPos * pq + yNeg * pq)
     )
   }
 
-  /// `f a b` for `f, a, b >= 0`, finite wherever the true product is: `(f a) b`
-  /// first (a tiny weight `f` keeps a huge softplus `b` finite); where `f a`
-  /// overflows, `f (a b)` instead, so that `b = 0` (the softplus of a very
-  /// negative logit) gives 0 rather than `inf * 0 = NaN`.
+  /// `f a b` for `f, a >= 0`, finite wherever the true product is: `(f a) b`
+  /// first (a tiny weight `f` keeps a huge softplus `b` finite); where that
+  /// is not finite, `f (a b)` instead, so that `b = 0` (the softplus of a
+  /// very negative logit) gives 0 rather than `inf * 0 = NaN`.
   @inlinable @inline(__always)
   static func weightedProduct(_ f: Vector, _ a: Vector, _ b: Vector) -> Vector {
     let product = (f * a) * b
     return product.replacing(
-      with: f * (a * b), where: .!(product .< Vector(repeating: .infinity)))
+      with: f * (a * b), where: .!(product.magnitude .< Vector(repeating: .infinity)))
+  }
+
+  /// `f (a1 b1 + a2 b2)` for `f, a1, a2 >= 0`, as written where that is
+  /// finite; elsewhere (`0 * inf`, or a tiny `f` times a sum that overflows)
+  /// the sum of the two ``weightedProduct(_:_:_:)``, unless that is NaN (both
+  /// terms overflow with opposite signs: the true result overflows too).
+  @inlinable @inline(__always)
+  static func weightedSum(
+    _ f: Vector, _ a1: Vector, _ b1: Vector, _ a2: Vector, _ b2: Vector
+  ) -> Vector {
+    let direct = f * (a1 * b1 + a2 * b2)
+    let split = weightedProduct(f, a1, b1) + weightedProduct(f, a2, b2)
+    let infinity = Vector(repeating: .infinity)
+    return direct.replacing(
+      with: split, where: .!(direct.magnitude .< infinity) .& (split .== split))
   }
 
   /// Writes the unweighted per-sample terms of a separable binary loss; an

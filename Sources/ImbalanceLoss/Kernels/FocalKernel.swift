@@ -53,12 +53,14 @@ extension BinaryKernels {
     let yPos = aPos * y
     let yNeg = aNeg * (1 - y)
     // The weight multiplies the class weights before the (possibly huge)
-    // softplus terms, as in `crossEntropyTerm`.
+    // softplus terms, as in `crossEntropyTerm`. The slopes and curvatures
+    // reach about γ + 1 and 4 (γ + 2)², so `a` times them can overflow:
+    // `weightedSum` keeps a weight of 0 from making that NaN.
     return (
       BinaryKernels.weightedProduct(f, yPos, lossPos)
         + BinaryKernels.weightedProduct(f, yNeg, lossNeg),
-      f * (yPos * slopePos + yNeg * slopeNeg),
-      f * (yPos * curvaturePos + yNeg * curvatureNeg)
+      BinaryKernels.weightedSum(f, yPos, slopePos, yNeg, slopeNeg),
+      BinaryKernels.weightedSum(f, yPos, curvaturePos, yNeg, curvatureNeg)
     )
   }
 
