@@ -342,3 +342,25 @@ import Testing
     logits: [2, 2, 0.5], targets: [0, 0, 0], weights: [0, 1e-300, 1e-300])
   #expect(hessian[0] == 0 && hessian[1].isFinite && hessian[2].isFinite)
 }
+
+/// Scripts/Fuzz/corpus/regression-macro-f1-subnormal-class-total: a class
+/// whose total `S_k = Σ f (p + [c == k])` is subnormal (its only row has the
+/// weight 5e-324 next to 1e-12) made `1 / (K S_k)` overflow and the gradient
+/// NaN. The products are now formed as `((p f) up) beta'`, bounded.
+@Test func macroF1WithSubnormalClassTotalIsFinite() throws {
+  var loss = try MacroSmoothF1Loss(classCount: 3)
+  loss.ignoreIndex = 0
+  let logits = [7.398442656812905e+299, 1.7818977117084548e-261, -0.0, 1.0, -0.0, 0.5,
+    0.3, -5.487463485770422e+303, 1.0, -1.0, 0.5, 0.3]
+  let (value, gradient) = try loss.valueAndGradient(
+    logits: logits, targets: [1, 2, 0, 0], weights: [1e-12, 5e-324, 1.7976931348623157e+308, 3])
+  #expect(value >= 0 && value <= 1)
+  #expect(gradient.allSatisfy { $0.isFinite })
+  #expect(gradient[6...].allSatisfy { $0 == 0 })  // ignored rows
+  // Each row of a softmax gradient sums to 0 (up to rounding of its largest entry).
+  for row in 0..<2 {
+    let g = gradient[(3 * row)..<(3 * row + 3)]
+    let scale = g.map(\.magnitude).max()!
+    #expect(abs(g.reduce(0, +)) <= 4 * scale.ulp, "row \(row): \(Array(g))")
+  }
+}

@@ -87,12 +87,21 @@ enum SoftmaxF1Kernel {
   ) {
     let k = batch.classCount
     let scores = statistics.f1Scores
-    // u_ik = f_i (beta_k - gamma_k [c_i == k]).
-    let beta = (0..<k).map { j in
-      statistics.totals[j] == 0 ? 0 : scores[j] / (Double(k) * statistics.totals[j])
-    }
-    let gamma = (0..<k).map { j in
-      statistics.totals[j] == 0 ? 0 : 2 / (Double(k) * statistics.totals[j])
+    // u_ik = f_i (beta_k - gamma_k [c_i == k]), with 1 / S_k taken as
+    // up_k / S'_k, S'_k = S_k up_k (in [1, 2) unless S_k is subnormal), where S_k < 2^-900 (1 / (K S_k)
+    // would overflow for a subnormal S_k). Then every product is formed as
+    // ((p f) up) beta' with p f <= S_k: bounded, where f beta alone is not.
+    var up = [Double](repeating: 1, count: k)
+    var beta = [Double](repeating: 0, count: k)
+    var gamma = [Double](repeating: 0, count: k)
+    for j in 0..<k where statistics.totals[j] != 0 {
+      var total = statistics.totals[j]
+      if total < 0x1p-900 {
+        up[j] = Double(sign: .plus, exponent: Swift.min(-total.exponent, 1023), significand: 1)
+        total *= up[j]
+      }
+      beta[j] = scores[j] / (Double(k) * total)
+      gamma[j] = 2 / (Double(k) * total)
     }
     for i in 0..<batch.rows {
       let g = gradient + i * k
@@ -104,6 +113,10 @@ enum SoftmaxF1Kernel {
       let c = batch.labels[i]
       let r = SoftmaxKernel.statistics(batch, i, rule, g)
       let total = 1 + r.sPrime
+      /// p u_ij for j != c.
+      @inline(__always) func pu(_ p: Double, _ j: Int) -> Double {
+        up[j] == 1 ? p * (f * beta[j]) : ((p * f) * up[j]) * beta[j]
+      }
       // Σ_{k != c} p_k u_k without the term of `top`, a wrong class at the
       // row's maximum (e = 1), if there is one: its entry is formed apart.
       var others = 0.0
@@ -112,23 +125,24 @@ enum SoftmaxF1Kernel {
         if top < 0 && g[j] == 1 {
           top = j
         } else {
-          others += (g[j] / total) * (f * beta[j])
+          others += pu(g[j] / total, j)
         }
       }
       let pTop = top < 0 ? 0 : 1 / total
-      let uTop = top < 0 ? 0 : f * beta[top]
+      let puTop = top < 0 ? 0 : pu(pTop, top)
       let row = FocalRow(r, gamma: 0)
-      let uc = f * (beta[c] - gamma[c])
+      // f <= S_c (the row adds f to S_c): (f up_c) (beta' - gamma') <= 2 / K.
+      let uc = (f * up[c]) * (beta[c] - gamma[c])
       let rest = others + row.p * uc  // Σ_{k != top} p_k u_k
-      let dot = rest + pTop * uTop
+      let dot = rest + puTop
       for j in 0..<k where j != c && j != top {
         let p = g[j] / total
-        g[j] = p * (f * beta[j] - dot)
+        g[j] = up[j] == 1 ? p * (f * beta[j] - dot) : pu(p, j) - p * dot
       }
       // u_M - Σ p u = u_M (1 - p_M) - Σ_{k != M} p_k u_k with 1 - p_M = s' / (1 + s'):
       // no cancellation when the wrong class M takes almost all the mass.
-      if top >= 0 { g[top] = pTop * (uTop * (r.sPrime / total) - rest) }
-      g[c] = row.p * (uc * row.q - (others + pTop * uTop))
+      if top >= 0 { g[top] = puTop * (r.sPrime / total) - pTop * rest }
+      g[c] = row.p * (uc * row.q - (others + puTop))
     }
   }
 
