@@ -38,7 +38,9 @@ public struct MultiLabelCategoricalCrossEntropy: Loss {
   /// Entries whose target equals this marker (NaN matches NaN) belong to
   /// neither set, like PyTorch's `ignore_index` (a missing label): not
   /// validated, gradient 0. The sample keeps its weight in `Σ w`; a row with
-  /// every entry skipped has `l_i = 0`. `nil` (the default) skips none.
+  /// every entry skipped has `l_i = 0`. `nil` (the default) skips none; 0 and
+  /// 1 are labels, so a call with either as the marker throws
+  /// ``LossError/invalidParameter(name:value:requirement:)``.
   public var ignoredTarget: Double? = nil
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
@@ -65,8 +67,10 @@ public struct MultiLabelCategoricalCrossEntropy: Loss {
   ///   ``LossError/lengthMismatch(argument:expected:actual:)``,
   ///   ``LossError/emptyBatch``, ``LossError/nonFiniteLogit(index:value:)``,
   ///   ``LossError/targetNotBinary(index:value:)`` for a target other than 0
-  ///   or 1, ``LossError/invalidWeight(index:value:)`` and
-  ///   ``LossError/zeroTotalWeight``. The gradient buffer is untouched after a throw.
+  ///   or 1, ``LossError/invalidWeight(index:value:)``,
+  ///   ``LossError/zeroTotalWeight`` and
+  ///   ``LossError/invalidParameter(name:value:requirement:)`` for an
+  ///   ``ignoredTarget`` of 0 or 1. The gradient buffer is untouched after a throw.
   /// - Complexity: O(N L), three passes over each row held in cache.
   public func valueAndGradient(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,

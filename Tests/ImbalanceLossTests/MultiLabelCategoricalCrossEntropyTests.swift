@@ -213,6 +213,16 @@ import Testing
     #expect(throws: LossError.zeroTotalWeight) {
       try loss.value(logits: [1, 2, 3, 4], targets: [0, 1, 1, 0], weights: [0, 0])
     }
+    var marked = loss
+    for marker in [0.0, 1] {
+      marked.ignoredTarget = marker
+      #expect(
+        throws: LossError.invalidParameter(
+          name: "ignoredTarget", value: marker, requirement: "not 0 or 1 (those are labels)")
+      ) {
+        try marked.value(logits: [1, 2, 3, 4], targets: [0, 1, 1, 0])
+      }
+    }
     var gradient = [7.0, 7, 7, 7]
     #expect(throws: LossError.targetNotBinary(index: 3, value: 2)) {
       try loss.valueAndGradient(logits: [1, 2, 3, 4], targets: [0, 1, 1, 2], gradient: &gradient)

@@ -38,6 +38,11 @@ struct MultiLabelBatch: @unchecked Sendable {
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
     labelCount: Int, reduction: Reduction, ignoredTarget: Double?
   ) throws(LossError) {
+    // 0 and 1 are the labels themselves: such a marker could not be told apart.
+    if let ignoredTarget, ignoredTarget == 0 || ignoredTarget == 1 {
+      throw .invalidParameter(
+        name: "ignoredTarget", value: ignoredTarget, requirement: "not 0 or 1 (those are labels)")
+    }
     if logits.count % labelCount != 0 {
       throw .logitCountNotMultipleOfClassCount(logitCount: logits.count, classCount: labelCount)
     }
