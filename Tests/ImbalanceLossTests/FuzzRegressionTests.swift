@@ -364,3 +364,18 @@ import Testing
     #expect(abs(g.reduce(0, +)) <= 4 * scale.ulp, "row \(row): \(Array(g))")
   }
 }
+
+/// Scripts/Fuzz/corpus/regression-softmax-subnormal-total-weight: the largest
+/// weight (1e17) and the largest class weight (1e-12) on different rows left
+/// every `v_i = w_i classWeights[c_i]` tiny, `Σ v` subnormal (1e17 × 5e-324)
+/// and `1 / Σ v` infinite: a row with v = 0 then gave 0 × inf = NaN. By hand:
+/// the only row with v > 0 has logits [0, 0], so the mean is log 2 and its
+/// gradient (0.5, -0.5); the row of weight 0 adds nothing.
+@Test func softmaxSubnormalTotalWeightGivesTheWeightedMean() throws {
+  var loss = try SoftmaxCrossEntropy(classCount: 2)
+  loss.classWeights = [1e-12, 5e-324]
+  let (value, gradient) = try loss.valueAndGradient(
+    logits: [0, 0, 3, -1], targets: [1, 0], weights: [1e17, 0])
+  expectClose(value, 0.6931471805599453, relative: 2e-16)
+  #expect(gradient == [0.5, -0.5, 0, 0])
+}

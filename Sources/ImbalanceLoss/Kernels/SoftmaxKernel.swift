@@ -105,14 +105,31 @@ struct SoftmaxBatch: @unchecked Sendable {
     func powerOfTwo(_ x: Double) -> Double {
       Double(sign: .plus, exponent: Swift.min(-x.exponent, 1000), significand: 1)
     }
-    let scale = powerOfTwo(largestWeight)
-    let classScale = powerOfTwo(largestClassWeight)
-    var sum = CompensatedSum()
-    for (i, c) in labels.enumerated() where c != ignoreIndex {
-      sum.add(((weights?[i] ?? 1) * scale) * ((classWeights?[c] ?? 1) * classScale))
+    var scale = powerOfTwo(largestWeight)
+    var classScale = powerOfTwo(largestClassWeight)
+    func total() -> Double {
+      var sum = CompensatedSum()
+      for (i, c) in labels.enumerated() where c != ignoreIndex {
+        sum.add(((weights?[i] ?? 1) * scale) * ((classWeights?[c] ?? 1) * classScale))
+      }
+      return sum.value
     }
-    if sum.value == 0 { throw .zeroTotalWeight }
-    normalizer = WeightNormalizer(scale: scale, reciprocal: 1 / sum.value)
+    var sum = total()
+    if sum == 0 { throw .zeroTotalWeight }
+    // The largest weight and the largest class weight can sit on different
+    // rows, so that every v_i and Σ v are tiny (1 / Σ v overflows for a
+    // subnormal Σ v). Then both scales grow by powers of two, half each so
+    // that no scaled factor overflows, and Σ v is summed again.
+    if sum < 0x1p-900 {
+      func raised(_ x: Double, by e: Int) -> Double {
+        Double(sign: .plus, exponent: Swift.min(x.exponent + e, 1023), significand: 1)
+      }
+      let e = -sum.exponent
+      scale = raised(scale, by: e / 2)
+      classScale = raised(classScale, by: e - e / 2)
+      sum = total()
+    }
+    normalizer = WeightNormalizer(scale: scale, reciprocal: 1 / sum)
     self.classScale = classScale
   }
 
