@@ -1,4 +1,4 @@
-/// Binary cross-entropy on logits, with class weights (SPEC §2).
+/// Binary cross-entropy on logits, with class weights.
 ///
 ///     p_i = sigmoid(z_i)
 ///     l_i = -a_pos y_i log p_i - a_neg (1 - y_i) log(1 - p_i)

@@ -1,5 +1,5 @@
 /// Class priors `π_k > 0` with `Σ π_k = 1`, and the post-hoc logit adjustment
-/// that uses them at prediction time (SPEC §5).
+/// that uses them at prediction time.
 ///
 ///     adjusted_ik = z_ik - tau log π_k
 ///     prediction_i = argmax_k adjusted_ik

@@ -1,5 +1,5 @@
 /// Per-class weights computed from class counts, for the `classWeights` of a
-/// softmax loss (SPEC §6).
+/// softmax loss.
 ///
 ///     effective number (Cui et al. 2019):  a_k ∝ (1 - beta) / (1 - beta^n_k),  Σ a_k = K
 ///     balanced (scikit-learn):             a_k = N / (K n_k),                  N = Σ n_k

@@ -1,4 +1,4 @@
-/// Binary cross-entropy re-weighted by the smooth F1 of the batch (SPEC §4).
+/// Binary cross-entropy re-weighted by the smooth F1 of the batch.
 ///
 /// The gradient of `-F` weights each sample by `y - F/2`; applying
 /// "p -> log p" to it gives class-weighted cross-entropy with

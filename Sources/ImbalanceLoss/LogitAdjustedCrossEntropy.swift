@@ -1,4 +1,4 @@
-/// Softmax cross-entropy on logits shifted by `tau log π_k` (SPEC §5), also
+/// Softmax cross-entropy on logits shifted by `tau log π_k`, also
 /// known as logit adjustment (Menon et al. 2020); `tau = 1` is balanced softmax.
 ///
 ///     a_ik = z_ik + tau log π_k

@@ -1,5 +1,5 @@
 /// Softmax cross-entropy re-weighted, class by class, by the macro smooth F1
-/// of the batch: SPEC §4's argument applied one-vs-rest to each class.
+/// of the batch: the F1-weighted cross-entropy argument applied one-vs-rest to each class.
 ///
 /// Derivation. Macro smooth F1 (``MacroSmoothF1Loss``) has, per class k,
 /// `F_k = 2 T_k / S_k` over the probabilities `p_ik = softmax(z_i)_k`, and

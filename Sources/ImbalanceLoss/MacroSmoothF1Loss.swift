@@ -1,5 +1,5 @@
 /// One minus macro smooth F1 over K classes: the mean over classes of the
-/// one-vs-rest smooth F1 (SPEC §3) on softmax probabilities (SPEC §6).
+/// one-vs-rest smooth F1 on softmax probabilities.
 ///
 ///     p_ik = softmax(z_i)_k          y_ik = [c_i == k]
 ///     T_k  = Σ_i w_i p_ik y_ik       S_k = Σ_i w_i (p_ik + y_ik)

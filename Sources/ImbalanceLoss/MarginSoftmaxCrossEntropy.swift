@@ -1,6 +1,6 @@
 /// Softmax cross-entropy with a per-class margin taken off the label's logit,
 /// then scaled: additive-margin softmax (one margin for every class) and LDAM
-/// (label-distribution-aware margins, Cao et al. 2019), SPEC §6.
+/// (label-distribution-aware margins, Cao et al. 2019).
 ///
 ///     a_ik = s (z_ik - m_k [k == c_i]) + tau log π_k
 ///     l_i  = logsumexp_k(a_i) - a_i,c_i

@@ -1,12 +1,13 @@
-// The exact second derivatives of the separable binary losses of SPEC §1, §2
-// and §4. A binary loss's Hessian with respect to the logits is diagonal, so
+// The exact second derivatives of the separable binary losses (smooth
+// accuracy, class-weighted and F1-weighted cross-entropy). A binary loss's
+// Hessian with respect to the logits is diagonal, so
 // these diagonals are the whole Hessian: what a Newton step or a LightGBM /
 // XGBoost custom objective needs per sample. Each is computed in the same
 // fused pass as the value and the gradient, which are the same bits as the
 // first-order call's.
 
 extension BinaryCrossEntropy: SecondOrderLoss {
-  /// The loss, its gradient and its Hessian diagonal (SPEC §2):
+  /// The loss, its gradient and its Hessian diagonal:
   ///
   ///     ∂²L/∂z_i² = (w_i / W) (a_pos y_i + a_neg (1 - y_i)) p_i (1 - p_i)
   ///
@@ -36,7 +37,7 @@ extension BinaryCrossEntropy: SecondOrderLoss {
 }
 
 extension SmoothAccuracyLoss: SecondOrderLoss {
-  /// The loss, its gradient and its Hessian diagonal (SPEC §1):
+  /// The loss, its gradient and its Hessian diagonal:
   ///
   ///     ∂²L/∂z_i² = (w_i / W) (1 - 2 y_i) p_i (1 - p_i) (1 - 2 p_i)
   ///
@@ -66,8 +67,8 @@ extension SmoothAccuracyLoss: SecondOrderLoss {
 }
 
 extension F1WeightedCrossEntropy: SecondOrderLoss {
-  /// The loss, its gradient and its Hessian diagonal with F held constant
-  /// (SPEC §4): the cross-entropy Hessian with `a_pos = 1 - F/2`, `a_neg = F/2`,
+  /// The loss, its gradient and its Hessian diagonal with F held constant:
+  /// the cross-entropy Hessian with `a_pos = 1 - F/2`, `a_neg = F/2`,
   ///
   ///     ∂²L/∂z_i² = (w_i / W) ((1 - F/2) y_i + (F/2)(1 - y_i)) p_i (1 - p_i)
   ///

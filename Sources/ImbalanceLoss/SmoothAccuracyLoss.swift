@@ -1,5 +1,5 @@
 /// One minus smooth accuracy: accuracy made differentiable by replacing the
-/// 0/1 prediction with `p = sigmoid(z)` (SPEC §1).
+/// 0/1 prediction with `p = sigmoid(z)`.
 ///
 ///     ACC_s = E[y p + (1 - y)(1 - p)]
 ///     L     = 1 - ACC_s = E[y (1 - p) + (1 - y) p]

@@ -1,5 +1,5 @@
 /// One minus smooth F1: F1 made differentiable by replacing the 0/1
-/// prediction with `p = sigmoid(z)` (SPEC §3).
+/// prediction with `p = sigmoid(z)`.
 ///
 ///     T = Σ w_i y_i p_i        S = Σ w_i (y_i + p_i)
 ///     F = 2T / S               L = 1 - F

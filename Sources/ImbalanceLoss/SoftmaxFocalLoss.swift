@@ -1,5 +1,5 @@
 /// Softmax focal loss (Lin et al. 2017): cross-entropy scaled down by
-/// `(1 - p_t)^gamma` on samples the model already gets right (SPEC §6).
+/// `(1 - p_t)^gamma` on samples the model already gets right.
 ///
 ///     p_t = softmax(z_i)_c_i            q = 1 - p_t
 ///     l_i = -q^gamma log p_t

@@ -1,6 +1,6 @@
 /// One minus softmax smooth accuracy: accuracy made differentiable by
 /// replacing the 0/1 "prediction is right" with the probability of the label
-/// (SPEC §1 for K classes, §6).
+/// for K classes.
 ///
 ///     p_ic = softmax(z_i)_c_i
 ///     L    = 1 - E[p_ic] = Σ_i v_i (1 - p_ic) / Σ_i v_i

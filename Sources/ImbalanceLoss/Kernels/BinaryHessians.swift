@@ -3,7 +3,7 @@
 // gradient are the same bits), with the curvature stored as a second output.
 
 extension BinaryKernels {
-  /// Class-weighted cross-entropy (SPEC §2) with its Hessian diagonal:
+  /// Class-weighted cross-entropy with its Hessian diagonal:
   ///
   ///     ∂²L/∂z_i² = f_i (a_pos y_i + a_neg (1 - y_i)) p_i (1 - p_i)
   @inlinable
@@ -18,7 +18,7 @@ extension BinaryKernels {
     }[0]
   }
 
-  /// Smooth accuracy loss (SPEC §1) with its Hessian diagonal:
+  /// Smooth accuracy loss with its Hessian diagonal:
   ///
   ///     ∂²L/∂z_i² = f_i (1 - 2 y_i) p_i (1 - p_i) (1 - 2 p_i)
   @inlinable

@@ -235,7 +235,7 @@ enum BinaryKernels {
     return total.value
   }
 
-  /// Class-weighted binary cross-entropy (SPEC §2), the kernel shared by
+  /// Class-weighted binary cross-entropy, the kernel shared by
   /// ``BinaryCrossEntropy`` and ``F1WeightedCrossEntropy``:
   ///
   ///     l = -a_pos y log p - a_neg (1 - y) log(1 - p)
@@ -361,7 +361,7 @@ enum BinaryKernels {
     }
   }
 
-  /// Smooth accuracy loss (SPEC §1), with `1 - ACC` summed as
+  /// Smooth accuracy loss, with `1 - ACC` summed as
   /// `y (1 - p) + (1 - y) p` so that a near-perfect batch keeps its digits:
   ///
   ///     dL/dz = -f (2y - 1) p (1 - p)
@@ -424,7 +424,7 @@ enum BinaryKernels {
   }
 
   /// The soft confusion sums of a batch with normalised weights `f`, from which
-  /// smooth F1 (SPEC §3), soft Dice and Tversky are all formed:
+  /// smooth F1, soft Dice and Tversky are all formed:
   ///
   ///     TP = Σ f y p        FP = Σ f (1 - y) p        FN = Σ f y (1 - p)
   ///
@@ -456,7 +456,7 @@ enum BinaryKernels {
     }
   }
 
-  /// Writes the smooth-F1 gradient (SPEC §3) given the batch statistics:
+  /// Writes the smooth-F1 gradient given the batch statistics:
   ///
   ///     dL/dz_i = -(2 f_i / S) (y_i - F/2) p_i (1 - p_i)
   ///

@@ -1,5 +1,5 @@
 // Soft Dice and Tversky losses over the smooth-F1 statistics: one kernel for
-// the three (SPEC §3, §6). The sums are formed with normalised weights
+// the three. The sums are formed with normalised weights
 // f = w / W, so a smoothing constant given in units of the raw sums Σ w(...)
 // is divided by W here.
 
