@@ -8,10 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+mapfile -t sources < <(find Sources/ImbalanceLoss -name "*.swift" | sort)
 out=.build-bigbatch
 mkdir -p "$out"
 swiftc -O -parse-as-library -module-name ImbalanceLoss \
-  Sources/ImbalanceLoss/*.swift Sources/ImbalanceLoss/Kernels/*.swift \
+  "${sources[@]}" \
   Scripts/BigBatch/BigBatch.swift -o "$out/big-batch"
 
 for run in "binary 100000000" "softmax 10000000 10"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Derives the polynomial coefficients of the vectorised exp and log1p in
-Sources/ImbalanceLoss/Kernels/Elementary.swift, and prints their
+Sources/ImbalanceLoss/Kernels/Numerics/Elementary.swift, and prints their
 approximation errors.
 
     python3 Scripts/elementary_coefficients.py

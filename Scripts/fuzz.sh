@@ -12,10 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+mapfile -t sources < <(find Sources/ImbalanceLoss -name "*.swift" | sort)
 out=.build-fuzz
 mkdir -p "$out/corpus" Scripts/Fuzz/crashes
 swiftc -O -g -parse-as-library -sanitize=fuzzer,address -module-name ImbalanceLoss \
-  Sources/ImbalanceLoss/*.swift Sources/ImbalanceLoss/Kernels/*.swift Scripts/Fuzz/LossFuzzer.swift \
+  "${sources[@]}" Scripts/Fuzz/LossFuzzer.swift \
   -o "$out/loss-fuzzer" 2> >(grep -v "Cannot export local symbol" >&2)
 
 args=("$@")
