@@ -10,14 +10,17 @@
 /// for a positive rate π is `positiveWeight: (1 - π) / π`.
 ///
 /// `log p` is computed as `-softplus(-z)`, never from `p`, so any finite logit
-/// gives a finite value and gradient.
+/// gives a finite value and gradient. The Hessian (``SecondOrderLoss``) is
+/// diagonal:
+///
+///     ∂²L/∂z_i² = (w_i / W) (a_pos y_i + a_neg (1 - y_i)) p_i (1 - p_i)
 ///
 /// ```swift
 /// let loss = BinaryCrossEntropy(positiveWeight: 3)
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, -1.0, 0.5], targets: [1, 0, 1])
 /// ```
-public struct BinaryCrossEntropy: SeparableLoss {
+public struct BinaryCrossEntropy: SecondOrderBinaryLoss {
   /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 
@@ -44,43 +47,24 @@ public struct BinaryCrossEntropy: SeparableLoss {
     self.negativeWeight = negativeWeight
   }
 
-  /// 1: one logit per sample.
-  public var logitsPerSample: Int { 1 }
-
-  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
-  ///
-  /// - Throws: ``LossError`` for invalid class weights, an empty batch,
-  ///   mismatched lengths, a non-finite logit, a target outside [0, 1] or an
-  ///   invalid weight. The gradient buffer is untouched after a throw.
-  /// - Complexity: O(N), one pass.
-  public func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
-  ) throws(LossError) -> Double {
-    try validateParameters()
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient,
-      reduction: reduction, ignoredTarget: ignoredTarget)
-    return BinaryKernels.weightedCrossEntropy(
+  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double {
+    BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
-      gradient: gradient?.baseAddress, parallelism: parallelism)
+      gradient: gradient, parallelism: parallelism)
   }
 
-  /// Writes each sample's unweighted term `l_i` into `values`.
-  ///
-  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
-  /// - Complexity: O(N).
-  public func perSampleValues(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    into values: UnsafeMutableBufferPointer<Double>
-  ) throws(LossError) {
-    try validateParameters()
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: nil, gradient: nil,
-      ignoredTarget: ignoredTarget)
-    try Validation.checkValuesCount(values.count, sampleCount: batch.count)
+  func runSecondOrder(
+    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
+    hessian: UnsafeMutablePointer<Double>
+  ) -> Double {
+    BinaryKernels.weightedCrossEntropy(
+      batch, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
+      gradient: gradient, hessian: hessian, parallelism: parallelism)
+  }
+
+  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>) {
     let (aPos, aNeg) = (positiveWeight, negativeWeight)
-    BinaryKernels.writeTerms(batch, into: values.baseAddress!, parallelism: parallelism) {
+    BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {
       BinaryKernels.crossEntropyTerm($0, $1, aPos, aNeg).loss
     }
   }

@@ -33,14 +33,21 @@
 /// The Hessian diagonal (``SecondOrderLoss``) is negative for a badly
 /// misclassified sample when `γ > 0` (small `p_t`): the loss is not convex
 /// there. Newton steps and gradient-boosting objectives that divide by the
-/// Hessian can set ``hessianFloor``.
+/// Hessian can set ``hessianFloor``:
+///
+///     ∂²/∂z² [(1-p)^γ (-log p)] = (1-p)^γ ((2γ+1) p (1-p) + γ p log p ((1-p) - γ p))
+///
+/// for the positive term, the same with `z -> -z` for the negative term,
+/// mixed by `a_pos y` and `a_neg (1 - y)` and weighted by `w_i / W` (`w_i`
+/// for ``Reduction/sum``); with ``hessianFloor`` set, each sample's second
+/// derivative is raised to the floor before weighting.
 ///
 /// ```swift
 /// let loss = BinaryFocalLoss(gamma: 2, alpha: 0.25)  // torchvision's defaults
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, -1.0, 0.5], targets: [1, 0, 1])
 /// ```
-public struct BinaryFocalLoss: SecondOrderLoss {
+public struct BinaryFocalLoss: SecondOrderBinaryLoss {
   public typealias Target = Double
 
   /// The focusing parameter `γ` in [0, 1000].
@@ -95,80 +102,30 @@ public struct BinaryFocalLoss: SecondOrderLoss {
     self.negativeWeight = negativeWeight
   }
 
-  /// 1: one logit per sample.
-  public var logitsPerSample: Int { 1 }
-
-  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
-  ///
-  /// - Throws: ``LossError`` for an invalid `gamma`, `alpha`, class weight or
-  ///   `hessianFloor`, an empty batch, mismatched lengths, a non-finite logit,
-  ///   a target outside [0, 1] or an invalid weight. The gradient buffer is
-  ///   untouched after a throw.
-  /// - Complexity: O(N), one pass.
-  public func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
-  ) throws(LossError) -> Double {
-    try validateParameters()
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient,
-      reduction: reduction, ignoredTarget: ignoredTarget)
+  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double {
     if gamma == 0 {
       return BinaryKernels.weightedCrossEntropy(
         batch, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
-        gradient: gradient?.baseAddress, parallelism: parallelism)
+        gradient: gradient, parallelism: parallelism)
     }
     return BinaryKernels.focal(
       batch, gamma: gamma, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
-      hessianFloor: nil, gradient: gradient?.baseAddress, hessian: nil,
+      hessianFloor: nil, gradient: gradient, hessian: nil, parallelism: parallelism)
+  }
+
+  func runSecondOrder(
+    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
+    hessian: UnsafeMutablePointer<Double>
+  ) -> Double {
+    BinaryKernels.focal(
+      batch, gamma: gamma, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
+      hessianFloor: hessianFloor, gradient: gradient, hessian: hessian,
       parallelism: parallelism)
   }
 
-  /// The loss, its gradient and its Hessian diagonal:
-  ///
-  ///     ∂²/∂z² [(1-p)^γ (-log p)] = (1-p)^γ ((2γ+1) p (1-p) + γ p log p ((1-p) - γ p))
-  ///
-  /// for the positive term, the same with `z -> -z` for the negative term,
-  /// mixed by `a_pos y` and `a_neg (1 - y)` and weighted by `w_i / W`
-  /// (`w_i` for ``Reduction/sum``). With ``hessianFloor`` set, each
-  /// sample's second derivative is raised to the floor before weighting.
-  ///
-  /// - Throws: as ``valueAndGradient(logits:targets:weights:gradient:)``, and
-  ///   ``LossError/lengthMismatch(argument:expected:actual:)`` for a
-  ///   `hessianDiagonal` whose count differs from `logits.count`. Both buffers
-  ///   are untouched after a throw.
-  /// - Complexity: O(N), one pass.
-  public func valueGradientAndHessianDiagonal(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
-    hessianDiagonal: UnsafeMutableBufferPointer<Double>
-  ) throws(LossError) -> Double {
-    try validateParameters()
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient,
-      reduction: reduction, ignoredTarget: ignoredTarget)
-    try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
-    return BinaryKernels.focal(
-      batch, gamma: gamma, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
-      hessianFloor: hessianFloor, gradient: gradient.baseAddress,
-      hessian: hessianDiagonal.baseAddress, parallelism: parallelism)
-  }
-
-  /// Writes each sample's unweighted term `l_i` into `values` (0 for a skipped sample).
-  ///
-  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
-  /// - Complexity: O(N).
-  public func perSampleValues(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    into values: UnsafeMutableBufferPointer<Double>
-  ) throws(LossError) {
-    try validateParameters()
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: nil, gradient: nil,
-      ignoredTarget: ignoredTarget)
-    try Validation.checkValuesCount(values.count, sampleCount: batch.count)
+  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>) {
     let (g, aPos, aNeg) = (gamma, positiveWeight, negativeWeight)
-    BinaryKernels.writeTerms(batch, into: values.baseAddress!, parallelism: parallelism) {
+    BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {
       BinaryKernels.focalTerm($0, $1, g, aPos, aNeg).loss
     }
   }

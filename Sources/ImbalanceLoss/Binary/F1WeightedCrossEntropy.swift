@@ -21,7 +21,12 @@
 ///
 /// On a batch with no positives the batch F is 0, so `a_neg = 0` and the loss
 /// and gradient are 0: supply `f1` to keep learning from such batches.
-public struct F1WeightedCrossEntropy: SeparableLoss {
+///
+/// The Hessian (``SecondOrderLoss``) is diagonal, with F held constant as in
+/// the gradient (a stop-gradient, not the derivative of the batch F):
+///
+///     ∂²L/∂z_i² = (w_i / W) ((1 - F/2) y_i + (F/2)(1 - y_i)) p_i (1 - p_i)
+public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss {
   /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 
@@ -45,71 +50,51 @@ public struct F1WeightedCrossEntropy: SeparableLoss {
     self.f1 = f1
   }
 
-  /// 1: one logit per sample.
-  public var logitsPerSample: Int { 1 }
-
-  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
-  ///
-  /// - Throws: ``LossError`` for an `f1` outside [0, 1], an empty batch,
-  ///   mismatched lengths, a non-finite logit, a target outside [0, 1] or an
-  ///   invalid weight. The gradient buffer is untouched after a throw.
-  /// - Complexity: O(N): one pass with a supplied `f1`, two otherwise; with
-  ///   a gradient buffer the second pass reuses the first pass's `exp(-|z|)`.
-  public func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
-  ) throws(LossError) -> Double {
-    try validateParameters()
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient,
-      reduction: reduction, ignoredTarget: ignoredTarget)
+  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double {
     // The F pass leaves exp(-|z|) in the gradient buffer (when there is one)
     // for the loss pass to reuse.
-    let (f, expStored) = heldF1(
-      batch, batchReduction: reduction, logits, targets, weights,
-      storingExpIn: gradient?.baseAddress)
+    let (f, expStored) = heldF1(batch, isMean: reduction == .mean, storingExpIn: gradient)
     return BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: 1 - f / 2, negativeWeight: f / 2,
-      gradient: gradient?.baseAddress, parallelism: parallelism, expStored: expStored)
+      gradient: gradient, parallelism: parallelism, expStored: expStored)
   }
 
-  /// Writes each sample's unweighted term at the held F into `values`. With
-  /// `f1: nil`, F is the smooth F1 of this batch without weights.
-  ///
-  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
-  /// - Complexity: O(N).
-  public func perSampleValues(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    into values: UnsafeMutableBufferPointer<Double>
-  ) throws(LossError) {
-    try validateParameters()
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: nil, gradient: nil,
-      ignoredTarget: ignoredTarget)
-    try Validation.checkValuesCount(values.count, sampleCount: batch.count)
-    let f = heldF1(batch, batchReduction: .mean, logits, targets, nil, storingExpIn: nil).f1
-    BinaryKernels.writeTerms(batch, into: values.baseAddress!, parallelism: parallelism) {
+  func runSecondOrder(
+    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
+    hessian: UnsafeMutablePointer<Double>
+  ) -> Double {
+    let f = heldF1(batch, isMean: reduction == .mean, storingExpIn: nil).f1
+    return BinaryKernels.weightedCrossEntropy(
+      batch, positiveWeight: 1 - f / 2, negativeWeight: f / 2,
+      gradient: gradient, hessian: hessian, parallelism: parallelism)
+  }
+
+  /// The terms at the held F; with `f1: nil`, F is the smooth F1 of this
+  /// batch without weights (`batch` has none).
+  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>) {
+    let f = heldF1(batch, isMean: true, storingExpIn: nil).f1
+    BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {
       BinaryKernels.crossEntropyTerm($0, $1, 1 - f / 2, f / 2).loss
     }
   }
 
-  /// The supplied F, or the smooth F1 of `batch` (built with `batchReduction`),
-  /// and whether its pass stored exp(-|z|) in `storingExpIn`. Every entry
-  /// point takes F from the weights of the mean, `w / Σ w`, whatever the
-  /// reduction: F = 2TP / (2TP + FP + FN) does not depend on the scale of the
-  /// weights, but sums of raw weights near the overflow threshold would
-  /// overflow. All-zero weights (only possible under `.sum`) give F = 0.
+  /// The supplied F, or the smooth F1 of `batch` (rebuilt for the mean unless
+  /// `isMean`), and whether its pass stored exp(-|z|) in `storingExpIn`.
+  /// Every entry point takes F from the weights of the mean, `w / Σ w`,
+  /// whatever the reduction: F = 2TP / (2TP + FP + FN) does not depend on the
+  /// scale of the weights, but sums of raw weights near the overflow threshold
+  /// would overflow. All-zero weights (only possible under `.sum`) give F = 0.
   func heldF1(
-    _ batch: BinaryBatch, batchReduction: Reduction, _ logits: UnsafeBufferPointer<Double>,
-    _ targets: UnsafeBufferPointer<Double>, _ weights: UnsafeBufferPointer<Double>?,
-    storingExpIn exps: UnsafeMutablePointer<Double>?
+    _ batch: BinaryBatch, isMean: Bool, storingExpIn exps: UnsafeMutablePointer<Double>?
   ) -> (f1: Double, expStored: Bool) {
     if let f1 { return (f1, false) }
-    let meanBatch = batchReduction == .mean
+    let meanBatch = isMean
       ? batch
       : try? BinaryBatch(
-        logits: logits, targets: targets, weights: weights, gradient: nil,
-        reduction: .mean, ignoredTarget: ignoredTarget)
+        logits: UnsafeBufferPointer(start: batch.logits, count: batch.count),
+        targets: UnsafeBufferPointer(start: batch.targets, count: batch.count),
+        weights: batch.weights.map { UnsafeBufferPointer(start: $0, count: batch.count) },
+        gradient: nil, reduction: .mean, ignoredTarget: ignoredTarget)
     guard let meanBatch else { return (0, false) }
     let f = BinaryKernels.f1Statistics(meanBatch, parallelism: parallelism, storingExpIn: exps).f1
     return (f, exps != nil)

@@ -10,8 +10,15 @@
 /// ``BinaryCrossEntropy`` removes that factor.
 ///
 /// The value is summed as `y (1 - p) + (1 - y) p` rather than `1 - ACC_s`,
-/// so a near-perfect batch keeps its significant digits.
-public struct SmoothAccuracyLoss: SeparableLoss {
+/// so a near-perfect batch keeps its significant digits. The Hessian
+/// (``SecondOrderLoss``) is diagonal:
+///
+///     ∂²L/∂z_i² = (w_i / W) (1 - 2 y_i) p_i (1 - p_i) (1 - 2 p_i)
+///
+/// Its sign changes with `p_i - 1/2`: the loss is not convex. `1 - 2p =
+/// -tanh(z/2)` is formed without cancellation, so the Hessian keeps its
+/// relative accuracy where it is tiny near `z = 0`.
+public struct SmoothAccuracyLoss: SecondOrderBinaryLoss {
   /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 
@@ -28,39 +35,20 @@ public struct SmoothAccuracyLoss: SeparableLoss {
   /// Creates the loss.
   public init() {}
 
-  /// 1: one logit per sample.
-  public var logitsPerSample: Int { 1 }
-
-  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
-  ///
-  /// - Throws: ``LossError`` for an empty batch, mismatched lengths, a
-  ///   non-finite logit, a target outside [0, 1] or an invalid weight. The
-  ///   gradient buffer is untouched after a throw.
-  /// - Complexity: O(N), one pass.
-  public func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
-  ) throws(LossError) -> Double {
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient,
-      reduction: reduction, ignoredTarget: ignoredTarget)
-    return BinaryKernels.smoothAccuracy(
-      batch, gradient: gradient?.baseAddress, parallelism: parallelism)
+  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double {
+    BinaryKernels.smoothAccuracy(batch, gradient: gradient, parallelism: parallelism)
   }
 
-  /// Writes each sample's term `l_i = y_i (1 - p_i) + (1 - y_i) p_i` into `values`.
-  ///
-  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
-  /// - Complexity: O(N).
-  public func perSampleValues(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    into values: UnsafeMutableBufferPointer<Double>
-  ) throws(LossError) {
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: nil, gradient: nil,
-      ignoredTarget: ignoredTarget)
-    try Validation.checkValuesCount(values.count, sampleCount: batch.count)
-    BinaryKernels.writeTerms(batch, into: values.baseAddress!, parallelism: parallelism) {
+  func runSecondOrder(
+    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
+    hessian: UnsafeMutablePointer<Double>
+  ) -> Double {
+    BinaryKernels.smoothAccuracy(
+      batch, gradient: gradient, hessian: hessian, parallelism: parallelism)
+  }
+
+  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>) {
+    BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {
       BinaryKernels.smoothAccuracyTerm($0, $1).loss
     }
   }

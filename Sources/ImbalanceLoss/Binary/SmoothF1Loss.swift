@@ -11,7 +11,7 @@
 ///
 /// Smooth F1 is not a mean of per-sample terms; `weights` scale each sample's
 /// contribution to T and S.
-public struct SmoothF1Loss: Loss {
+public struct SmoothF1Loss: BinaryLossFamily {
   /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 
@@ -26,9 +26,6 @@ public struct SmoothF1Loss: Loss {
   /// Creates the loss.
   public init() {}
 
-  /// 1: one logit per sample.
-  public var logitsPerSample: Int { 1 }
-
   /// Computes `1 - F` and, when `gradient` is non-nil, writes `∂L/∂z` into it.
   ///
   /// - Throws: ``LossError`` for an empty batch, mismatched lengths, a
@@ -41,9 +38,7 @@ public struct SmoothF1Loss: Loss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient,
-      ignoredTarget: ignoredTarget)
+    let batch = try batch(logits, targets, weights, gradient: gradient)
     let statistics = BinaryKernels.f1Statistics(
       batch, parallelism: parallelism, storingExpIn: gradient?.baseAddress)
     if let gradient = gradient?.baseAddress {
@@ -64,9 +59,7 @@ public struct SmoothF1Loss: Loss {
     logits: [Double], targets: [Double], weights: [Double]? = nil
   ) throws(LossError) -> Double {
     try withBuffers(logits, targets, weights) { (z, y, w) throws(LossError) in
-      let batch = try BinaryBatch(
-        logits: z, targets: y, weights: w, gradient: nil, ignoredTarget: ignoredTarget)
-      return BinaryKernels.f1Statistics(batch, parallelism: parallelism).f1
+      BinaryKernels.f1Statistics(try batch(z, y, w, gradient: nil), parallelism: parallelism).f1
     }
   }
 }

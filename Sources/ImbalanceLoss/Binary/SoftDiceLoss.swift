@@ -20,7 +20,7 @@
 ///
 /// The loss is a ratio of batch sums: it has no `reduction`, and `weights`
 /// scale each sample's contribution to the sums.
-public struct SoftDiceLoss: Loss {
+public struct SoftDiceLoss: BinaryLossFamily {
   public typealias Target = Double
 
   /// The smoothing `ε >= 0` added to the numerator and the denominator.
@@ -42,9 +42,6 @@ public struct SoftDiceLoss: Loss {
     self.smoothing = smoothing
   }
 
-  /// 1: one logit per sample.
-  public var logitsPerSample: Int { 1 }
-
   /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
   ///
   /// - Throws: ``LossError`` for an invalid smoothing, an empty batch,
@@ -55,13 +52,14 @@ public struct SoftDiceLoss: Loss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
-    try Validation.checkNonNegative(smoothing, name: "smoothing")
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient,
-      ignoredTarget: ignoredTarget)
+    let batch = try batch(logits, targets, weights, gradient: gradient)
     // (2TP + ε) / (2TP + FP + FN + ε) = (TP + ε/2) / (TP + FP/2 + FN/2 + ε/2).
     return BinaryKernels.tversky(
       batch, alpha: 0.5, beta: 0.5, smoothing: smoothing / 2,
       gradient: gradient?.baseAddress, parallelism: parallelism)
+  }
+
+  func validateParameters() throws(LossError) {
+    try Validation.checkNonNegative(smoothing, name: "smoothing")
   }
 }

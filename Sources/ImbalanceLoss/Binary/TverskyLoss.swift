@@ -25,7 +25,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, -1.0, 0.5], targets: [1, 0, 1])
 /// ```
-public struct TverskyLoss: Loss {
+public struct TverskyLoss: BinaryLossFamily {
   public typealias Target = Double
 
   /// The weight `α` of the false positives.
@@ -55,9 +55,6 @@ public struct TverskyLoss: Loss {
     self.smoothing = smoothing
   }
 
-  /// 1: one logit per sample.
-  public var logitsPerSample: Int { 1 }
-
   /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
   ///
   /// - Throws: ``LossError`` for invalid parameters, an empty batch,
@@ -69,17 +66,18 @@ public struct TverskyLoss: Loss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
+    let batch = try batch(logits, targets, weights, gradient: gradient)
+    return BinaryKernels.tversky(
+      batch, alpha: alpha, beta: beta, smoothing: smoothing,
+      gradient: gradient?.baseAddress, parallelism: parallelism)
+  }
+
+  func validateParameters() throws(LossError) {
     try Validation.checkNonNegative(alpha, name: "alpha")
     try Validation.checkNonNegative(beta, name: "beta")
     if alpha + beta == 0 {
       throw .invalidParameter(name: "alpha + beta", value: 0, requirement: "positive")
     }
     try Validation.checkNonNegative(smoothing, name: "smoothing")
-    let batch = try BinaryBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient,
-      ignoredTarget: ignoredTarget)
-    return BinaryKernels.tversky(
-      batch, alpha: alpha, beta: beta, smoothing: smoothing,
-      gradient: gradient?.baseAddress, parallelism: parallelism)
   }
 }

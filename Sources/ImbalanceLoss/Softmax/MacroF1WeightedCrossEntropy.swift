@@ -41,7 +41,7 @@
 /// `-log(1 - p_ik)` is taken in log space (from the row's second maximum when
 /// `p_ik` rounds to 1), so confident wrong rows with logits of ±1e300 stay
 /// finite. Label smoothing does not apply.
-public struct MacroF1WeightedCrossEntropy: SeparableLoss {
+public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss {
   public typealias Target = Int
 
   /// The number of classes `K`.
@@ -79,9 +79,6 @@ public struct MacroF1WeightedCrossEntropy: SeparableLoss {
     self.classF1 = classF1
     self.offsets = [Double](repeating: 0, count: classCount)
   }
-
-  /// K: one logit per class and sample.
-  public var logitsPerSample: Int { classCount }
 
   /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
   ///
@@ -177,11 +174,8 @@ public struct MacroF1WeightedCrossEntropy: SeparableLoss {
 
   /// The shared softmax configuration of this loss.
   var setup: SoftmaxSetup {
-    var setup = SoftmaxSetup(classCount: classCount, offsets: offsets)
-    setup.classWeights = classWeights
-    setup.ignoreIndex = ignoreIndex
-    setup.reduction = reduction
-    setup.parallelism = parallelism
-    return setup
+    SoftmaxSetup(
+      classCount: classCount, offsets: offsets, classWeights: classWeights,
+      ignoreIndex: ignoreIndex, reduction: reduction, parallelism: parallelism)
   }
 }

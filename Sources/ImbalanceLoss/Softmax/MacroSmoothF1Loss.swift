@@ -22,7 +22,7 @@
 ///
 /// Macro smooth F1 is not a mean of per-sample terms; `weights` scale each
 /// sample's contribution to T and S.
-public struct MacroSmoothF1Loss: Loss {
+public struct MacroSmoothF1Loss: SoftmaxLossFamily {
   public typealias Target = Int
 
   /// The number of classes `K`.
@@ -39,9 +39,6 @@ public struct MacroSmoothF1Loss: Loss {
     self.classCount = classCount
     self.offsets = [Double](repeating: 0, count: classCount)
   }
-
-  /// K: one logit per class and sample.
-  public var logitsPerSample: Int { classCount }
 
   /// Computes `1 - mean_k F_k` and, when `gradient` is non-nil, writes `∂L/∂z` into it.
   ///
@@ -99,8 +96,6 @@ public struct MacroSmoothF1Loss: Loss {
 
   /// The shared softmax configuration of this loss.
   var setup: SoftmaxSetup {
-    var setup = SoftmaxSetup(classCount: classCount, offsets: offsets)
-    setup.ignoreIndex = ignoreIndex
-    return setup
+    SoftmaxSetup(classCount: classCount, offsets: offsets, ignoreIndex: ignoreIndex)
   }
 }

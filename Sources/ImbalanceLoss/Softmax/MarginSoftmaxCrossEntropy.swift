@@ -21,13 +21,14 @@
 /// is added after scaling, so both can be combined. Class weights, label
 /// smoothing (`t = (1 - eps) onehot + eps/K` against `a`; the gradient gets the
 /// factor s) and an ignored label work as in ``LogitAdjustedCrossEntropy``;
-/// per-sample terms exclude `v_i`.
+/// per-sample terms exclude `v_i`. The Hessian (``SoftmaxSecondOrderLoss``)
+/// has the diagonal `(v_i / Σ v) s² p_ik (1 - p_ik)`.
 ///
 /// ```swift
 /// let loss = try MarginSoftmaxCrossEntropy.ldam(classCounts: [5000, 500, 50])
 /// let value = try loss.value(logits: [0.8, 0.1, -0.3], targets: [2])
 /// ```
-public struct MarginSoftmaxCrossEntropy: SeparableLoss {
+public struct MarginSoftmaxCrossEntropy: SecondOrderSoftmaxLoss {
   public typealias Target = Int
 
   /// The margins `m_k >= 0`, one per class.
@@ -149,47 +150,14 @@ public struct MarginSoftmaxCrossEntropy: SeparableLoss {
   /// The number of classes `K`.
   public var classCount: Int { margins.count }
 
-  /// K: one logit per class and sample.
-  public var logitsPerSample: Int { classCount }
-
-  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
-  ///
-  /// - Throws: ``LossError`` as ``LogitAdjustedCrossEntropy``, and
-  ///   ``LossError/invalidParameter(name:value:requirement:)`` (name "scale")
-  ///   when `s |z| + |tau log π| + s m` reaches 2^1022 (the adjusted logits
-  ///   would no longer have finite differences). The gradient buffer is
-  ///   untouched after a throw.
-  /// - Complexity: O(N K).
-  public func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
-  ) throws(LossError) -> Double {
-    try setup.valueAndGradient(
-      logits: logits, targets: targets, weights: weights, gradient: gradient)
-  }
-
-  /// Writes each sample's term `l_i` into `values` (without `v_i`; 0 for an
-  /// ignored row).
-  ///
-  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
-  /// - Complexity: O(N K).
-  public func perSampleValues(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    into values: UnsafeMutableBufferPointer<Double>
-  ) throws(LossError) {
-    try setup.perSampleValues(logits: logits, targets: targets, into: values)
-  }
-
   /// The shared softmax configuration of this loss.
   var setup: SoftmaxSetup {
-    var setup = SoftmaxSetup(classCount: classCount, offsets: offsets)
+    var setup = SoftmaxSetup(
+      classCount: classCount, offsets: offsets, classWeights: classWeights,
+      labelSmoothing: labelSmoothing, ignoreIndex: ignoreIndex, reduction: reduction,
+      parallelism: parallelism)
     setup.scale = scale
     setup.margins = margins
-    setup.classWeights = classWeights
-    setup.labelSmoothing = labelSmoothing
-    setup.ignoreIndex = ignoreIndex
-    setup.reduction = reduction
-    setup.parallelism = parallelism
     return setup
   }
 }

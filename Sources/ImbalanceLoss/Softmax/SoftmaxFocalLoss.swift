@@ -21,12 +21,19 @@
 /// α is normalised like PyTorch's cross-entropy `weight=` (`Σ v` in the
 /// denominator); use `.sum` and divide by N to get torchvision's scaling.
 ///
+/// Second derivatives (``SoftmaxSecondOrderLoss``), per row before the weight
+/// `v_i / Σ v`, each diagonal entry raised to ``hessianFloor`` when it is set:
+///
+///     ∂²l/∂z_c² = p q^γ (q (1 + 2γ) + γ CE (γ p - q))
+///     ∂²l/∂z_k² = q^γ r_k ((q + γ p CE)(1 - p_k) - γ p r_k B)     k != c
+///     r_k = p_k / q,   B = -2q + q CE - (γ - 1) p CE,   CE = -log p
+///
 /// ```swift
 /// let loss = try SoftmaxFocalLoss(classCount: 3, gamma: 2)
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, 0.5, -1.0], targets: [0])
 /// ```
-public struct SoftmaxFocalLoss: SeparableLoss {
+public struct SoftmaxFocalLoss: SecondOrderSoftmaxLoss {
   public typealias Target = Int
 
   /// The number of classes `K`.
@@ -74,44 +81,13 @@ public struct SoftmaxFocalLoss: SeparableLoss {
     self.offsets = [Double](repeating: 0, count: classCount)
   }
 
-  /// K: one logit per class and sample.
-  public var logitsPerSample: Int { classCount }
-
-  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
-  ///
-  /// - Throws: ``LossError`` for a logit count that is not a multiple of K, an
-  ///   empty batch, mismatched lengths, a non-finite logit, a label outside
-  ///   `0..<K` (other than `ignoreIndex`), an invalid weight or class weight.
-  ///   The gradient buffer is untouched after a throw.
-  /// - Complexity: O(N K), three passes over each row.
-  public func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
-  ) throws(LossError) -> Double {
-    try setup.valueAndGradient(
-      logits: logits, targets: targets, weights: weights, gradient: gradient)
-  }
-
-  /// Writes each sample's term `-q^gamma log p_t` into `values` (without α or
-  /// `w_i`; 0 for an ignored row).
-  ///
-  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
-  /// - Complexity: O(N K).
-  public func perSampleValues(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    into values: UnsafeMutableBufferPointer<Double>
-  ) throws(LossError) {
-    try setup.perSampleValues(logits: logits, targets: targets, into: values)
-  }
-
   /// The shared softmax configuration of this loss.
   var setup: SoftmaxSetup {
-    var setup = SoftmaxSetup(classCount: classCount, offsets: offsets)
+    var setup = SoftmaxSetup(
+      classCount: classCount, offsets: offsets, classWeights: classWeights,
+      ignoreIndex: ignoreIndex, reduction: reduction, parallelism: parallelism)
     setup.focusing = gamma
-    setup.classWeights = classWeights
-    setup.ignoreIndex = ignoreIndex
-    setup.reduction = reduction
-    setup.parallelism = parallelism
+    setup.hessianFloor = hessianFloor
     return setup
   }
 }

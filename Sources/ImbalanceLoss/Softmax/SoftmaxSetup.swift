@@ -35,10 +35,22 @@ struct SoftmaxSetup: Sendable {
   @usableFromInline var reduction: Reduction = .mean
   @usableFromInline var parallelism: Parallelism = .automatic
 
+  /// A lower bound for each row's diagonal second derivatives, or `nil`.
+  @usableFromInline var hessianFloor: Double? = nil
+
   @inlinable
-  init(classCount: Int, offsets: [Double]) {
+  init(
+    classCount: Int, offsets: [Double], classWeights: [Double]? = nil,
+    labelSmoothing: Double = 0, ignoreIndex: Int? = nil, reduction: Reduction = .mean,
+    parallelism: Parallelism = .automatic
+  ) {
     self.classCount = classCount
     self.offsets = offsets
+    self.classWeights = classWeights
+    self.labelSmoothing = labelSmoothing
+    self.ignoreIndex = ignoreIndex
+    self.reduction = reduction
+    self.parallelism = parallelism
   }
 
   /// Throws for class weights of the wrong length or value, or a label
@@ -168,14 +180,17 @@ func withOptionalPointer<R>(
 
 extension SoftmaxSetup {
   /// The loss, its gradient and the diagonal of its Hessian, each diagonal
-  /// entry of a row raised to at least `floor` (if given) before weighting.
+  /// entry of a row raised to at least `hessianFloor` (if set) before weighting.
   @inlinable
   func valueGradientAndHessianDiagonal(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
-    hessianDiagonal: UnsafeMutableBufferPointer<Double>, floor: Double? = nil
+    hessianDiagonal: UnsafeMutableBufferPointer<Double>
   ) throws(LossError) -> Double {
-    try withBatch(
+    if let hessianFloor, !hessianFloor.isFinite {
+      throw .invalidParameter(name: "hessianFloor", value: hessianFloor, requirement: "finite")
+    }
+    return try withBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
       reduction: reduction
     ) { (batch, rule) throws(LossError) in
@@ -184,7 +199,7 @@ extension SoftmaxSetup {
           argument: "hessianDiagonal", expected: logits.count, actual: hessianDiagonal.count)
       }
       return SoftmaxKernel.runSecondOrder(
-        batch, rule: rule, floor: floor, gradient: gradient.baseAddress!,
+        batch, rule: rule, floor: hessianFloor, gradient: gradient.baseAddress!,
         hessian: hessianDiagonal.baseAddress!, parallelism: parallelism)
     }
   }

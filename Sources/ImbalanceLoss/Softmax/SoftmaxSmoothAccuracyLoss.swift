@@ -13,7 +13,7 @@
 /// Each term `1 - p_ic` is taken from the log-sum-exp without cancellation,
 /// so a near-perfect batch keeps its digits. Class weights and an ignored label
 /// work as in ``LogitAdjustedCrossEntropy`` (`v_i = w_i classWeights[c_i]`).
-public struct SoftmaxSmoothAccuracyLoss: SeparableLoss {
+public struct SoftmaxSmoothAccuracyLoss: SeparableSoftmaxLoss {
   public typealias Target = Int
 
   /// The number of classes `K`.
@@ -37,43 +37,12 @@ public struct SoftmaxSmoothAccuracyLoss: SeparableLoss {
     self.offsets = [Double](repeating: 0, count: classCount)
   }
 
-  /// K: one logit per class and sample.
-  public var logitsPerSample: Int { classCount }
-
-  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
-  ///
-  /// - Throws: ``LossError`` for a logit count that is not a multiple of K, an
-  ///   empty batch, mismatched lengths, a non-finite logit, a label outside
-  ///   `0..<K` (other than `ignoreIndex`), an invalid weight or class weight.
-  ///   The gradient buffer is untouched after a throw.
-  /// - Complexity: O(N K).
-  public func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
-  ) throws(LossError) -> Double {
-    try setup.valueAndGradient(
-      logits: logits, targets: targets, weights: weights, gradient: gradient)
-  }
-
-  /// Writes each sample's term `1 - p_ic` into `values` (0 for an ignored row).
-  ///
-  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
-  /// - Complexity: O(N K).
-  public func perSampleValues(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    into values: UnsafeMutableBufferPointer<Double>
-  ) throws(LossError) {
-    try setup.perSampleValues(logits: logits, targets: targets, into: values)
-  }
-
   /// The shared softmax configuration of this loss.
   var setup: SoftmaxSetup {
-    var setup = SoftmaxSetup(classCount: classCount, offsets: offsets)
+    var setup = SoftmaxSetup(
+      classCount: classCount, offsets: offsets, classWeights: classWeights,
+      ignoreIndex: ignoreIndex, reduction: reduction, parallelism: parallelism)
     setup.smoothAccuracy = true
-    setup.classWeights = classWeights
-    setup.ignoreIndex = ignoreIndex
-    setup.reduction = reduction
-    setup.parallelism = parallelism
     return setup
   }
 }

@@ -1,0 +1,107 @@
+// The front end of the binary losses: their public entry points, written once.
+//
+// A binary loss type holds its hyper-parameters and says what is its own: how
+// its parameters are validated and which kernel runs on a validated batch.
+// Everything else (shape, logit, target and weight validation in that order,
+// the ignored-target mask, the reduction's normaliser, the buffer plumbing of
+// per-sample values and Hessian diagonals) lives here.
+
+/// A loss with one logit per sample and a target in [0, 1].
+protocol BinaryLossFamily: Loss where Target == Double {
+  /// The target value that marks a sample to skip, or `nil`.
+  var ignoredTarget: Double? { get }
+
+  /// Throws for an invalid hyper-parameter; checked before the data.
+  func validateParameters() throws(LossError)
+}
+
+extension BinaryLossFamily {
+  /// 1: one logit per sample.
+  public var logitsPerSample: Int { 1 }
+
+  func validateParameters() throws(LossError) {}
+
+  /// Validates the parameters, then the batch.
+  func batch(
+    _ logits: UnsafeBufferPointer<Double>, _ targets: UnsafeBufferPointer<Double>,
+    _ weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    reduction: Reduction = .mean
+  ) throws(LossError) -> BinaryBatch {
+    try validateParameters()
+    return try BinaryBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      reduction: reduction, ignoredTarget: ignoredTarget)
+  }
+}
+
+/// A binary loss that is a reduction of per-sample terms: it supplies the
+/// kernel of its value and gradient and the writer of its terms.
+protocol SeparableBinaryLoss: BinaryLossFamily, SeparableLoss {
+  /// The loss of a validated batch; writes the gradient when given a pointer.
+  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double
+
+  /// Writes each sample's unweighted term of a validated batch.
+  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>)
+}
+
+extension SeparableBinaryLoss {
+  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
+  ///
+  /// - Throws: ``LossError`` for an invalid hyper-parameter, an empty batch,
+  ///   mismatched lengths, a non-finite logit, a target outside [0, 1] (other
+  ///   than `ignoredTarget`) or an invalid weight. The gradient buffer is
+  ///   untouched after a throw.
+  /// - Complexity: O(N).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    let batch = try batch(logits, targets, weights, gradient: gradient, reduction: reduction)
+    return run(batch, gradient: gradient?.baseAddress)
+  }
+
+  /// Writes each sample's unweighted term `l_i` into `values` (0 for a
+  /// skipped sample).
+  ///
+  /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
+  /// - Complexity: O(N).
+  public func perSampleValues(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    into values: UnsafeMutableBufferPointer<Double>
+  ) throws(LossError) {
+    let batch = try batch(logits, targets, nil, gradient: nil)
+    try Validation.checkValuesCount(values.count, sampleCount: batch.count)
+    writeTerms(batch, into: values.baseAddress!)
+  }
+}
+
+/// A separable binary loss with its Hessian diagonal, computed in the same
+/// fused pass as the value and the gradient.
+protocol SecondOrderBinaryLoss: SeparableBinaryLoss, SecondOrderLoss {
+  /// The loss of a validated batch, its gradient and its Hessian diagonal.
+  func runSecondOrder(
+    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
+    hessian: UnsafeMutablePointer<Double>
+  ) -> Double
+}
+
+extension SecondOrderBinaryLoss {
+  /// Computes the loss, writes `∂L/∂z` into `gradient` and `∂²L/∂z_i²` into
+  /// `hessianDiagonal`; the formula of each loss is in its documentation.
+  ///
+  /// - Throws: as ``Loss/valueAndGradient(logits:targets:weights:gradient:)``,
+  ///   and ``LossError/lengthMismatch(argument:expected:actual:)`` for a
+  ///   `hessianDiagonal` whose count differs from `logits.count`. Both buffers
+  ///   are untouched after a throw.
+  /// - Complexity: O(N).
+  public func valueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Double>
+  ) throws(LossError) -> Double {
+    let batch = try batch(logits, targets, weights, gradient: gradient, reduction: reduction)
+    try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
+    return runSecondOrder(
+      batch, gradient: gradient.baseAddress!, hessian: hessianDiagonal.baseAddress!)
+  }
+}
