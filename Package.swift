@@ -3,22 +3,26 @@ import PackageDescription
 
 // No dependencies and no unsafeFlags: the package must stay usable as a
 // dependency. Build with `-Xswiftc -target-cpu -Xswiftc haswell` (or
-// `native`) for FMA/AVX kernels; see README "Performance".
+// `native`) for FMA/AVX kernels; see the Performance article.
 let package = Package(
   name: "ImbalanceLoss",
+  platforms: [
+    .macOS(.v13), .iOS(.v16), .tvOS(.v16), .watchOS(.v9), .visionOS(.v1),
+  ],
   products: [
-    .library(name: "ImbalanceLoss", targets: ["ImbalanceLoss"]),
-    .executable(name: "imbalance-demo", targets: ["imbalance-demo"]),
+    // The one product dependants see. The demo is an executable target of
+    // this package (`swift run -c release imbalance-demo`), not a product.
+    .library(name: "ImbalanceLoss", targets: ["ImbalanceLoss"])
   ],
   targets: [
     .target(name: "ImbalanceLoss"),
-    .executableTarget(
-      name: "imbalance-demo",
-      dependencies: ["ImbalanceDemoKit"]
-    ),
     .testTarget(
       name: "ImbalanceLossTests",
       dependencies: ["ImbalanceLoss"]
+    ),
+    .executableTarget(
+      name: "imbalance-demo",
+      dependencies: ["ImbalanceDemoKit"]
     ),
     // The demo's logic, as a library so its pieces can be tested.
     .target(

@@ -28,7 +28,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, -1.0, 0.5,   0.1, 0.2, -3], targets: [1, 0, 0,   0, 1, 1])
 /// ```
-public struct MultiLabelCategoricalCrossEntropy: Loss {
+public struct MultiLabelCategoricalCrossEntropy: SecondOrderLoss {
   public typealias Target = Double
 
   /// The number of labels `L` per sample.
@@ -92,9 +92,7 @@ public struct MultiLabelCategoricalCrossEntropy: Loss {
   /// (`w_i` in place of `w_i / W` for ``Reduction/sum``). `1 - g` is formed
   /// from the sums below each set's maximum, never by cancellation. (The
   /// off-diagonal entries within a row, `-g_ij g_ik` within a set, are not
-  /// returned.) This is the buffer form of ``SecondOrderLoss``'s requirement;
-  /// the loss is not a ``SecondOrderLoss`` because its targets have N·L
-  /// elements, not N.
+  /// returned.)
   ///
   /// - Throws: as ``valueAndGradient(logits:targets:weights:gradient:)``, and
   ///   ``LossError/lengthMismatch(argument:expected:actual:)`` for a
@@ -115,26 +113,6 @@ public struct MultiLabelCategoricalCrossEntropy: Loss {
       parallelism: parallelism)
   }
 
-  /// The loss value, its gradient and its Hessian diagonal, in new arrays.
-  ///
-  /// - Throws: ``LossError`` for invalid input.
-  /// - Complexity: O(N L).
-  public func valueGradientAndHessianDiagonal(
-    logits: [Double], targets: [Double], weights: [Double]? = nil
-  ) throws(LossError) -> (value: Double, gradient: [Double], hessianDiagonal: [Double]) {
-    var gradient = [Double](repeating: 0, count: logits.count)
-    var hessian = [Double](repeating: 0, count: logits.count)
-    let value = try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
-      try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
-        try hessian.withUnsafeMutableBufferPointer { (h) throws(LossError) in
-          try valueGradientAndHessianDiagonal(
-            logits: z, targets: t, weights: w, gradient: g, hessianDiagonal: h)
-        }
-      }
-    }
-    return (value, gradient, hessian)
-  }
-
   /// Writes each sample's unweighted term `l_i` into `values` (N elements).
   ///
   /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
@@ -148,19 +126,5 @@ public struct MultiLabelCategoricalCrossEntropy: Loss {
       labelCount: labelCount, reduction: .sum, ignoredTarget: ignoredTarget)
     try Validation.checkValuesCount(values.count, sampleCount: batch.rows)
     MultiLabelSoftmaxKernel.writeTerms(batch, into: values.baseAddress!)
-  }
-
-  /// Each sample's unweighted term `l_i`, in a new array of N elements.
-  ///
-  /// - Throws: ``LossError`` for invalid input.
-  /// - Complexity: O(N L).
-  public func perSampleValues(logits: [Double], targets: [Double]) throws(LossError) -> [Double] {
-    var values = [Double](repeating: 0, count: logits.count / labelCount)
-    try withBuffers(logits, targets, nil) { (z, t, _) throws(LossError) in
-      try values.withUnsafeMutableBufferPointer { (v) throws(LossError) in
-        try perSampleValues(logits: z, targets: t, into: v)
-      }
-    }
-    return values
   }
 }

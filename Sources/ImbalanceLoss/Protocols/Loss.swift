@@ -5,7 +5,8 @@
 /// binary loss (`Target == Double`, a label or soft label in `[0, 1]`), `K`
 /// logits per sample, row-major (`logits[i * K + k]`), for a softmax loss
 /// (`Target == Int`, a class index in `0..<K`). The gradient has the layout
-/// of the logits.
+/// of the logits. A loss whose target is a set of labels
+/// (``MultiLabelCategoricalCrossEntropy``) takes one target per logit.
 ///
 /// Optional per-sample weights `w_i >= 0` (all ones when `nil`) make every
 /// mean a weighted mean:
@@ -29,8 +30,14 @@ public protocol Loss<Target>: Sendable {
   /// What a sample's target is: `Double` for binary losses, `Int` for softmax losses.
   associatedtype Target: Sendable
 
-  /// The number of logits per sample: 1 for a binary loss, `K` for a softmax loss.
+  /// The number of logits per sample: 1 for a binary loss, `K` for a softmax
+  /// loss. Every loss has `N = logits.count / logitsPerSample` samples.
   var logitsPerSample: Int { get }
+
+  /// How many threads a call may use. Large batches are cut into fixed
+  /// chunks combined in order, so the result is the same bits whatever the
+  /// setting.
+  var parallelism: Parallelism { get set }
 
   /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂logits` into it.
   ///

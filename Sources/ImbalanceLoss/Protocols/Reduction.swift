@@ -50,7 +50,7 @@ extension SeparableLoss {
   /// - Complexity: O(`logits.count`).
   @inlinable
   public func perSampleValues(logits: [Double], targets: [Target]) throws(LossError) -> [Double] {
-    var values = [Double](repeating: 0, count: targets.count)
+    var values = [Double](repeating: 0, count: logits.count / logitsPerSample)
     try withBuffers(logits, targets, nil) { (z, t, _) throws(LossError) in
       try values.withUnsafeMutableBufferPointer { (v) throws(LossError) in
         try perSampleValues(logits: z, targets: t, into: v)

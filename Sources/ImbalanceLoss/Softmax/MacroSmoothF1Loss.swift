@@ -29,6 +29,9 @@ public struct MacroSmoothF1Loss: SoftmaxLossFamily {
   public let classCount: Int
   /// A label that marks a row to skip, as in ``LogitAdjustedCrossEntropy/ignoreIndex``.
   public var ignoreIndex: Int? = nil
+  /// How many threads a call may use. Both passes of this loss run on the
+  /// calling thread today, whatever the setting (the same bits either way).
+  public var parallelism: Parallelism = .automatic
   let offsets: [Double]
 
   /// Creates the loss for `classCount` classes.

@@ -1,0 +1,245 @@
+// The soft confusion sums TP, FP, FN of a batch and the losses and gradients
+// of the ratios formed from them: smooth F1, soft Dice and Tversky, one
+// kernel for the three.
+
+extension BinaryKernels {
+  /// The soft confusion sums of a batch with normalised weights `f`, from which
+  /// smooth F1, soft Dice and Tversky are all formed:
+  ///
+  ///     TP = Σ f y p        FP = Σ f (1 - y) p        FN = Σ f y (1 - p)
+  ///
+  /// Each is a sum of non-negative terms, so `S = 2TP + FP + FN` and
+  /// `1 - F = (FP + FN) / S` have no cancellation.
+  ///
+  /// With `storingExpIn`, also writes `exp(-|z_i|)` there, for a second pass
+  /// (the gradient) to reuse instead of calling exp again.
+  @inlinable
+  static func f1Statistics(
+    _ batch: BinaryBatch, parallelism: Parallelism,
+    storingExpIn scratch: UnsafeMutablePointer<Double>? = nil
+  ) -> F1Statistics {
+    let r = run(batch, first: scratch, parallelism: parallelism, F1StatisticsElement())
+    return F1Statistics(truePositive: r[0], falsePositive: r[1], falseNegative: r[2])
+  }
+
+  @usableFromInline
+  struct F1StatisticsElement: BinaryElementFunction {
+    @inlinable init() {}
+
+    @inlinable @inline(__always)
+    func apply(_ z: Vector, _ y: Vector, _ f: Vector, _: Vector, _: Int)
+      -> BinaryElementResult
+    {
+      let s = Logistic(z)
+      let fp = f * s.p
+      return ((fp * y, (1 - y) * fp, f * (y * s.q)), s.e, Vector())
+    }
+  }
+
+  /// Writes the smooth-F1 gradient given the batch statistics:
+  ///
+  ///     dL/dz_i = -(2 f_i / S) (y_i - F/2) p_i (1 - p_i)
+  ///
+  /// It is the Tversky gradient with `α = β = 1/2` and no smoothing. `gradient`
+  /// holds `exp(-|z|)` on entry, as for ``tverskyGradient(_:ratio:gradient:parallelism:)``.
+  @inlinable
+  static func smoothF1Gradient(
+    _ batch: BinaryBatch, statistics: F1Statistics,
+    gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism
+  ) {
+    tverskyGradient(
+      batch, ratio: statistics.tversky(alpha: 0.5, beta: 0.5, smoothing: 0),
+      gradient: gradient, parallelism: parallelism)
+  }
+
+  /// Writes the gradient of the Tversky loss `1 - I` given the batch's ratio:
+  ///
+  ///     D = TP + α FP + β FN + e        I = (TP + e) / D
+  ///     dL/dz_i = -p_i (1 - p_i) (f_i / D) (y_i (1 - (1 - β) I) - α (1 - y_i) I)
+  ///
+  /// computed as `-(1 - p) ((f y p / D)(1 - (1 - β) I) - (α f (1 - y) p / D) I)`:
+  /// `f y p <= TP <= D` and `α f (1 - y) p <= α FP <= D`, so both quotients
+  /// lie in [0, 1] and nothing overflows even when D is tiny. For `α = β = 1/2`
+  /// (smooth F1, soft Dice) it is `-(y - I/2)(1 - p)(f p / D)` with one
+  /// division: `f p <= TP + FP <= 2D`.
+  ///
+  /// `gradient` holds `exp(-|z|)` on entry (from
+  /// ``f1Statistics(_:parallelism:storingExpIn:)``), which this pass reads
+  /// back instead of calling exp, and overwrites.
+  @inlinable
+  static func tverskyGradient(
+    _ batch: BinaryBatch, ratio: TverskyRatio,
+    gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism
+  ) {
+    let d = ratio.denominator
+    guard d > 0 else {
+      // D = 0: every quotient above is 0/0 with a 0 numerator term by term
+      // (no kept sample predicts or is positive), so the gradient is 0.
+      gradient.initialize(repeating: 0, count: batch.count)
+      return
+    }
+    if ratio.alpha == 0.5 && ratio.beta == 0.5 {
+      _ = run(
+        batch, reading: gradient, first: gradient, parallelism: parallelism,
+        DiceGradientElement(halfIndex: ratio.index / 2, denominator: d))
+    } else {
+      _ = run(
+        batch, reading: gradient, first: gradient, parallelism: parallelism,
+        TverskyGradientElement(ratio))
+    }
+  }
+
+  @usableFromInline
+  struct DiceGradientElement: BinaryElementFunction {
+    @usableFromInline let halfIndex: Double
+    @usableFromInline let denominator: Double
+
+    @inlinable init(halfIndex: Double, denominator: Double) {
+      self.halfIndex = halfIndex
+      self.denominator = denominator
+    }
+
+    @inlinable @inline(__always)
+    func apply(_ z: Vector, _ y: Vector, _ f: Vector, _ e: Vector, _: Int)
+      -> BinaryElementResult
+    {
+      let s = Logistic(z, e: e)
+      let g = -((y - halfIndex) * s.q) * ((f * s.p) / denominator)
+      return ((Vector(), Vector(), Vector()), g, Vector())
+    }
+  }
+
+  @usableFromInline
+  struct TverskyGradientElement: BinaryElementFunction {
+    @usableFromInline let alpha: Double
+    @usableFromInline let positiveFactor: Double
+    @usableFromInline let index: Double
+    @usableFromInline let denominator: Double
+
+    @inlinable init(_ ratio: TverskyRatio) {
+      alpha = ratio.alpha
+      index = ratio.index
+      positiveFactor = 1 - (1 - ratio.beta) * index
+      denominator = ratio.denominator
+    }
+
+    @inlinable @inline(__always)
+    func apply(_ z: Vector, _ y: Vector, _ f: Vector, _ e: Vector, _: Int)
+      -> BinaryElementResult
+    {
+      let s = Logistic(z, e: e)
+      let fp = f * s.p
+      let d = denominator
+      let g = -s.q * (((fp * y) / d) * positiveFactor - ((alpha * ((1 - y) * fp)) / d) * index)
+      return ((Vector(), Vector(), Vector()), g, Vector())
+    }
+  }
+}
+
+/// The soft confusion sums of a batch, with weights normalised to sum to one.
+@usableFromInline
+struct F1Statistics: Sendable {
+  /// `TP = Σ f y p`.
+  @usableFromInline var truePositive: Double
+  /// `FP = Σ f (1 - y) p`.
+  @usableFromInline var falsePositive: Double
+  /// `FN = Σ f y (1 - p)`.
+  @usableFromInline var falseNegative: Double
+
+  @inlinable
+  init(truePositive: Double, falsePositive: Double, falseNegative: Double) {
+    self.truePositive = truePositive
+    self.falsePositive = falsePositive
+    self.falseNegative = falseNegative
+  }
+
+  /// The Tversky ratio `(TP + e) / (TP + α FP + β FN + e)` of these sums.
+  @inlinable
+  func tversky(alpha: Double, beta: Double, smoothing e: Double) -> TverskyRatio {
+    let mismatch = alpha * falsePositive + beta * falseNegative
+    return TverskyRatio(
+      alpha: alpha, beta: beta, numerator: truePositive + e,
+      mismatch: mismatch, denominator: (truePositive + e) + mismatch)
+  }
+
+  /// `F = 2TP / (2TP + FP + FN)`, defined as 0 when the denominator is 0 (no
+  /// positives, none predicted): F is 0 on every other all-negative batch, so
+  /// 0 keeps it continuous.
+  @inlinable var f1: Double { tversky(alpha: 0.5, beta: 0.5, smoothing: 0).index }
+
+  /// `1 - F = (FP + FN) / (2TP + FP + FN)`, without the cancellation of `1 - F`;
+  /// 1 when the denominator is 0.
+  @inlinable var loss: Double { tversky(alpha: 0.5, beta: 0.5, smoothing: 0).loss }
+}
+
+/// The Tversky index `I = (TP + e) / D`, `D = TP + α FP + β FN + e`, of a
+/// batch; smooth F1 is `α = β = 1/2, e = 0`, soft Dice `α = β = 1/2`.
+@usableFromInline
+struct TverskyRatio: Sendable {
+  @usableFromInline var alpha: Double
+  @usableFromInline var beta: Double
+  /// `TP + e`.
+  @usableFromInline var numerator: Double
+  /// `α FP + β FN`.
+  @usableFromInline var mismatch: Double
+  /// `D = TP + e + α FP + β FN`.
+  @usableFromInline var denominator: Double
+
+  @inlinable
+  init(alpha: Double, beta: Double, numerator: Double, mismatch: Double, denominator: Double) {
+    self.alpha = alpha
+    self.beta = beta
+    self.numerator = numerator
+    self.mismatch = mismatch
+    self.denominator = denominator
+  }
+
+  /// `I = (TP + e) / D` in [0, 1], and 0 when `D = 0`.
+  @inlinable var index: Double {
+    denominator > 0 ? Swift.min(1, numerator / denominator) : 0
+  }
+
+  /// `1 - I = (α FP + β FN) / D` without cancellation, and 1 when `D = 0`.
+  @inlinable var loss: Double {
+    denominator > 0 ? Swift.min(1, Swift.max(0, mismatch / denominator)) : 1
+  }
+}
+
+// Soft Dice and Tversky losses over the smooth-F1 statistics: one kernel for
+// the three. The sums are formed with normalised weights
+// f = w / W, so a smoothing constant given in units of the raw sums Σ w(...)
+// is divided by W here.
+extension BinaryKernels {
+  /// The Tversky loss `1 - (TP + ε) / (TP + α FP + β FN + ε)` with raw sums
+  /// (`TP = Σ w y p`, ...): returns the value and writes the gradient when
+  /// `gradient` is non-nil.
+  ///
+  /// A batch whose every sample is ignored has empty sums: the ratio is
+  /// `ε / ε = 1` (loss 0) when `ε > 0` and, as smooth F1's `S = 0`, loss 1
+  /// when `ε = 0`; the gradient is 0 either way.
+  @inlinable
+  static func tversky(
+    _ batch: BinaryBatch, alpha: Double, beta: Double, smoothing: Double,
+    gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism
+  ) -> Double {
+    if batch.normalizer.reciprocal == 0 {
+      gradient?.initialize(repeating: 0, count: batch.count)
+      return smoothing > 0 ? 0 : 1
+    }
+    // The statistics pass leaves exp(-|z|) in the gradient buffer for the
+    // gradient pass to reuse.
+    let statistics = f1Statistics(batch, parallelism: parallelism, storingExpIn: gradient)
+    // e = ε / W; it can only overflow for subnormal total weights, where ε
+    // dominates anyway (ratio 1), so it saturates at the largest finite value.
+    var e = 0.0
+    if smoothing > 0 {
+      e = smoothing * (batch.normalizer.scale * batch.normalizer.reciprocal)
+      if !e.isFinite { e = .greatestFiniteMagnitude }
+    }
+    let ratio = statistics.tversky(alpha: alpha, beta: beta, smoothing: e)
+    if let gradient {
+      tverskyGradient(batch, ratio: ratio, gradient: gradient, parallelism: parallelism)
+    }
+    return ratio.loss
+  }
+}

@@ -1,0 +1,150 @@
+/// A validated softmax batch: `rows * classCount` logits and labels, with the
+/// per-row factor `f_i` of the reduction (zero for an ignored row).
+@usableFromInline
+struct SoftmaxBatch: @unchecked Sendable {
+  @usableFromInline let logits: UnsafePointer<Double>
+  @usableFromInline let labels: UnsafePointer<Int>
+  @usableFromInline let weights: UnsafePointer<Double>?
+  @usableFromInline let rows: Int
+  @usableFromInline let classCount: Int
+  @usableFromInline let normalizer: WeightNormalizer
+  /// Per-class weights (`classCount` elements) that multiply each row's weight.
+  @usableFromInline let classWeights: UnsafePointer<Double>?
+  /// The power of two that scales the class weights, like `normalizer.scale`.
+  @usableFromInline let classScale: Double
+  /// Rows with this label are skipped: no loss, zero gradient, no weight.
+  @usableFromInline let ignoreIndex: Int?
+
+  /// Validates the inputs of a softmax loss with `classCount` classes.
+  ///
+  /// `classWeights` must already be validated (`classCount` finite values
+  /// `>= 0`). The reduction's total is `Σ v_i` over the rows not ignored, with
+  /// `v_i = w_i classWeights[c_i]`; when every row is ignored the factors are
+  /// all zero (the loss is 0), otherwise a zero total throws.
+  @inlinable
+  init(
+    logits: UnsafeBufferPointer<Double>, labels: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    classCount: Int, reduction: Reduction = .mean,
+    classWeights: UnsafePointer<Double>? = nil, ignoreIndex: Int? = nil
+  ) throws(LossError) {
+    rows = try Validation.checkShapes(
+      logitCount: logits.count, logitsPerSample: classCount, targetCount: labels.count,
+      weightCount: weights?.count, gradientCount: gradient?.count)
+    try Validation.checkFinite(logits)
+    self.classCount = classCount
+    self.logits = logits.baseAddress!
+    self.labels = labels.baseAddress!
+    self.weights = weights?.baseAddress
+    self.classWeights = classWeights
+    self.ignoreIndex = ignoreIndex
+    if classWeights == nil && ignoreIndex == nil {
+      try Validation.checkLabels(labels, classCount: classCount)
+      normalizer = try Validation.normalizer(
+        weights: weights, sampleCount: rows, reduction: reduction)
+      classScale = 1
+      return
+    }
+    for (i, c) in labels.enumerated() where c != ignoreIndex && (c < 0 || c >= classCount) {
+      throw .labelOutOfRange(index: i, label: c, classCount: classCount)
+    }
+    // Validates the weights; the sum it returns is not the one we need.
+    _ = try Validation.normalizer(weights: weights, sampleCount: rows, reduction: .sum)
+    if reduction == .sum {
+      normalizer = WeightNormalizer(scale: 1, reciprocal: 1)
+      classScale = 1
+      return
+    }
+    // Powers of two that bring the largest used weight and class weight into
+    // [1, 2): each scaled product lies in [0, 4), so Σ v cannot overflow.
+    var largestWeight = 0.0
+    var largestClassWeight = 0.0
+    var used = 0
+    for (i, c) in labels.enumerated() where c != ignoreIndex {
+      used += 1
+      let w = weights?[i] ?? 1
+      let v = classWeights?[c] ?? 1
+      largestWeight = largestWeight < w ? w : largestWeight
+      largestClassWeight = largestClassWeight < v ? v : largestClassWeight
+    }
+    if used == 0 {
+      normalizer = WeightNormalizer(scale: 1, reciprocal: 0)
+      classScale = 1
+      return
+    }
+    if largestWeight == 0 || largestClassWeight == 0 { throw .zeroTotalWeight }
+    func powerOfTwo(_ x: Double) -> Double {
+      Double(sign: .plus, exponent: Swift.min(-x.exponent, 1000), significand: 1)
+    }
+    var scale = powerOfTwo(largestWeight)
+    var classScale = powerOfTwo(largestClassWeight)
+    func total() -> Double {
+      var sum = CompensatedSum()
+      for (i, c) in labels.enumerated() where c != ignoreIndex {
+        sum.add(((weights?[i] ?? 1) * scale) * ((classWeights?[c] ?? 1) * classScale))
+      }
+      return sum.value
+    }
+    var sum = total()
+    if sum == 0 { throw .zeroTotalWeight }
+    // The largest weight and the largest class weight can sit on different
+    // rows, so that every v_i and Σ v are tiny (1 / Σ v overflows for a
+    // subnormal Σ v). Then both scales grow by powers of two, half each so
+    // that no scaled factor overflows, and Σ v is summed again.
+    if sum < 0x1p-900 {
+      func raised(_ x: Double, by e: Int) -> Double {
+        Double(sign: .plus, exponent: Swift.min(x.exponent + e, 1023), significand: 1)
+      }
+      let e = -sum.exponent
+      scale = raised(scale, by: e / 2)
+      classScale = raised(classScale, by: e - e / 2)
+      sum = total()
+    }
+    normalizer = WeightNormalizer(scale: scale, reciprocal: 1 / sum)
+    self.classScale = classScale
+  }
+
+  /// Whether row `i` is skipped.
+  @inlinable @inline(__always)
+  func isIgnored(_ i: Int) -> Bool {
+    ignoreIndex != nil && labels[i] == ignoreIndex!
+  }
+
+  /// The factor `f_i = v_i / Σ v` (or `v_i` for a sum) of a row not ignored.
+  @inlinable @inline(__always)
+  func factor(_ i: Int) -> Double {
+    var v = 1.0
+    if let w = weights { v = w[i] * normalizer.scale }
+    if let cw = classWeights { v = v * (cw[labels[i]] * classScale) }
+    return v * normalizer.reciprocal
+  }
+
+  /// The factor of row `i` for a row computed as `f s x` (`s` the logit
+  /// scale, `|x| <= 1`, or `γ + 2` for focal loss): `(f_i, 1, 1)`, or, where
+  /// `f_i s` (times `γ + 2`) overflows (only possible under `.sum`, where
+  /// `f_i = w_i a_c`), `(1, w_i, a_c)`: the row is then computed
+  /// with factor 1 and `postMultiply` applies the weights, keeping a zero
+  /// entry 0 (`0 × inf` would be NaN) and overflowing only where the true
+  /// entry does, as `BinaryKernels.weightedProduct`.
+  @inlinable @inline(__always)
+  func splitFactor(_ i: Int, rule: SoftmaxRule) -> (factor: Double, post: SIMD2<Double>) {
+    let f = factor(i)
+    let scale = rule.scale * (rule.focusing == 0 ? 1 : rule.focusing + 2)
+    // (`.sum` has reciprocal 1; the split does not apply to a mean.)
+    if (f * scale).isFinite || normalizer.reciprocal != 1 { return (f, SIMD2(1, 1)) }
+    return (1, SIMD2(weights?[i] ?? 1, classWeights.map { $0[labels[i]] } ?? 1))
+  }
+
+  /// `x w a` for `post = (w, a)`, and 0 for `x = 0` (see `splitFactor`).
+  @inlinable @inline(__always)
+  func postMultiply(_ x: Double, _ post: SIMD2<Double>) -> Double {
+    x == 0 ? x : (x * post[0]) * post[1]
+  }
+
+  /// Applies `postMultiply` to a row's `classCount` outputs.
+  @inlinable @inline(__always)
+  func postMultiply(_ row: UnsafeMutablePointer<Double>?, _ post: SIMD2<Double>) {
+    guard let row else { return }
+    for j in 0..<classCount { row[j] = postMultiply(row[j], post) }
+  }
+}
