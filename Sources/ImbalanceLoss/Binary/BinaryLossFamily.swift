@@ -105,3 +105,30 @@ extension SecondOrderBinaryLoss {
       batch, gradient: gradient.baseAddress!, hessian: hessianDiagonal.baseAddress!)
   }
 }
+
+/// A binary loss that is one minus a Tversky index of the batch's soft
+/// confusion sums (soft Dice, Tversky): one kernel, parameters of its own.
+protocol SoftConfusionLoss: BinaryLossFamily {
+  /// The `α`, `β` and smoothing of the Tversky index this loss is.
+  var tverskyParameters: (alpha: Double, beta: Double, smoothing: Double) { get }
+}
+
+extension SoftConfusionLoss {
+  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
+  ///
+  /// - Throws: ``LossError`` for invalid parameters, an empty batch,
+  ///   mismatched lengths, a non-finite logit, a target outside [0, 1] or an
+  ///   invalid weight. The gradient buffer is untouched after a throw.
+  /// - Complexity: O(N): one pass for the value, two with the gradient (it
+  ///   needs the batch sums).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    let batch = try batch(logits, targets, weights, gradient: gradient)
+    let (alpha, beta, smoothing) = tverskyParameters
+    return BinaryKernels.tversky(
+      batch, alpha: alpha, beta: beta, smoothing: smoothing,
+      gradient: gradient?.baseAddress, parallelism: parallelism)
+  }
+}

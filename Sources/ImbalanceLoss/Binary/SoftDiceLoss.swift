@@ -20,7 +20,7 @@
 ///
 /// The loss is a ratio of batch sums: it has no `reduction`, and `weights`
 /// scale each sample's contribution to the sums.
-public struct SoftDiceLoss: BinaryLossFamily {
+public struct SoftDiceLoss: SoftConfusionLoss {
   public typealias Target = Double
 
   /// The smoothing `ε >= 0` added to the numerator and the denominator.
@@ -42,21 +42,9 @@ public struct SoftDiceLoss: BinaryLossFamily {
     self.smoothing = smoothing
   }
 
-  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
-  ///
-  /// - Throws: ``LossError`` for an invalid smoothing, an empty batch,
-  ///   mismatched lengths, a non-finite logit, a target outside [0, 1] or an
-  ///   invalid weight. The gradient buffer is untouched after a throw.
-  /// - Complexity: O(N): one pass for the value, two with the gradient.
-  public func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
-  ) throws(LossError) -> Double {
-    let batch = try batch(logits, targets, weights, gradient: gradient)
-    // (2TP + ε) / (2TP + FP + FN + ε) = (TP + ε/2) / (TP + FP/2 + FN/2 + ε/2).
-    return BinaryKernels.tversky(
-      batch, alpha: 0.5, beta: 0.5, smoothing: smoothing / 2,
-      gradient: gradient?.baseAddress, parallelism: parallelism)
+  /// (2TP + ε) / (2TP + FP + FN + ε) = (TP + ε/2) / (TP + FP/2 + FN/2 + ε/2).
+  var tverskyParameters: (alpha: Double, beta: Double, smoothing: Double) {
+    (0.5, 0.5, smoothing / 2)
   }
 
   func validateParameters() throws(LossError) {

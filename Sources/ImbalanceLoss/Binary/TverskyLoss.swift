@@ -25,7 +25,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, -1.0, 0.5], targets: [1, 0, 1])
 /// ```
-public struct TverskyLoss: BinaryLossFamily {
+public struct TverskyLoss: SoftConfusionLoss {
   public typealias Target = Double
 
   /// The weight `α` of the false positives.
@@ -55,21 +55,8 @@ public struct TverskyLoss: BinaryLossFamily {
     self.smoothing = smoothing
   }
 
-  /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
-  ///
-  /// - Throws: ``LossError`` for invalid parameters, an empty batch,
-  ///   mismatched lengths, a non-finite logit, a target outside [0, 1] or an
-  ///   invalid weight. The gradient buffer is untouched after a throw.
-  /// - Complexity: O(N): one pass for the value, two with the gradient (it
-  ///   needs the batch sums).
-  public func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
-  ) throws(LossError) -> Double {
-    let batch = try batch(logits, targets, weights, gradient: gradient)
-    return BinaryKernels.tversky(
-      batch, alpha: alpha, beta: beta, smoothing: smoothing,
-      gradient: gradient?.baseAddress, parallelism: parallelism)
+  var tverskyParameters: (alpha: Double, beta: Double, smoothing: Double) {
+    (alpha, beta, smoothing)
   }
 
   func validateParameters() throws(LossError) {

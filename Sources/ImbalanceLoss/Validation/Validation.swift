@@ -21,12 +21,13 @@ struct WeightNormalizer: Sendable {
 
 @usableFromInline
 enum Validation {
-  /// Checks that a batch is non-empty and that the targets, weights and
-  /// gradient have the lengths its logits imply; returns the sample count.
+  /// Checks that a batch is non-empty and that the targets (`targetsPerSample`
+  /// per sample), weights and gradient have the lengths its logits imply;
+  /// returns the sample count.
   @inlinable
   static func checkShapes(
-    logitCount: Int, logitsPerSample: Int, targetCount: Int, weightCount: Int?,
-    gradientCount: Int?
+    logitCount: Int, logitsPerSample: Int, targetCount: Int, targetsPerSample: Int = 1,
+    weightCount: Int?, gradientCount: Int?
   ) throws(LossError) -> Int {
     assert(logitsPerSample > 0)
     if logitCount % logitsPerSample != 0 {
@@ -34,8 +35,9 @@ enum Validation {
         logitCount: logitCount, classCount: logitsPerSample)
     }
     let sampleCount = logitCount / logitsPerSample
-    if targetCount != sampleCount {
-      throw .lengthMismatch(argument: "targets", expected: sampleCount, actual: targetCount)
+    if targetCount != sampleCount * targetsPerSample {
+      throw .lengthMismatch(
+        argument: "targets", expected: sampleCount * targetsPerSample, actual: targetCount)
     }
     if let weightCount, weightCount != sampleCount {
       throw .lengthMismatch(argument: "weights", expected: sampleCount, actual: weightCount)

@@ -43,20 +43,9 @@ struct MultiLabelBatch: @unchecked Sendable {
       throw .invalidParameter(
         name: "ignoredTarget", value: ignoredTarget, requirement: "not 0 or 1 (those are labels)")
     }
-    if logits.count % labelCount != 0 {
-      throw .logitCountNotMultipleOfClassCount(logitCount: logits.count, classCount: labelCount)
-    }
-    let rows = logits.count / labelCount
-    if targets.count != logits.count {
-      throw .lengthMismatch(argument: "targets", expected: logits.count, actual: targets.count)
-    }
-    if let weights, weights.count != rows {
-      throw .lengthMismatch(argument: "weights", expected: rows, actual: weights.count)
-    }
-    if let gradient, gradient.count != logits.count {
-      throw .lengthMismatch(argument: "gradient", expected: logits.count, actual: gradient.count)
-    }
-    if rows == 0 { throw .emptyBatch }
+    let rows = try Validation.checkShapes(
+      logitCount: logits.count, logitsPerSample: labelCount, targetCount: targets.count,
+      targetsPerSample: labelCount, weightCount: weights?.count, gradientCount: gradient?.count)
     try Validation.checkFinite(logits)
     for (j, y) in targets.enumerated() where y != 0 && y != 1 {
       if let ignoredTarget, ignoredTarget.isNaN ? y.isNaN : y == ignoredTarget { continue }
