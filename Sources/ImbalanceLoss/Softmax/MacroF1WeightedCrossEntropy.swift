@@ -145,30 +145,15 @@ public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss {
     _ batch: SoftmaxBatch, _ rule: SoftmaxRule, _ half: [Double],
     _ gradient: UnsafeMutablePointer<Double>?
   ) -> Double {
-    let out = UncheckedSendable(gradient)
+    let k = batch.classCount
     return half.withUnsafeBufferPointer { h in
-      let h = UncheckedSendable(h.baseAddress!)
-      return ChunkedReduction.sum(
-        itemCount: batch.rows, logitsPerItem: batch.classCount, parallelism: parallelism
-      ) { range in
-        var total = CompensatedSum()
-        var scratch = [Double](repeating: 0, count: batch.classCount)
-        scratch.withUnsafeMutableBufferPointer { s in
-          for i in range {
-            let g = out.value.map { $0 + i * batch.classCount }
-            if batch.isIgnored(i) {
-              g?.update(repeating: 0, count: batch.classCount)
-              continue
-            }
-            let (f, post) = batch.splitFactor(i, rule: rule)
-            let loss = SoftmaxF1Kernel.weightedCrossEntropyRow(
-              batch, i, rule: rule, halfF1: h.value, factor: f, g, scratch: s.baseAddress!)
-            if post != SIMD2(1, 1) { batch.postMultiply(g, post) }
-            total.add(batch.postMultiply(loss, post))
-          }
-        }
-        return SIMD4(total.value, 0, 0, 0)
-      }[0]
+      SoftmaxKernel.sumRows(
+        batch, rule: rule, outputs: (gradient, nil), scratchCount: k, parallelism: parallelism
+      ) { i, f, scratch in
+        SoftmaxF1Kernel.weightedCrossEntropyRow(
+          batch, i, rule: rule, halfF1: h.baseAddress!, factor: f, gradient.map { $0 + i * k },
+          scratch: scratch!)
+      }
     }
   }
 

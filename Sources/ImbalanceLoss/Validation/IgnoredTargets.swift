@@ -43,7 +43,7 @@ extension Validation {
     if largest == 0 { throw .zeroTotalWeight }
     // As in `normalizer(weights:sampleCount:reduction:)`: scale the largest kept
     // weight into [1, 2) so that neither the sum nor its reciprocal overflows.
-    let scale = Double(sign: .plus, exponent: Swift.min(-largest.exponent, 1000), significand: 1)
+    let scale = PowerOfTwo.scale(bringingToUnit: largest)
     var sum = CompensatedSum()
     for (i, w) in weights.enumerated() where !isIgnored(targets[i]) { sum.add(w * scale) }
     return WeightNormalizer(scale: scale, reciprocal: 1 / sum.value)

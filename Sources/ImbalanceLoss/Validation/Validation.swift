@@ -129,7 +129,7 @@ enum Validation {
     // 2^-exponent(largest) puts the largest weight in [1, 2): the scaled sum
     // lies in [1, 2N], so neither it nor its reciprocal can overflow.
     // (Clamped so that an all-subnormal weight vector still gets a finite scale.)
-    let scale = Double(sign: .plus, exponent: Swift.min(-largest.exponent, 1000), significand: 1)
+    let scale = PowerOfTwo.scale(bringingToUnit: largest)
     var sum = CompensatedSum()
     for w in weights { sum.add(w * scale) }
     return WeightNormalizer(scale: scale, reciprocal: 1 / sum.value)

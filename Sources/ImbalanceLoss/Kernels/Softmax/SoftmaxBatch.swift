@@ -73,11 +73,8 @@ struct SoftmaxBatch: @unchecked Sendable {
       return
     }
     if largestWeight == 0 || largestClassWeight == 0 { throw .zeroTotalWeight }
-    func powerOfTwo(_ x: Double) -> Double {
-      Double(sign: .plus, exponent: Swift.min(-x.exponent, 1000), significand: 1)
-    }
-    var scale = powerOfTwo(largestWeight)
-    var classScale = powerOfTwo(largestClassWeight)
+    var scale = PowerOfTwo.scale(bringingToUnit: largestWeight)
+    var classScale = PowerOfTwo.scale(bringingToUnit: largestClassWeight)
     func total() -> Double {
       var sum = CompensatedSum()
       for (i, c) in labels.enumerated() where c != ignoreIndex {

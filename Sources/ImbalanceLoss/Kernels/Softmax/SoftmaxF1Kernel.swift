@@ -97,7 +97,7 @@ enum SoftmaxF1Kernel {
     for j in 0..<k where statistics.totals[j] != 0 {
       var total = statistics.totals[j]
       if total < 0x1p-900 {
-        up[j] = Double(sign: .plus, exponent: Swift.min(-total.exponent, 1023), significand: 1)
+        up[j] = PowerOfTwo.scale(bringingToUnit: total, limit: 1023)
         total *= up[j]
       }
       beta[j] = scores[j] / (Double(k) * total)

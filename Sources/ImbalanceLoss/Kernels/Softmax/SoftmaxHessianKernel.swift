@@ -28,33 +28,18 @@ extension SoftmaxKernel {
     gradient: UnsafeMutablePointer<Double>, hessian: UnsafeMutablePointer<Double>,
     parallelism: Parallelism
   ) -> Double {
-    let out = UncheckedSendable((gradient, hessian))
-    return ChunkedReduction.sum(
-      itemCount: batch.rows, logitsPerItem: batch.classCount, parallelism: parallelism
-    ) { range in
-      var total = CompensatedSum()
-      let k = batch.classCount
-      for i in range {
-        let g = out.value.0 + i * k
-        let h = out.value.1 + i * k
-        if batch.isIgnored(i) {
-          g.update(repeating: 0, count: k)
-          h.update(repeating: 0, count: k)
-          continue
-        }
-        let (f, post) = batch.splitFactor(i, rule: rule)
-        let r = statistics(batch, i, rule, h)
-        g.update(from: h, count: k)
-        let loss = finish(batch, i, rule, r, factor: f, g)
-        hessianDiagonal(batch, i, rule, r, factor: f, floor: floor, h)
-        if post != SIMD2(1, 1) {
-          batch.postMultiply(g, post)
-          batch.postMultiply(h, post)
-        }
-        total.add(batch.postMultiply(loss, post))
-      }
-      return SIMD4(total.value, 0, 0, 0)
-    }[0]
+    let k = batch.classCount
+    return sumRows(
+      batch, rule: rule, outputs: (gradient, hessian), parallelism: parallelism
+    ) { i, f, _ in
+      let g = gradient + i * k
+      let h = hessian + i * k
+      let r = statistics(batch, i, rule, h)
+      g.update(from: h, count: k)
+      let loss = finish(batch, i, rule, r, factor: f, g)
+      hessianDiagonal(batch, i, rule, r, factor: f, floor: floor, h)
+      return loss
+    }
   }
 
   /// Turns the `e_k` in `h` into `f s² max(∂²l/∂z_k², floor)`.
@@ -124,28 +109,14 @@ extension SoftmaxKernel {
     _ batch: SoftmaxBatch, rule: SoftmaxRule, vector: UnsafePointer<Double>,
     into out: UnsafeMutablePointer<Double>, parallelism: Parallelism
   ) -> Double {
-    let io = UncheckedSendable((vector, out))
-    return ChunkedReduction.sum(
-      itemCount: batch.rows, logitsPerItem: batch.classCount, parallelism: parallelism
-    ) { range in
-      var total = CompensatedSum()
-      let k = batch.classCount
-      for i in range {
-        let v = io.value.0 + i * k
-        let o = io.value.1 + i * k
-        if batch.isIgnored(i) {
-          o.update(repeating: 0, count: k)
-          continue
-        }
-        let (f, post) = batch.splitFactor(i, rule: rule)
-        let r = statistics(batch, i, rule, o)
-        let loss = finish(batch, i, rule, r, factor: f, nil)
-        hessianVectorRow(batch, i, rule, r, factor: f, v, o)
-        if post != SIMD2(1, 1) { batch.postMultiply(o, post) }
-        total.add(batch.postMultiply(loss, post))
-      }
-      return SIMD4(total.value, 0, 0, 0)
-    }[0]
+    let k = batch.classCount
+    return sumRows(batch, rule: rule, outputs: (out, nil), parallelism: parallelism) { i, f, _ in
+      let o = out + i * k
+      let r = statistics(batch, i, rule, o)
+      let loss = finish(batch, i, rule, r, factor: f, nil)
+      hessianVectorRow(batch, i, rule, r, factor: f, vector + i * k, o)
+      return loss
+    }
   }
 
   /// Turns the `e_k` in `o` into `f s² (H v)_k` for one row.

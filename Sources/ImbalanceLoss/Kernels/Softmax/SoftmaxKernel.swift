@@ -68,6 +68,52 @@ enum SoftmaxKernel {
     }[0]
   }
 
+  /// The driver of the row-at-a-time softmax passes: `Σ_i f_i l_i` over the
+  /// rows in fixed chunks (threads), compensated, in row order. An ignored
+  /// row gets zero rows in `outputs` and adds nothing; any other row calls
+  /// `body(i, f_i, scratch)` with its factor split as by
+  /// ``SoftmaxBatch/splitFactor(_:rule:)``, and the rest of the factor is
+  /// applied afterwards to its rows of `outputs` and to the loss `body`
+  /// returns. `scratch` holds `scratchCount` doubles per chunk (nil for 0).
+  @inlinable
+  static func sumRows(
+    _ batch: SoftmaxBatch, rule: SoftmaxRule,
+    outputs: (UnsafeMutablePointer<Double>?, UnsafeMutablePointer<Double>?),
+    scratchCount: Int = 0, parallelism: Parallelism,
+    _ body: (_ row: Int, _ factor: Double, _ scratch: UnsafeMutablePointer<Double>?) -> Double
+  ) -> Double {
+    let out = UncheckedSendable(outputs)
+    let k = batch.classCount
+    return withoutActuallyEscaping(body) { body in
+      let body = UncheckedSendable(body)
+      return ChunkedReduction.sum(
+        itemCount: batch.rows, logitsPerItem: k, parallelism: parallelism
+      ) { range in
+        var total = CompensatedSum()
+        var scratch = [Double](repeating: 0, count: scratchCount)
+        scratch.withUnsafeMutableBufferPointer { s in
+          for i in range {
+            let first = out.value.0.map { $0 + i * k }
+            let second = out.value.1.map { $0 + i * k }
+            if batch.isIgnored(i) {
+              first?.update(repeating: 0, count: k)
+              second?.update(repeating: 0, count: k)
+              continue
+            }
+            let (f, post) = batch.splitFactor(i, rule: rule)
+            let loss = body.value(i, f, s.baseAddress)
+            if post != SIMD2(1, 1) {
+              batch.postMultiply(first, post)
+              batch.postMultiply(second, post)
+            }
+            total.add(batch.postMultiply(loss, post))
+          }
+        }
+        return SIMD4(total.value, 0, 0, 0)
+      }[0]
+    }
+  }
+
   /// One cross-entropy row: its weighted loss `f_i l_i = linear + f_i log1p(s')`
   /// in two parts and its factor `f_i` (all zero for an ignored row); writes
   /// the row's gradient if asked.

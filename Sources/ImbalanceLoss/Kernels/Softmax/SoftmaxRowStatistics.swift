@@ -155,28 +155,20 @@ extension SoftmaxKernel {
     let oTop = plain ? 0 : o[top]
     let deltaTop = top == c ? delta : 0
     @inline(__always) func exponent(_ j: Int) -> (hi: Double, lo: Double) {
-      var hi = z[j] - zTop
-      let bz = hi - z[j]
-      var lo = (z[j] - (hi - bz)) + (-zTop - bz)
+      var (hi, lo) = ErrorFree.twoSum(z[j], -zTop)
       if !plain {
         let t = hi * s
         let tLow = splitsScale ? productError(hi, t, rule) : 0
         var b = o[j] - oTop
         if j == c { b -= delta }
         b += deltaTop
-        hi = t + b
-        let bt = hi - t
-        lo = ((t - (hi - bt)) + (b - bt)) + (lo * s + tLow)
+        let (tb, tbError) = ErrorFree.twoSum(t, b)
         // hi + lo once more (TwoSum): where t + b cancels, lo (the error of
         // z_k - z_M) can exceed hi, even with hi = 0, which is no tie then.
-        let sum = hi + lo
-        let bs = sum - hi
-        lo = (hi - (sum - bs)) + (lo - bs)
-        hi = sum
+        (hi, lo) = ErrorFree.twoSum(tb, tbError + (lo * s + tLow))
       }
       return (hi, lo)
     }
-    let zTopv = Vector(repeating: zTop)
     let minusZTopv = Vector(repeating: -zTop)
     let oTopv = Vector(repeating: oTop)
     let deltaTopv = Vector(repeating: deltaTop)
@@ -196,23 +188,16 @@ extension SoftmaxKernel {
       let full = j + 8 <= k
       let base = full ? j : tailBase
       let zk = SIMDLoad.load(z + base)
-      var hi = zk - zTopv
-      let bz = hi - zk
-      var lo = (zk - (hi - bz)) + (minusZTopv - bz)
+      var (hi, lo) = ErrorFree.twoSum(zk, minusZTopv)
       if !plain {
         let t = hi * sv
         let tLow = splitsScale ? productError(hi, t, rule) : Vector()
         var b = SIMDLoad.load(o + base) - oTopv
         if full ? j == cBlock : cTail >= 0 { b[c - base] -= delta }
         b += deltaTopv
-        hi = t + b
-        let bt = hi - t
-        lo = ((t - (hi - bt)) + (b - bt)) + (lo * sv + tLow)
+        let (tb, tbError) = ErrorFree.twoSum(t, b)
         // Renormalised as in `exponent`.
-        let sum = hi + lo
-        let bs = sum - hi
-        lo = (hi - (sum - bs)) + (lo - bs)
-        hi = sum
+        (hi, lo) = ErrorFree.twoSum(tb, tbError + (lo * sv + tLow))
       }
       if wantsShiftedSum {
         let t = hi * inverseCountv
