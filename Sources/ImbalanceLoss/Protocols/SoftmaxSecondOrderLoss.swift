@@ -40,7 +40,8 @@ public protocol SoftmaxSecondOrderLoss: SecondOrderLoss where Target == Int {
 
 extension SoftmaxSecondOrderLoss {
   /// The product `H v` of the loss's block-diagonal Hessian with `vector`, in a
-  /// new array; see ``hessianVectorProduct(logits:targets:weights:vector:into:)``.
+  /// new array; see
+  /// ``SoftmaxSecondOrderLoss/hessianVectorProduct(logits:targets:weights:vector:into:)``.
   ///
   /// - Throws: ``LossError`` for invalid input.
   /// - Complexity: O(N K).

@@ -49,7 +49,7 @@ public struct SoftmaxFocalLoss: SecondOrderSoftmaxLoss {
   /// A label that marks a row to skip, as in ``LogitAdjustedCrossEntropy/ignoreIndex``.
   public var ignoreIndex: Int? = nil
   /// A lower bound for the diagonal second derivatives
-  /// (``valueGradientAndHessianDiagonal(logits:targets:weights:gradient:hessianDiagonal:)``),
+  /// (``SecondOrderLoss/valueGradientAndHessianDiagonal(logits:targets:weights:gradient:hessianDiagonal:)``),
   /// or `nil` for the exact values.
   ///
   /// Focal loss is not convex: `∂²l/∂z_k²` is negative where `p_t` is small
@@ -59,7 +59,8 @@ public struct SoftmaxFocalLoss: SecondOrderSoftmaxLoss {
   /// entry becomes `max(∂²l_i/∂z_ik², hessianFloor)` before the weight
   /// multiplies it: 0 keeps the exact value where it is positive, a small
   /// positive number (1e-6, say) also keeps the trees' sums away from 0. The
-  /// gradient and ``hessianVectorProduct(logits:targets:weights:vector:into:)``
+  /// gradient and
+  /// ``SoftmaxSecondOrderLoss/hessianVectorProduct(logits:targets:weights:vector:into:)``
   /// stay exact.
   public var hessianFloor: Double? = nil
   let offsets: [Double]
