@@ -2,11 +2,11 @@
 // standard library lacks (erfc, exp, log) and plain file and stderr I/O.
 // Kept in one file so the rest of the demo reads as portable Swift.
 #if canImport(Glibc)
-  import Glibc
+import Glibc
 #elseif canImport(Musl)
-  import Musl
+import Musl
 #elseif canImport(Darwin)
-  import Darwin
+import Darwin
 #endif
 
 /// A file that could not be read or written, with the system's reason.

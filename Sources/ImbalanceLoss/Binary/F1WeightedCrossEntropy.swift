@@ -88,7 +88,8 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss {
     _ batch: BinaryBatch, isMean: Bool, storingExpIn exps: UnsafeMutablePointer<Double>?
   ) -> (f1: Double, expStored: Bool) {
     if let f1 { return (f1, false) }
-    let meanBatch = isMean
+    let meanBatch =
+      isMean
       ? batch
       : try? BinaryBatch(
         logits: UnsafeBufferPointer(start: batch.logits, count: batch.count),

@@ -119,7 +119,8 @@ public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss {
       half.withUnsafeBufferPointer { h in
         scratch.withUnsafeMutableBufferPointer { s in
           for i in 0..<batch.rows {
-            values[i] = batch.isIgnored(i)
+            values[i] =
+              batch.isIgnored(i)
               ? 0
               : SoftmaxF1Kernel.weightedCrossEntropyRow(
                 batch, i, rule: rule, halfF1: h.baseAddress!, factor: 1, nil,

@@ -125,9 +125,11 @@ struct SoftmaxSetup: Sendable {
             gradient: gradient, classCount: classCount, reduction: reduction,
             classWeights: classWeights, ignoreIndex: ignoreIndex)
           if scale != 1 || margins != nil {
-            try checkAdjustedRange(logits, largestMargin: margins.map { p in
-              (0..<classCount).reduce(0) { Swift.max($0, p[$1]) }
-            } ?? 0)
+            try checkAdjustedRange(
+              logits,
+              largestMargin: margins.map { p in
+                (0..<classCount).reduce(0) { Swift.max($0, p[$1]) }
+              } ?? 0)
           }
           let rule = SoftmaxRule(
             offsets: o.baseAddress!, scale: scale, margins: margins,

@@ -53,7 +53,8 @@ public struct ClassPriors: Sendable, Hashable {
     // the two logarithms apart (both finite, so no -inf).
     logProbabilities = priors.map { x in
       let ratio = x / largest
-      return (ratio.isNormal
+      return
+        (ratio.isNormal
         ? Elementary.log(ratio)
         : Elementary.log(x) - Elementary.log(largest)) - logTotal
     }

@@ -106,7 +106,8 @@ enum MultiLabelSoftmaxKernel {
     init(_ m: Double, _ sPrime: Double) {
       let base = Elementary.exp(-m)
       scale = 1 / (base + (1 + sPrime))
-      value = m >= 0
+      value =
+        m >= 0
         ? m + Elementary.log1p(base + sPrime)
         : Elementary.log1p(Elementary.exp(m) * (1 + sPrime))
       saturated = !base.isFinite

@@ -153,7 +153,8 @@ enum Elementary {
     let q23 = r * 0.008333333333326141 + 0.04166666666666667
     let q45 = r * 0.00019841269874800493 + 0.0013888888888883752
     let q67 = r * 2.7557255425746435e-06 + 2.4801587325533363e-05
-    let q8t = (r2 * 2.0914679376583935e-09 + r * 2.510520637395701e-08)
+    let q8t =
+      (r2 * 2.0914679376583935e-09 + r * 2.510520637395701e-08)
       + 2.7557273661348637e-07
     let q03 = r2 * q23 + q01
     let q47 = r2 * q67 + q45
@@ -214,7 +215,8 @@ enum Elementary {
     let m = unsafeBitCast(
       (hu & 0x000f_ffff_ffff_ffff) &+ 0x3fe6_a09e_667f_3bcd, to: Vector.self)
     // k as a double: 2^52 + biasedK is exact, then subtract 2^52 + 1023.
-    var k = unsafeBitCast(biasedK | 0x4330_0000_0000_0000, to: Vector.self)
+    var k =
+      unsafeBitCast(biasedK | 0x4330_0000_0000_0000, to: Vector.self)
       - (0x1p52 + 1023)
     // What rounding 1 + x dropped: exact in either form (Sterbenz).
     let dropped = (1 - (u - x)).replacing(with: x - (u - 1), where: k .< 2)

@@ -28,7 +28,8 @@ struct FocalRow {
       if let n = Elementary.smallInteger(gamma) {
         power = Elementary.power(q, n)
       } else {
-        power = r.sPrime == 0
+        power =
+          r.sPrime == 0
           ? 0 : Elementary.exp(gamma * (Elementary.log(r.sPrime) - Elementary.log1p(r.sPrime)))
       }
     } else {

@@ -216,7 +216,8 @@ enum SoftmaxF1Kernel {
         quarters += maxWeights * (z[maxIndex] * 0.25 - m2 * 0.25)
         loss.add(maxWeights * (Elementary.log1p(sPrime) - Elementary.log(s2)))
       } else {
-        let logSPrime = rescaled
+        let logSPrime =
+          rescaled
           ? (m2 - z[maxIndex]) + Elementary.log(s2) : Elementary.log(sPrime)
         loss.add(maxWeights * (Elementary.log1p(sPrime) - logSPrime))
       }
@@ -244,7 +245,8 @@ enum SoftmaxF1Kernel {
         g[j] = f * (p * (a + b - (smallOdds - oddsJ)) - maxOdds(j) / total)
       }
     }
-    let labelMaxOdds = r.labelIsMaximum
+    let labelMaxOdds =
+      r.labelIsMaximum
       ? (maxWeights == 0 ? 0 : row.p * (maxWeights / sPrime)) : maxOdds(c) / total
     g[c] = f * (-a * row.q - row.p * smallOdds - labelMaxOdds)
     return weighted

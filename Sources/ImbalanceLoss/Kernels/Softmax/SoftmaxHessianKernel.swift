@@ -138,7 +138,8 @@ extension SoftmaxKernel {
     for j in 0..<k { largest = Swift.max(largest, abs(vector[j])) }
     let g2 = (rule.focusing + 2) * (rule.focusing + 2)
     let limit = Double.greatestFiniteMagnitude / (4 * Double(k) * g2)
-    let up = largest > limit
+    let up =
+      largest > limit
       ? Double(sign: .plus, exponent: largest.exponent - limit.exponent + 1, significand: 1) : 1
     let down = 1 / up
     @inline(__always) func v(_ j: Int) -> Double { vector[j] * down }

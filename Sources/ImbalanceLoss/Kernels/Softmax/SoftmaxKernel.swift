@@ -228,7 +228,8 @@ enum SoftmaxKernel {
       // G = q^(gamma-1) (q + gamma p CE), written with p_k / q = e_k / others.
       let gamma = rule.focusing
       let focal = FocalRow(r, gamma: gamma)
-      loss = r.unit == 1
+      loss =
+        r.unit == 1
         ? f * (focal.power * focal.crossEntropy)
         : (f * (focal.power * r.gap)) * r.unit
           + f * (focal.power * Elementary.log1p(r.sPrime))

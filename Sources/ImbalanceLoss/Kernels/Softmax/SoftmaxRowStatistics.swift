@@ -216,7 +216,8 @@ extension SoftmaxKernel {
       restv += e.replacing(with: lo, where: atMax)
       tiesv += Vector(repeating: 0).replacing(with: 1, where: atMax)
       if let exps {
-        SIMDLoad.store(full ? e : e.replacing(with: SIMDLoad.load(exps + base), where: dup),
+        SIMDLoad.store(
+          full ? e : e.replacing(with: SIMDLoad.load(exps + base), where: dup),
           exps + base)
       }
       j = full ? j + 8 : k
