@@ -19,7 +19,7 @@ import Testing
 /// every setting but `.serial` takes the same chunked path. (The value-only
 /// path and unweighted batches are pinned on small batches by the property
 /// and bit-identity tests.)
-let threadSettings: [Parallelism] = [.serial, .maximumThreads(3), .automatic]
+let threadSettings: [Parallelism] = [.serial, .maximumThreads(2), .automatic]
 
 private func bits(_ x: [Double]) -> [UInt64] { x.map(\.bitPattern) }
 
