@@ -11,7 +11,7 @@ and runs `swift test`; a mutant is *killed* when at least one test fails.
 Each mutant is (name, snippet, replacement). The snippet must occur exactly
 once across Sources/ (the file is found by content, not by path, so that
 moving files does not break the list); otherwise the script stops with an
-error. The real tree is never modified: the package is rsynced to a scratch
+error. The real tree is never modified: the package is mirrored to a scratch
 copy (default /tmp/mutants-work/repo), whose .build folder is kept between
 mutants to save time, except the ImbalanceLoss and ImbalanceLossTests build
 products, which are deleted before every build so that no code inlined from
@@ -37,10 +37,23 @@ ROOT = Path(__file__).resolve().parent.parent
 # (name, area, snippet, replacement). Snippets are exact source text (may span
 # lines) and must be unique across Sources/.
 MUTANTS = [
-    # --- validation
+    # The five mutants of issue 17 (two survivors, three single-test catches).
     ("validation-unit-interval-simd-upper", "validation",
      "good = good .& (v .>= 0) .& (v .<= 1)",
      "good = good .& (v .>= 0)"),
+    ("metrics-gmean-only-predicted-class-skipped", "metrics",
+     "for k in 0..<classCount where support(of: k) + predictedCount(of: k) > 0 {",
+     "for k in 0..<classCount where support(of: k) > 0 {"),
+    ("summation-scalar-compensation-dropped", "summation",
+     "@inlinable var value: Double { sum.isFinite ? sum + compensation : sum }",
+     "@inlinable var value: Double { sum }"),
+    ("elementary-exp-coefficient-last-digits", "elementary",
+     "let q23 = r * 0.008333333333326141 + 0.04166666666666667",
+     "let q23 = r * 0.008333333333336141 + 0.04166666666666667"),
+    ("metrics-balanced-accuracy-denominator", "metrics",
+     "mean(of: recall(of:)) { support(of: $0) > 0 }",
+     "mean(of: recall(of:)) { support(of: $0) + predictedCount(of: $0) > 0 }"),
+    # More, by area.
     ("validation-finite-simd-ignored", "validation",
      "if acc.sum() + tail == 0 { return }",
      "if tail == 0 { return }"),
@@ -65,30 +78,21 @@ MUTANTS = [
      "    return WeightNormalizer(scale: scale, reciprocal: 1 / sum.value)",
      "for w in weights { sum.add(w * scale) }\n"
      "    return WeightNormalizer(scale: scale, reciprocal: 1 / (scale * Double(sampleCount)))"),
-    # --- summation
-    ("summation-scalar-compensation-dropped", "summation",
-     "@inlinable var value: Double { sum.isFinite ? sum + compensation : sum }",
-     "@inlinable var value: Double { sum }"),
     ("summation-simd4-compensation-dropped", "summation",
      "sum.replacing(with: sum + compensation, where: sum.magnitude .< .infinity)",
      "sum"),
-    # --- elementary functions
-    ("elementary-exp-coefficient-last-digits", "elementary",
-     "let q23 = r * 0.008333333333326141 + 0.04166666666666667",
-     "let q23 = r * 0.008333333333336141 + 0.04166666666666667"),
     ("elementary-exp-reduction-low-word", "elementary",
      "let rLo = (rHi - r) - nLo  // what the rounding of r dropped",
      "let rLo = Vector()  // what the rounding of r dropped"),
-    # --- kernels
     ("kernel-bce-gradient-factor", "kernels",
      "f * (yNeg * s.p - yPos * s.q), f * (yPos * pq + yNeg * pq)",
      "f * (yNeg * s.p - yPos * s.p), f * (yPos * pq + yNeg * pq)"),
     ("kernel-weighted-product-zero-safe", "kernels",
      "with: f * (a * b), where: .!(product.magnitude .< Vector(repeating: .infinity)))",
      "with: (f * a) * b, where: .!(product.magnitude .< Vector(repeating: .infinity)))"),
-    ("kernel-softmax-post-multiply-zero", "kernels",
-     "x == 0 ? x : (x * post[0]) * post[1]",
-     "(x * post[0]) * post[1]"),
+    ("kernel-softmax-split-factor-dropped", "kernels",
+     "if (f * scale).isFinite || normalizer.reciprocal != 1 { return (f, SIMD2(1, 1)) }",
+     "if true || normalizer.reciprocal != 1 { return (f, SIMD2(1, 1)) }"),
     ("kernel-softmax-vector-tail-lanes", "kernels",
      "hi = hi.replacing(with: -.infinity, where: dup)\n"
      "        lo = lo.replacing(with: 0, where: dup)",
@@ -99,7 +103,6 @@ MUTANTS = [
     ("kernel-logit-adjustment-sign", "kernels",
      "adjusted[i] -= offsets[i % k]",
      "adjusted[i] += offsets[i % k]"),
-    # --- options
     ("options-label-smoothing-uniform", "options",
      "let uniform = eps / Double(k)",
      "let uniform = eps / Double(k - 1)"),
@@ -111,20 +114,12 @@ MUTANTS = [
     ("options-class-weight-scale", "options",
      "if let cw = classWeights { v = v * (cw[labels[i]] * classScale) }",
      "if let cw = classWeights { v = v * (cw[labels[i]] * normalizer.scale) }"),
-    # --- metrics
-    ("metrics-gmean-only-predicted-class-skipped", "metrics",
-     "for k in 0..<classCount where support(of: k) + predictedCount(of: k) > 0 {",
-     "for k in 0..<classCount where support(of: k) > 0 {"),
-    ("metrics-balanced-accuracy-denominator", "metrics",
-     "mean(of: recall(of:)) { support(of: $0) > 0 }",
-     "mean(of: recall(of:)) { support(of: $0) + predictedCount(of: $0) > 0 }"),
     ("metrics-precision-zero-division-one", "metrics",
      "let d = predictedCount(of: k)\n    return d > 0 ? self[k, k] / d : 0",
      "let d = predictedCount(of: k)\n    return d > 0 ? self[k, k] / d : 1"),
     ("metrics-macro-f1-classes", "metrics",
      "mean(of: f1(of:)) { support(of: $0) + predictedCount(of: $0) > 0 }",
      "mean(of: f1(of:)) { _ in true }"),
-    # --- threading
     ("threading-last-partial-chunk-dropped", "threading",
      "let chunkCount = (itemCount + itemsPerChunk - 1) / itemsPerChunk",
      "let chunkCount = itemCount / itemsPerChunk"),
@@ -213,6 +208,40 @@ def strip_demo_targets(manifest):
     return text
 
 
+def mirror(source, target, exclude):
+    """Makes `target` a copy of `source` (rsync -a --checksum --delete, in
+    Python: rsync is not everywhere): files whose bytes differ are copied,
+    extra files removed; top-level names in `exclude` are left alone."""
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = set()
+    for dirpath, dirnames, filenames in os.walk(source):
+        rel = Path(dirpath).relative_to(source)
+        if rel == Path("."):
+            dirnames[:] = [d for d in dirnames if d not in exclude]
+            filenames = [f for f in filenames if f not in exclude]
+        (target / rel).mkdir(parents=True, exist_ok=True)
+        wanted.add(rel)
+        for name in filenames:
+            src, dst = Path(dirpath) / name, target / rel / name
+            wanted.add(rel / name)
+            if src.is_symlink():
+                continue
+            if not dst.exists() or dst.read_bytes() != src.read_bytes():
+                shutil.copy2(src, dst)
+    for dirpath, dirnames, filenames in os.walk(target, topdown=True):
+        rel = Path(dirpath).relative_to(target)
+        if rel == Path("."):
+            dirnames[:] = [d for d in dirnames if d not in exclude]
+            filenames = [f for f in filenames if f not in exclude]
+        for name in list(dirnames):
+            if rel / name not in wanted:
+                shutil.rmtree(Path(dirpath) / name)
+                dirnames.remove(name)
+        for name in filenames:
+            if rel / name not in wanted:
+                (Path(dirpath) / name).unlink()
+
+
 class Copy:
     def __init__(self, work, with_demo, timeout):
         self.repo = Path(work) / "repo"
@@ -225,9 +254,7 @@ class Copy:
     def sync(self):
         """Makes the copy's sources identical to the real tree (checksums, so
         that a mutated file is always restored), keeping its .build."""
-        subprocess.run(
-            ["rsync", "-a", "--checksum", "--delete", "--exclude", ".build", "--exclude", ".git",
-             "--exclude", ".swiftpm", f"{ROOT}/", f"{self.repo}/"], check=True)
+        mirror(ROOT, self.repo, exclude={".build", ".git", ".swiftpm"})
         self.skip_demo = self.with_demo
         if not self.with_demo:
             manifest = self.repo / "Package.swift"
