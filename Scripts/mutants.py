@@ -311,7 +311,7 @@ def parse_failures(output):
     names = set()
     for line in output.splitlines():
         m = re.search(r"Test (.+?) (?:with \d+ test cases? )?failed after", line)
-        if m and "Suite " not in line.split("Test ")[0]:
+        if m and not m.group(1).startswith("run with "):
             names.add(m.group(1).strip())
         m = re.search(r"Test Case '(.+?)' failed", line)
         if m:
@@ -332,6 +332,8 @@ def main():
                         help="keep the demo targets (ImbalanceDemoTests skipped at run time)")
     parser.add_argument("--timeout", type=int, default=1800,
                         help="seconds per build and per test run")
+    parser.add_argument("--report", action="store_true",
+                        help="summarise the logs of an earlier run (in --work) without running")
     args = parser.parse_args()
 
     names = [n for name in args.only for n in name.split(",") if n]
@@ -348,6 +350,31 @@ def main():
         for name, area, snippet, _ in MUTANTS:
             log(f"{name:48} {area:11} {locate(snippet)}")
         log(f"{len(MUTANTS)} mutants")
+        return
+
+    if args.report:
+        results = []
+        for name, area, _, _ in selected:
+            path = Path(args.work) / "logs" / f"{name}.log"
+            if not path.exists():
+                continue
+            out = path.read_text(encoding="utf-8", errors="replace")
+            failing = parse_failures(out)
+            if "Build complete!" not in out:
+                status = "build failed"
+            elif re.search(r"Test run with \d+ tests? .*passed after", out):
+                status = "passed"
+            elif failing:
+                status = "failed"
+            elif "[timeout]" in out:
+                status = "timeout"
+            elif re.search(r"unexpected signal|Fatal error|error: Exited", out):
+                status = "crashed"
+            else:
+                status = "incomplete"
+            results.append({"name": name, "area": area, "status": status, "failing": failing,
+                            "killed": status in ("failed", "timeout", "crashed")})
+        summarise(results)
         return
 
     copy = Copy(args.work, args.with_demo, args.timeout)
@@ -381,8 +408,12 @@ def main():
         for t in r["failing"]:
             log(f"    {t}")
     copy.sync()  # leave the copy unmutated
+    summarise(results)
 
-    valid = [r for r in results if r["status"] not in ("build failed", "build timeout")]
+
+def summarise(results):
+    valid = [r for r in results
+             if r["status"] not in ("build failed", "build timeout", "incomplete")]
     killed = [r for r in valid if r["killed"]]
     log("")
     log("| mutant | area | killed | failing tests |")
@@ -391,7 +422,7 @@ def main():
         k = "yes" if r["killed"] else ("no" if r["status"] == "passed" else r["status"])
         log(f"| {r['name']} | {r['area']} | {k} | {len(r['failing'])} |")
     if len(valid) != len(results):
-        log(f"{len(results) - len(valid)} mutant(s) did not build (not counted)")
+        log(f"{len(results) - len(valid)} mutant(s) did not build or did not finish (not counted)")
     score = 100 * len(killed) / len(valid) if valid else 0
     log(f"mutation score: {len(killed)}/{len(valid)} killed ({score:.0f} %); "
         f"killed by >= 2 tests: {len([r for r in killed if len(r['failing']) >= 2])}"

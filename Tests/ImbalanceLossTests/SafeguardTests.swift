@@ -219,6 +219,32 @@ import Testing
     expectUlps(-gradient[0], 2.95355728026604448472694099178e-290, 2)
   }
 
+  @Test func dekkerProductErrorIsExact() {
+    // t = fl(x s) and e = productError(x, t): x s = t + e exactly, as an FMA
+    // (one rounding of -t + x s, exact since the error is representable)
+    // computes it. Scalar and lane-wise; s not a power of two, so the kernel
+    // splits it.
+    var rng = SplitMix64(seed: 0xDE_66E2)
+    let offsets = [0.0]
+    offsets.withUnsafeBufferPointer { o in
+      for s in [30.0, 0.1, 3.7, 1 / 3.0] {
+        let rule = SoftmaxRule(offsets: o.baseAddress!, scale: s)
+        #expect(rule.splitsScale)
+        var x = Vector()
+        for lane in 0..<8 {
+          x[lane] = rng.uniform(-700...700) * (lane == 7 ? 1e-200 : 1)
+        }
+        let t = x * s
+        let lanes = SoftmaxKernel.productError(x, t, rule)
+        for lane in 0..<8 {
+          let exact = (-t[lane]).addingProduct(x[lane], s)
+          #expect(SoftmaxKernel.productError(x[lane], t[lane], rule) == exact, "x \(x[lane]), s \(s)")
+          #expect(lanes[lane] == exact, "x \(x[lane]), s \(s), lane \(lane)")
+        }
+      }
+    }
+  }
+
   @Test(arguments: [
     (12, 2.484906649788000310229709479838878840798),
     (13, 2.564949357461536736053487441565318604805),
