@@ -122,6 +122,21 @@ private func expectMatches(
     }
   }
 
+  // Post-hoc logit adjustment (Menon et al. 2020): predict argmax_k z_k - tau log π_k.
+
+  @Test func postHocAdjustmentSubtractsTheLogPriors() throws {
+    // Row [1, 0] with priors (0.9, 0.1): 1 - log 0.9 = 1.1054 < 0 - log 0.1 =
+    // 2.3026, so the rare class wins; adding the log priors would keep class 0.
+    let priors = try ClassPriors([0.9, 0.1])
+    let adjusted = try priors.adjustedLogits(logits: [1, 0, 3, 0], tau: 1)
+    expectMatches(adjusted[0], 1.10536051565782627655587821139139, "1 - log 0.9")
+    expectMatches(adjusted[1], 2.3025850929940456285068402234265387, "-log 0.1")
+    expectMatches(adjusted[2], 3.10536051565782627655587821139139, "3 - log 0.9")
+    let m = try ConfusionMatrix(logits: [1, 0, 3, 0], labels: [1, 0], priors: priors, tau: 1)
+    #expect(m.counts == [1, 0, 0, 1])  // row 0 (label 1) predicted 1, row 1 (label 0) predicted 0
+    #expect(try priors.predictions(logits: [1, 0, 3, 0], tau: 0.5) == [1, 0])
+  }
+
   /// Every metric of every case, in one place.
   @Test func everyCaseMatchesScikitLearn() throws {
     for name in metricsReference.keys.sorted() {

@@ -497,6 +497,21 @@ private func checkMultiLabel(
         }
       }
     }
+    for p in validationPositions(n) {
+      for bad in badLabels {
+        var l = labels
+        l[p] = bad
+        #expect(throws: LossError.labelOutOfRange(index: p, label: bad, classCount: 3)) {
+          try ClassPriors(labels: l, classCount: 3)
+        }
+        #expect(
+          throws: LossError.invalidParameter(
+            name: "predictions[\(p)]", value: Double(bad), requirement: "a class in 0..<3")
+        ) {
+          try ConfusionMatrix(predictions: l, labels: labels, classCount: 3)
+        }
+      }
+    }
     for p in validationPositions(3 * n) {
       for bad in badLogits {
         var z = logits
