@@ -98,7 +98,13 @@ private func referenceMacroF1(
     #expect(gradient == [0, 0, 0, 0, 0, 0])
     // Class 2 absent and never predicted (p underflows): S_2 = 0, F_2 = 0, no NaN.
     let absent = try loss.valueAndGradient(logits: [0, 0, -1e300], targets: [0])
-    #expect(absent.value.isFinite && absent.gradient.allSatisfy { $0.isFinite })
+    // By hand: p = (1/2, 1/2, 0); F_0 = 2 (1/2) / (3/2) = 2/3, F_1 = 0 (S_1 = 1/2),
+    // F_2 = 0 (S_2 = 0); L = 1 - (2/3) / 3 = 7/9. u_0 = -(2 / (3 · 3/2)) (1 - 1/3)
+    // = -8/27, u_1 = u_2 = 0, Σ p u = -4/27: gradient (-2/27, 2/27, 0).
+    expectClose(absent.value, 7.0 / 9, relative: 1e-15)
+    expectClose(absent.gradient[0], -2.0 / 27, relative: 1e-15)
+    expectClose(absent.gradient[1], 2.0 / 27, relative: 1e-15)
+    #expect(absent.gradient[2] == 0)
   }
 
   @Test func badInputThrows() throws {
