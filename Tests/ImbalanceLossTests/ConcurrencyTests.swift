@@ -8,8 +8,8 @@ import Testing
 // so each task also fans out over Dispatch: this is the test that
 // `swift test --sanitize=thread` (.ci/run) checks for races. Every loss of
 // `LossTable.onePerType` (all 16 types) runs, the large batches just above
-// the threshold (debug-build kernels are slow); MacroSmoothF1Loss has no `parallelism`,
-// so its calls are serial whatever the setting, which this test also covers.
+// the threshold (debug-build kernels are slow); MacroSmoothF1Loss computes on
+// the calling thread whatever its `parallelism`, which this test also covers.
 
 /// One workload: a loss of `LossTable`, its inputs and the serial result.
 private struct Workload<Target: Sendable>: Sendable {
@@ -20,19 +20,7 @@ private struct Workload<Target: Sendable>: Sendable {
 
   /// Value and gradient through the buffer API, as a training step calls it.
   func run(serial: Bool) throws -> (value: Double, gradient: [Double]) {
-    let parallelism: Parallelism = serial ? .serial : .automatic
-    var gradient = [Double](repeating: .nan, count: logits.count)
-    let value = try logits.withUnsafeBufferPointer { z in
-      try targets.withUnsafeBufferPointer { t in
-        try gradient.withUnsafeMutableBufferPointer { g in
-          if let weights {
-            return try weights.withUnsafeBufferPointer { w in try loss.run(parallelism, z, t, w, g) }
-          }
-          return try loss.run(parallelism, z, t, nil, g)
-        }
-      }
-    }
-    return (value, gradient)
+    try loss.bufferValueAndGradient(serial ? .serial : .automatic, logits, targets, weights)
   }
 }
 

@@ -23,26 +23,6 @@ let threadSettings: [Parallelism] = [.serial, .maximumThreads(2), .automatic]
 
 private func bits(_ x: [Double]) -> [UInt64] { x.map(\.bitPattern) }
 
-/// Value and gradient through the buffer API; the gradient buffer starts as
-/// NaN, so a kernel that read it before writing it (the fused passes reuse it
-/// as scratch) would show.
-private func valueAndGradient<T>(
-  _ loss: LossCase<T>, _ parallelism: Parallelism, _ logits: [Double], _ targets: [T],
-  _ weights: [Double]?
-) throws -> (Double, [Double]) {
-  var gradient = [Double](repeating: .nan, count: logits.count)
-  let value = try logits.withUnsafeBufferPointer { z in
-    try targets.withUnsafeBufferPointer { t in
-      try gradient.withUnsafeMutableBufferPointer { g in
-        if let weights {
-          return try weights.withUnsafeBufferPointer { w in try loss.run(parallelism, z, t, w, g) }
-        }
-        return try loss.run(parallelism, z, t, nil, g)
-      }
-    }
-  }
-  return (value, gradient)
-}
 
 /// Expects every entry point of `loss` to give the bits of its `.serial` run
 /// under every other setting: value and gradient, per-sample values, Hessian diagonal (whose value and gradient are also
@@ -58,12 +38,12 @@ func expectSameBits<T>(
         "\(loss) \(p): \(what)[\(i)] differs from .serial; seed \(seed)", sourceLocation: loc)
     }
   }
-  let (value, gradient) = try valueAndGradient(loss, .serial, logits, targets, weights)
+  let (value, gradient) = try loss.bufferValueAndGradient(.serial, logits, targets, weights)
   let reference = [value.bitPattern] + bits(gradient)
   let allFinite = gradient.allSatisfy { $0.isFinite }
   #expect(allFinite, "\(loss): seed \(seed)", sourceLocation: loc)
   for p in threadSettings.dropFirst() {
-    let (v, g) = try valueAndGradient(loss, p, logits, targets, weights)
+    let (v, g) = try loss.bufferValueAndGradient(p, logits, targets, weights)
     expectSame([v.bitPattern] + bits(g), reference, "value and gradient", p)
   }
   let last = threadSettings.last!

@@ -30,8 +30,8 @@ struct RowLayout: Sendable, Hashable {
 /// ``secondOrder(_:_:layout:)``, ``softmaxSecondOrder(_:_:)``, ``whole(_:_:layout:weightScaleInvariant:)``
 /// or, for a loss whose API fits no protocol, by ``custom``.
 ///
-/// Entry points that take a `Parallelism` run the loss with that setting;
-/// a loss without `parallelism` (MacroSmoothF1Loss, always serial) ignores it.
+/// Entry points that take a `Parallelism` run the loss with that setting
+/// (MacroSmoothF1Loss computes on the calling thread whatever it is).
 struct LossCase<Target: Sendable>: Sendable, CustomStringConvertible {
   let name: String
   let layout: RowLayout
@@ -142,7 +142,7 @@ struct LossCase<Target: Sendable>: Sendable, CustomStringConvertible {
   }
 
   /// A loss with a reduction and per-sample terms.
-  static func separable<L: SeparableLoss & ParallelLoss>(
+  static func separable<L: SeparableLoss>(
     _ name: String, _ loss: L, layout: RowLayout = .binary,
     perSampleUsesUnweightedBatch: Bool = false
   ) -> LossCase where L.Target == Target {
@@ -155,7 +155,7 @@ struct LossCase<Target: Sendable>: Sendable, CustomStringConvertible {
   }
 
   /// A separable loss with a Hessian diagonal.
-  static func secondOrder<L: SecondOrderLoss & ParallelLoss>(
+  static func secondOrder<L: SecondOrderLoss>(
     _ name: String, _ loss: L, layout: RowLayout = .binary,
     perSampleUsesUnweightedBatch: Bool = false
   ) -> LossCase where L.Target == Target {
@@ -171,7 +171,7 @@ struct LossCase<Target: Sendable>: Sendable, CustomStringConvertible {
   }
 
   /// A loss that is a function of the whole batch (no reduction, no per-sample terms).
-  static func whole<L: ParallelLoss>(
+  static func whole<L: Loss>(
     _ name: String, _ loss: L, layout: RowLayout = .binary, weightScaleInvariant: Bool = true
   ) -> LossCase where L.Target == Target {
     custom(
@@ -191,7 +191,7 @@ struct LossCase<Target: Sendable>: Sendable, CustomStringConvertible {
 
 extension LossCase where Target == Int {
   /// A softmax loss with a Hessian diagonal and a Hessian-vector product.
-  static func softmaxSecondOrder<L: SoftmaxSecondOrderLoss & ParallelLoss>(
+  static func softmaxSecondOrder<L: SoftmaxSecondOrderLoss>(
     _ name: String, _ loss: L
   ) -> LossCase {
     custom(
@@ -207,32 +207,9 @@ extension LossCase where Target == Int {
   }
 }
 
-/// A loss whose thread count can be set: every loss but MacroSmoothF1Loss
-/// has `parallelism` (it is on no protocol of the library yet).
-protocol ParallelLoss: Loss {
-  var parallelism: Parallelism { get set }
-}
-
-// ADDING A LOSS: one line here too.
-extension BinaryCrossEntropy: ParallelLoss {}
-extension BinaryFocalLoss: ParallelLoss {}
-extension SmoothAccuracyLoss: ParallelLoss {}
-extension SmoothF1Loss: ParallelLoss {}
-extension F1WeightedCrossEntropy: ParallelLoss {}
-extension SoftDiceLoss: ParallelLoss {}
-extension TverskyLoss: ParallelLoss {}
-extension SoftmaxCrossEntropy: ParallelLoss {}
-extension LogitAdjustedCrossEntropy: ParallelLoss {}
-extension MarginSoftmaxCrossEntropy: ParallelLoss {}
-extension SoftmaxFocalLoss: ParallelLoss {}
-extension SoftmaxSmoothAccuracyLoss: ParallelLoss {}
-extension MacroF1WeightedCrossEntropy: ParallelLoss {}
-extension MultiLabelBinaryCrossEntropy: ParallelLoss {}
-extension MultiLabelCategoricalCrossEntropy: ParallelLoss {}
-
 /// The losses every reliability test runs over: all 16 public loss types.
 /// ADDING A LOSS: one line in `binary`, `softmax(classCount:)` or
-/// `multiLabel(labelCount:)`, and its `ParallelLoss` conformance above.
+/// `multiLabel(labelCount:)`.
 enum LossTable {
   static let binary: [LossCase<Double>] = [
     .secondOrder("BinaryCrossEntropy()", BinaryCrossEntropy()),
@@ -273,10 +250,8 @@ enum LossTable {
       .separable(
         "SoftmaxSmoothAccuracyLoss(K: \(k))", SoftmaxSmoothAccuracyLoss(classCount: k),
         layout: .softmax(k)),
-      // No `parallelism` (always serial) and no reduction: a ratio of batch sums.
-      .custom(
-        "MacroSmoothF1Loss(K: \(k))", MacroSmoothF1Loss(classCount: k), layout: .softmax(k),
-        setParallelism: nil),
+      // No reduction: a ratio of batch sums (its passes run on the calling thread).
+      .whole("MacroSmoothF1Loss(K: \(k))", MacroSmoothF1Loss(classCount: k), layout: .softmax(k)),
       .separable(
         "MacroF1WeightedCrossEntropy(K: \(k))", MacroF1WeightedCrossEntropy(classCount: k),
         layout: .softmax(k), perSampleUsesUnweightedBatch: true),
@@ -330,4 +305,26 @@ enum LossTable {
 
   /// The binary and multi-label losses: every loss with `Double` targets.
   static let doubleTargets: [LossCase<Double>] = binary + multiLabel(labelCount: multiLabelCount)
+}
+
+extension LossCase {
+  /// Value and gradient through the buffer API, as a training step calls it;
+  /// the gradient buffer starts as NaN, so a kernel that read it before
+  /// writing it (the fused passes reuse it as scratch) would show.
+  func bufferValueAndGradient(
+    _ parallelism: Parallelism, _ logits: [Double], _ targets: [Target], _ weights: [Double]?
+  ) throws -> (value: Double, gradient: [Double]) {
+    var gradient = [Double](repeating: .nan, count: logits.count)
+    let value = try logits.withUnsafeBufferPointer { z in
+      try targets.withUnsafeBufferPointer { t in
+        try gradient.withUnsafeMutableBufferPointer { g in
+          if let weights {
+            return try weights.withUnsafeBufferPointer { w in try run(parallelism, z, t, w, g) }
+          }
+          return try run(parallelism, z, t, nil, g)
+        }
+      }
+    }
+    return (value, gradient)
+  }
 }
