@@ -361,7 +361,7 @@ def main():
             out = path.read_text(encoding="utf-8", errors="replace")
             failing = parse_failures(out)
             if "Build complete!" not in out:
-                status = "build failed"
+                status = "build failed" if re.search(r"error:", out) else "incomplete"
             elif re.search(r"Test run with \d+ tests? .*passed after", out):
                 status = "passed"
             elif failing:
@@ -426,7 +426,7 @@ def summarise(results):
     score = 100 * len(killed) / len(valid) if valid else 0
     log(f"mutation score: {len(killed)}/{len(valid)} killed ({score:.0f} %); "
         f"killed by >= 2 tests: {len([r for r in killed if len(r['failing']) >= 2])}"
-        f"/{len(valid)}; finished {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+        f"/{len(valid)}; {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     sys.exit(0 if len(killed) == len(valid) else 1)
 
 
