@@ -196,10 +196,7 @@ extension SoftmaxSetup {
       logits: logits, targets: targets, weights: weights, gradient: gradient,
       reduction: reduction
     ) { (batch, rule) throws(LossError) in
-      if hessianDiagonal.count != logits.count {
-        throw .lengthMismatch(
-          argument: "hessianDiagonal", expected: logits.count, actual: hessianDiagonal.count)
-      }
+      try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
       return SoftmaxKernel.runSecondOrder(
         batch, rule: rule, floor: hessianFloor, gradient: gradient.baseAddress!,
         hessian: hessianDiagonal.baseAddress!, parallelism: parallelism)
