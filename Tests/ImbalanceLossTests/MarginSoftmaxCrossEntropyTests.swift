@@ -40,7 +40,8 @@ private let labels = [0, 2, 2, 1]
 
   @Test func ldamWithAdjustmentClassWeightsAndSmoothingMatchesMpmath() throws {
     // mpmath (Tests/References/softmax_margin.py): a_k = 30 (z_k - m_c [k == c]) + log π_k,
-    // π = [0.6, 0.3, 0.1], t = 0.95 onehot + 0.05/3, v = classWeights[c] = [1, 2, 4][c], sum.
+    // π = [0.6, 0.3, 0.1], class weights a = [1, 2, 4] with smoothing 0.05 as PyTorch
+    // weighs them: t_k = 0.95 a_c [k == c] + 0.05 a_k / 3, l = (Σ t) logsumexp(a) - Σ t a, sum.
     let margins = try MarginSoftmaxCrossEntropy.ldamMargins(classCounts: [100, 10, 1])
     var loss = try MarginSoftmaxCrossEntropy(
       margins: margins, scale: 30, priors: ClassPriors([0.6, 0.3, 0.1]), tau: 1)
@@ -48,14 +49,14 @@ private let labels = [0, 2, 2, 1]
     loss.labelSmoothing = 0.05
     loss.reduction = .sum
     let (value, gradient) = try loss.valueAndGradient(logits: cosines, targets: labels)
-    expectClose(value, 256.49452927067490441, relative: 1e-15)
+    expectClose(value, 257.2584818782328491, relative: 1e-15)
     expectClose(
       gradient,
       [
-        0.99999869398664869412, -0.49999869398932349643, -0.49999999999732519769,
-        -1.9999265834883688349, 117.99992597428955485, -115.99999939080118601,
-        -1.9999999909396812349, 117.99994515260129038, -115.99994516166160915,
-        58.999999999622486546, -58.0, -0.99999999962248654557,
+        2.9999986069190919404, -0.99999860692194506286, -1.9999999999971468775,
+        -0.4999281129990278175, 116.49992751649185579, -115.99999940349282797,
+        -0.4999999911284378758, 116.49994629525543017, -115.99994630412699229,
+        59.9999999996193406, -58.0, -1.9999999996193406001,
       ], relative: 1e-15)
   }
 

@@ -27,35 +27,37 @@ protocol SoftmaxOptionsSettable: SeparableLoss where Target == Int {
 }
 extension SoftmaxCrossEntropy: SoftmaxOptionsSettable {}
 extension LogitAdjustedCrossEntropy: SoftmaxOptionsSettable {}
+extension MarginSoftmaxCrossEntropy: SoftmaxOptionsSettable {}
 
 @Suite struct SoftmaxLossOptionsTests {
   // Reference values: mpmath at 40 digits, Tests/References/softmax_options.py:
-  //   for each row not ignored: a = z + offsets, t = 0.9 onehot(c) + 0.1/3,
-  //   l = log Σ exp(a) - Σ t a, v = w classWeights[c];
-  //   mean = Σ v l / Σ v, sum = Σ v l, ∂/∂a_k = v (softmax(a)_k - t_k) (/ Σ v for mean).
+  //   for each row not ignored (PyTorch's convention): a = z + offsets,
+  //   t_k = 0.9 a_c [k == c] + 0.1 a_k / 3 with a_k the class weights, A = Σ t,
+  //   l = A log Σ exp(a) - Σ t a; mean = Σ w l / Σ w a_c, sum = Σ w l,
+  //   ∂/∂z_k = w (A softmax(a)_k - t_k) (/ Σ w a_c for mean).
   @Test func mpmathValuesPlainCrossEntropy() throws {
     let base = try SoftmaxCrossEntropy(classCount: 3)
     let mean = try configured(base, reduction: .mean)
       .valueAndGradient(logits: logits, targets: labels, weights: weights)
-    expectClose(mean.value, 3.2003854448629773839, relative: 4e-16)
+    expectClose(mean.value, 3.1934328634065838998, relative: 4e-16)
     expectClose(
       mean.gradient,
       [
-        -0.029730143730014225769, 0.010203843920612439585, 0.019526299809401786184,
-        0.00072240499216926482764, 0.094032962656992815595, -0.094755367649162080422,
+        -0.026107788607653707398, 0.0024692818617490690121, 0.023638506745904638386,
+        -0.009496028233707300475, 0.094026123008033907317, -0.084530094774326606842,
         0, 0, 0,
-        0.67717966390737928917, -0.68713913084085970739, 0.0099594669334804182167,
+        0.65678684831226760447, -0.6878178989353698895, 0.031031050623102285033,
       ], relative: 1e-15)
     let sum = try configured(base, reduction: .sum)
       .valueAndGradient(logits: logits, targets: labels, weights: weights)
-    expectClose(sum.value, 12.801541779451909535, relative: 4e-16)
+    expectClose(sum.value, 12.773731453626335599, relative: 4e-16)
     expectClose(
       sum.gradient,
       [
-        -0.11892057492005690307, 0.04081537568244975834, 0.078105199237607144735,
-        0.0028896199686770593105, 0.37613185062797126238, -0.37902147059664832169,
+        -0.10443115443061482959, 0.0098771274469962760483, 0.094554026983618553543,
+        -0.0379841129348292019, 0.37610449203213562927, -0.33812037909730642737,
         0, 0, 0,
-        2.7087186556295171567, -2.7485565233634388296, 0.039837867733921672867,
+        2.6271473932490704179, -2.751271595741479558, 0.12412420249240914013,
       ], relative: 1e-15)
   }
 
@@ -63,25 +65,25 @@ extension LogitAdjustedCrossEntropy: SoftmaxOptionsSettable {}
     let base = try LogitAdjustedCrossEntropy(priors: [0.6, 0.3, 0.1], tau: 1)
     let mean = try configured(base, reduction: .mean)
       .valueAndGradient(logits: logits, targets: labels, weights: weights)
-    expectClose(mean.value, 3.7891401157853029964, relative: 4e-16)
+    expectClose(mean.value, 3.7285769612112674982, relative: 4e-16)
     expectClose(
       mean.gradient,
       [
-        -0.0058580787223101121298, 0.0049916015296363513133, 0.00086647719267376081647,
-        0.0064357934107940941163, 0.10231138501456397859, -0.10874717842535807271,
+        -0.0012410542246285890241, -0.0029601372955176896042, 0.0042011915201462786283,
+        -0.001116391886390884185, 0.10616780913247161305, -0.10505141724608072886,
         0, 0, 0,
-        0.71213285640813855633, -0.69324947039450369452, -0.018883386013634861814,
+        0.68989528898659791031, -0.69360574834590488842, 0.003710459359306978115,
       ], relative: 1e-15)
     let sum = try configured(base, reduction: .sum)
       .valueAndGradient(logits: logits, targets: labels, weights: weights)
-    expectClose(sum.value, 15.156560463141211986, relative: 4e-16)
+    expectClose(sum.value, 14.914307844845069993, relative: 4e-16)
     expectClose(
       sum.gradient,
       [
-        -0.023432314889240448519, 0.019966406118545405253, 0.0034659087706950432659,
-        0.025743173643176376465, 0.40924554005825591437, -0.43498871370143229084,
+        -0.0049642168985143560963, -0.011840549182070758417, 0.016804766080585114513,
+        -0.00446556754556353674, 0.42467123652988645219, -0.42020566898432291545,
         0, 0, 0,
-        2.8485314256325542253, -2.7729978815780147781, -0.075533544054539447256,
+        2.7595811559463916412, -2.7744229933836195537, 0.01484183743722791246,
       ], relative: 1e-15)
   }
 
@@ -195,16 +197,18 @@ extension LogitAdjustedCrossEntropy: SoftmaxOptionsSettable {}
     loss.classWeights![2] = 3
     loss.reduction = .sum
     let (value, gradient) = try loss.valueAndGradient(logits: z, targets: [3, 2])
-    // By hand: p is one-hot at the maximum. Row 0: l = eps (K-1)/K 2e300;
-    // row 1: l = (1 - eps) 2e300 + eps (K-1)/K 2e300 = (0.9 + 0.099) 2e300, weight 3.
-    let row0 = 0.1 * 0.99 * 2e300
-    let row1 = (0.9 + 0.099) * 2e300
-    expectClose(value, row0 + 3 * row1, relative: 1e-14)
-    // Gradients: p - t, so -eps/K off the maximum, 1 - t at it, times v.
+    // By hand, PyTorch's convention: t_j = 0.9 a_c [j == c] + 0.001 a_j, Σ a = 102,
+    // A = Σ t, p one-hot at the maximum, l = Σ_j t_j (m - a_j) = 2e300 Σ_{j != max} t_j.
+    // Row 0 (label 3, a_c = 1): l = 0.001 · 101 · 2e300; row 1 (label 2, a_c = 3,
+    // maximum 7): l = (0.9 · 3 + 0.001 · 101) 2e300. No sample weights.
+    let row0 = 0.101 * 2e300
+    let row1 = 2.801 * 2e300
+    expectClose(value, row0 + row1, relative: 1e-14)
+    // Gradients: A p - t, so -0.001 a_j off the maximum, A - t_max at it.
     expectClose(gradient[0], -0.001, relative: 1e-14)
-    expectClose(gradient[3], 0.099, relative: 1e-14)
-    expectClose(gradient[k + 2], 3 * -(0.9 + 0.001), relative: 1e-14)
-    expectClose(gradient[k + 7], 3 * 0.999, relative: 1e-14)
+    expectClose(gradient[3], 1.002 - 0.901, relative: 1e-14)
+    expectClose(gradient[k + 2], -2.703, relative: 1e-14)
+    expectClose(gradient[k + 7], 2.802 - 0.001, relative: 1e-14)
     #expect(gradient.allSatisfy { $0.isFinite })
   }
 

@@ -10,10 +10,13 @@ def run(s, offsets, cw, eps, mean):
     for z, c in zip(Z, C):
         a = [s * (mpf(z[k]) - (M[c] if k == c else 0)) + offsets[k] for k in range(K)]
         lse = log(sum(exp(x) for x in a))
-        t = [(1 - eps) * (1 if k == c else 0) + eps / K for k in range(K)]
-        l = lse - sum(t[k] * a[k] for k in range(K))
-        v = cw[c]; num += v * l; den += v
-        rows.append((v, [s * (exp(a[k] - lse) - t[k]) for k in range(K)]))
+        # PyTorch's cross_entropy(weight=cw, label_smoothing=eps): t_k weighs
+        # class k's smoothing term by cw[k]; the mean divides by sum cw[c_i].
+        t = [(1 - eps) * (cw[c] if k == c else 0) + eps * cw[k] / K for k in range(K)]
+        A = sum(t)
+        l = A * lse - sum(t[k] * a[k] for k in range(K))
+        num += l; den += cw[c]
+        rows.append((1, [s * (A * exp(a[k] - lse) - t[k]) for k in range(K)]))
     d = den if mean else 1
     return num / d, [v / d * g for v, gs in rows for g in gs]
 val, g = run(30, [0, 0, 0], [1, 1, 1], 0, True)

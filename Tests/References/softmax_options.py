@@ -14,11 +14,14 @@ def run(offsets):
             grads.append([0]*K); continue
         a = [mpf(z[k]) + offsets[k] for k in range(K)]
         lse = log(sum(exp(x) for x in a))
-        t = [(1-eps)*(1 if k == c else 0) + eps/K for k in range(K)]
-        l = lse - sum(t[k]*a[k] for k in range(K))
-        v = mpf(w)*mpf(CW[c])
-        num += v*l; den += v
-        grads.append([(v, exp(a[k]-lse) - t[k]) for k in range(K)])
+        # PyTorch's cross_entropy(weight=CW, label_smoothing=eps): the
+        # smoothing term of class k is weighted by CW[k]; the mean divides by
+        # the sum of w_i CW[c_i].
+        t = [(1-eps)*(CW[c] if k == c else 0) + eps*mpf(CW[k])/K for k in range(K)]
+        A = sum(t)
+        l = A*lse - sum(t[k]*a[k] for k in range(K))
+        num += mpf(w)*l; den += mpf(w)*mpf(CW[c])
+        grads.append([(mpf(w), A*exp(a[k]-lse) - t[k]) for k in range(K)])
     mean = num/den
     gm = [[0 if g == 0 else g[0]/den*g[1] for g in row] for row in grads]
     gs = [[0 if g == 0 else g[0]*g[1] for g in row] for row in grads]

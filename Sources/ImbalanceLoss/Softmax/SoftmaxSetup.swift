@@ -9,6 +9,13 @@
 //     .sum:   L = Σ_i v_i l_i
 //     t_i = (1 - eps) onehot(c_i) + eps / K     (label smoothing, PyTorch's convention)
 //
+// With class weights a and label smoothing together, PyTorch's convention
+// (`cross_entropy(weight=a, label_smoothing=eps)`): the smoothing term of
+// class k is weighted by a_k, not by a_{c_i}, and Σ v keeps v_i = w_i a_{c_i}:
+//
+//     l_i = (1 - eps) a_{c_i} (-log p_{i,c_i}) + (eps / K) Σ_k a_k (-log p_{i,k})
+//     .mean:  L = Σ_i w_i l_i / Σ_i v_i,   .sum:  L = Σ_i w_i l_i
+//
 // A batch whose rows are all ignored has L = 0 and a zero gradient: there is
 // nothing to learn from it, and a training loop that masks whole batches
 // (padding, unlabeled crops) must not see a NaN or an error. Zero weights on
@@ -51,6 +58,13 @@ struct SoftmaxSetup: Sendable {
     self.ignoreIndex = ignoreIndex
     self.reduction = reduction
     self.parallelism = parallelism
+  }
+
+  /// Whether the rows carry their class weights: cross-entropy with class
+  /// weights and label smoothing (PyTorch's convention, `ClassSmoothing`).
+  @inlinable
+  var smoothsClassWeights: Bool {
+    classWeights != nil && labelSmoothing > 0 && focusing == 0 && !smoothAccuracy
   }
 
   /// Throws for class weights of the wrong length or value, or a label
@@ -123,7 +137,8 @@ struct SoftmaxSetup: Sendable {
           let batch = try SoftmaxBatch(
             logits: logits, labels: targets, weights: weights,
             gradient: gradient, classCount: classCount, reduction: reduction,
-            classWeights: classWeights, ignoreIndex: ignoreIndex)
+            classWeights: classWeights, ignoreIndex: ignoreIndex,
+            classWeightsInRow: smoothsClassWeights)
           if scale != 1 || margins != nil {
             try checkAdjustedRange(
               logits,
@@ -131,11 +146,31 @@ struct SoftmaxSetup: Sendable {
                 (0..<classCount).reduce(0) { Swift.max($0, p[$1]) }
               } ?? 0)
           }
-          let rule = SoftmaxRule(
-            offsets: o.baseAddress!, scale: scale, margins: margins,
-            smoothing: labelSmoothing, focusing: focusing, smoothAccuracy: smoothAccuracy,
-            offsetsAreZero: o.allSatisfy { $0 == 0 })
-          return try body(batch, rule)
+          func rule(_ rowClassWeights: ClassSmoothing?) -> SoftmaxRule {
+            SoftmaxRule(
+              offsets: o.baseAddress!, scale: scale, margins: margins,
+              smoothing: labelSmoothing, focusing: focusing, smoothAccuracy: smoothAccuracy,
+              offsetsAreZero: o.allSatisfy { $0 == 0 }, rowClassWeights: rowClassWeights)
+          }
+          guard batch.classWeightsInRow, let classWeights else { return try body(batch, rule(nil)) }
+          // ρ_k = a_k classScale, then μ_k = ρ_k / K (see `ClassSmoothing`).
+          var scratch = [Double](repeating: 0, count: 2 * classCount)
+          return try scratch.withUnsafeMutableBufferPointer { (b) throws(LossError) in
+            let rho = b.baseAddress!
+            let means = rho + classCount
+            var meanSum = CompensatedSum()
+            var bound = 1.0
+            for k in 0..<classCount {
+              rho[k] = classWeights[k] * batch.classScale
+              means[k] = rho[k] / Double(classCount)
+              meanSum.add(means[k])
+              bound = Swift.max(bound, rho[k])
+            }
+            return try body(
+              batch,
+              rule(ClassSmoothing(
+                weights: rho, means: means, meanSum: meanSum.value, bound: bound)))
+          }
         }
       }
     }

@@ -10,6 +10,9 @@ import ImbalanceLoss
 ///     focal: l = -(1 - p_c)^gamma log p_c      (gradient by the chain rule)
 ///
 /// and `L = Σ v_i l_i / Σ v_i` (or the sum) with `v_i = w_i classWeights[c_i]`.
+/// With class weights `a` and smoothing both set, PyTorch's convention
+/// instead: `t_k = (1 - eps) a_c [k == c] + eps a_k / K`,
+/// `l = (Σ t) logsumexp(a) - Σ t_k a_k`, `L = Σ w_i l_i / Σ v_i`.
 struct SoftmaxReference {
   var classCount: Int
   var offsets: [Double]? = nil
@@ -34,6 +37,20 @@ struct SoftmaxReference {
 
   /// One row's loss and its gradient with respect to z.
   func row(_ z: ArraySlice<Double>, label c: Int) -> (Double, [Double]) {
+    if let cw = classWeights, smoothing > 0, gamma == 0, !accuracy {
+      let a = adjusted(z, label: c)
+      let m = a.max()!
+      let lse = m + log(a.map { exp($0 - m) }.reduce(0, +))
+      let p = a.map { exp($0 - lse) }
+      let k = Double(classCount)
+      let t = (0..<classCount).map { j in
+        (j == c ? (1 - smoothing) * cw[c] : 0) + smoothing * cw[j] / k
+      }
+      let mass = t.reduce(0, +)
+      var l = mass * lse
+      for j in 0..<classCount { l -= t[j] * a[j] }
+      return (l, (0..<classCount).map { j in scale * (mass * p[j] - t[j]) })
+    }
     let a = adjusted(z, label: c)
     let m = a.max()!
     let lse = m + log(a.map { exp($0 - m) }.reduce(0, +))
@@ -67,10 +84,13 @@ struct SoftmaxReference {
     var rowGradients: [(Int, Double, [Double])] = []
     for (i, c) in targets.enumerated() where c != ignoreIndex {
       let v = (weights?[i] ?? 1) * (classWeights?[c] ?? 1)
+      // The row's own weight: v_i, or w_i where the row carries the class weights.
+      let rowCarriesClassWeights = classWeights != nil && smoothing > 0 && gamma == 0 && !accuracy
+      let f = rowCarriesClassWeights ? (weights?[i] ?? 1) : v
       let (l, g) = row(logits[(i * k)..<((i + 1) * k)], label: c)
-      numerator += v * l
+      numerator += f * l
       denominator += v
-      rowGradients.append((i, v, g))
+      rowGradients.append((i, f, g))
     }
     let divisor = reduction == .mean && denominator > 0 ? denominator : 1
     for (i, v, g) in rowGradients {

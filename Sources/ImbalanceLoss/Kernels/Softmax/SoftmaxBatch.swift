@@ -14,6 +14,10 @@ struct SoftmaxBatch: @unchecked Sendable {
   @usableFromInline let classScale: Double
   /// Rows with this label are skipped: no loss, zero gradient, no weight.
   @usableFromInline let ignoreIndex: Int?
+  /// Whether the rows carry the class weights themselves (label smoothing
+  /// with class weights, `SoftmaxRule.rowClassWeights`): `factor` then
+  /// leaves them out, while `Σ v` keeps them.
+  @usableFromInline let classWeightsInRow: Bool
 
   /// Validates the inputs of a softmax loss with `classCount` classes.
   ///
@@ -26,8 +30,10 @@ struct SoftmaxBatch: @unchecked Sendable {
     logits: UnsafeBufferPointer<Double>, labels: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
     classCount: Int, reduction: Reduction = .mean,
-    classWeights: UnsafePointer<Double>? = nil, ignoreIndex: Int? = nil
+    classWeights: UnsafePointer<Double>? = nil, ignoreIndex: Int? = nil,
+    classWeightsInRow: Bool = false
   ) throws(LossError) {
+    self.classWeightsInRow = classWeightsInRow && classWeights != nil
     rows = try Validation.checkShapes(
       logitCount: logits.count, logitsPerSample: classCount, targetCount: labels.count,
       weightCount: weights?.count, gradientCount: gradient?.count)
@@ -107,35 +113,48 @@ struct SoftmaxBatch: @unchecked Sendable {
     ignoreIndex != nil && labels[i] == ignoreIndex!
   }
 
-  /// The factor `f_i = v_i / Σ v` (or `v_i` for a sum) of a row not ignored.
+  /// The factor `f_i = v_i / Σ v` (or `v_i` for a sum) of a row not ignored;
+  /// without the class weight when the row carries it (`w_i / Σ v`).
   @inlinable @inline(__always)
   func factor(_ i: Int) -> Double {
     var v = 1.0
     if let w = weights { v = w[i] * normalizer.scale }
-    if let cw = classWeights { v = v * (cw[labels[i]] * classScale) }
+    if let cw = classWeights, !classWeightsInRow { v = v * (cw[labels[i]] * classScale) }
     return v * normalizer.reciprocal
   }
 
   /// The factor of row `i` for a row computed as `f s x` (`s` the logit
-  /// scale, `|x| <= 1`, or `γ + 2` for focal loss): `(f_i, 1, 1)`, or, where
-  /// `f_i s` (times `γ + 2`) overflows (only possible under `.sum`, where
-  /// `f_i = w_i a_c`), `(1, w_i, a_c)`: the row is then computed
-  /// with factor 1 and `postMultiply` applies the weights, keeping a zero
-  /// entry 0 (`0 × inf` would be NaN) and overflowing only where the true
-  /// entry does, as `BinaryKernels.weightedProduct`.
+  /// scale, `|x| <= 1`, or `γ + 2` for focal loss, or `|x| <=` the class
+  /// weights' bound for rows that carry them): `(f_i, 1, 1)`, or, where that
+  /// product overflows, `(u, f_i, 1/u)` with `u` a power of two that brings
+  /// `s` into [1, 2) (or, without class weights in the row, `(1, w_i, a_c)`,
+  /// only possible under `.sum`): the row is then computed with factor `u`
+  /// and `postMultiply` applies the rest, keeping a zero entry 0 (`0 × inf`
+  /// would be NaN) and overflowing only where the true entry does, as
+  /// `BinaryKernels.weightedProduct`.
   @inlinable @inline(__always)
   func splitFactor(_ i: Int, rule: SoftmaxRule) -> (factor: Double, post: SIMD2<Double>) {
     let f = factor(i)
     let scale = rule.scale * (rule.focusing == 0 ? 1 : rule.focusing + 2)
+    if let smoothing = rule.rowClassWeights {
+      if (f * scale * smoothing.bound).isFinite { return (f, SIMD2(1, 1)) }
+      let u = PowerOfTwo.scale(bringingToUnit: rule.scale)
+      return (u, SIMD2(f, 1 / u))
+    }
     // (`.sum` has reciprocal 1; the split does not apply to a mean.)
     if (f * scale).isFinite || normalizer.reciprocal != 1 { return (f, SIMD2(1, 1)) }
     return (1, SIMD2(weights?[i] ?? 1, classWeights.map { $0[labels[i]] } ?? 1))
   }
 
-  /// `x w a` for `post = (w, a)`, and 0 for `x = 0` (see `splitFactor`).
+  /// `x w a` for `post = (w, a)`, and 0 for `x = 0` (see `splitFactor`);
+  /// `x` meets the smaller factor first when `|x| >= 1`, the larger one
+  /// otherwise, so that the product overflows only where `x w a` does
+  /// (`(x w) a` overflowed for `x = 16`, `w = 2^1023`, `a = 1/2`).
   @inlinable @inline(__always)
   func postMultiply(_ x: Double, _ post: SIMD2<Double>) -> Double {
-    x == 0 ? x : (x * post[0]) * post[1]
+    if x == 0 { return x }
+    let (small, large) = post[0] < post[1] ? (post[0], post[1]) : (post[1], post[0])
+    return x.magnitude < 1 ? (x * large) * small : (x * small) * large
   }
 
   /// Applies `postMultiply` to a row's `classCount` outputs.

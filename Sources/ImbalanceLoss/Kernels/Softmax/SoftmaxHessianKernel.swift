@@ -51,7 +51,8 @@ extension SoftmaxKernel {
     let k = batch.classCount
     let c = batch.labels[i]
     let total = 1 + r.sPrime
-    let scale = f * rule.scale * rule.scale
+    // f A_c: the row's target mass (1 without `ClassSmoothing`) scales H.
+    let scale = f * rule.targetMass(label: c) * rule.scale * rule.scale
     @inline(__always) func complement(_ e: Double) -> Double {
       // 1 - p_k without cancellation: (Σ_{j != k} e_j) / total.
       e == 1 ? r.sPrime / total : 1 - e / total
@@ -128,7 +129,7 @@ extension SoftmaxKernel {
     let k = batch.classCount
     let c = batch.labels[i]
     let total = 1 + r.sPrime
-    let scale = f * rule.scale * rule.scale
+    let scale = f * rule.targetMass(label: c) * rule.scale * rule.scale
     // The sums below reach about 3 K max|v|, and focal's coefficients times
     // them (γ + 2)² as much: a row with entries above max/(4K (γ + 2)²) is read
     // scaled down by a power of two (exact) and its product scaled back up, so

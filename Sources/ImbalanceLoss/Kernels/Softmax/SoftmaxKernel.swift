@@ -131,13 +131,15 @@ enum SoftmaxKernel {
     let g = gradient.map { $0 + i * k }
     let r = statistics(batch, i, rule, g)
     let linear = finish(batch, i, rule, r, factor: f, g, addsLog1p: false)
+    // The log1p(s') term's factor: f_i, or f_i A_c (`ClassSmoothing`).
+    let mass = rule.targetMass(label: batch.labels[i])
     if post != SIMD2(1, 1) {
       // The whole row loss, then the weights (see `splitFactor`).
       batch.postMultiply(g, post)
-      let loss = linear + f * Elementary.log1p(Vector(repeating: r.sPrime))[0]
+      let loss = linear + f * mass * Elementary.log1p(Vector(repeating: r.sPrime))[0]
       return (batch.postMultiply(loss, post), 0, 0)
     }
-    return (linear, r.sPrime, f)
+    return (linear, r.sPrime, f * mass)
   }
 
   /// Writes each row's unweighted loss `l_i` into `values` (0 for ignored rows;
@@ -194,6 +196,10 @@ enum SoftmaxKernel {
     let otherScale: Double
     let shift: Double
     let labelGradient: Double
+    if let weighted = rule.rowClassWeights, !rule.smoothAccuracy && rule.focusing == 0 {
+      return finishClassSmoothed(
+        batch, i, rule, r, weighted, factor: f, g, addsLog1p: addsLog1p)
+    }
     if rule.smoothAccuracy {
       // l = 1 - p_c = q; ∂l/∂a_k = p_c (p_k - [k == c]).
       let row = FocalRow(r, gamma: 0)
@@ -256,6 +262,54 @@ enum SoftmaxKernel {
       }
       g[c] = labelGradient
     }
+    return loss
+  }
+
+  /// `finish` for a cross-entropy row that carries its class weights under
+  /// label smoothing (``ClassSmoothing``, PyTorch's convention): the loss
+  /// `f (Σ_k t_k (m - a_k) + A_c log1p(s'))` and the gradient
+  /// `f s (A_c p_k - t_k)`, each entry formed as `f s` times a difference of
+  /// terms bounded by the class weights, so that no `inf - inf` arises.
+  @inlinable @inline(__always)
+  static func finishClassSmoothed(
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ r: SoftmaxRowStatistics,
+    _ weighted: ClassSmoothing, factor f: Double, _ g: UnsafeMutablePointer<Double>?,
+    addsLog1p: Bool
+  ) -> Double {
+    let k = batch.classCount
+    let c = batch.labels[i]
+    let fs = f * rule.scale
+    let eps = rule.smoothing
+    let rc = weighted.weights[c]
+    let mass = weighted.mass(label: c, smoothing: eps)
+    // Σ_k t_k (m - a_k) = (1 - eps) ρ_c (m - a_c) - eps Σ_k μ_k (a_k - m), both >= 0.
+    let gap = (1 - eps) * rc * r.gap + eps * -r.shiftedMean
+    let linear = r.unit == 1 ? f * gap : (f * gap) * r.unit
+    let loss =
+      addsLog1p ? linear + f * mass * Elementary.log1p(Vector(repeating: r.sPrime))[0] : linear
+    guard let g else { return loss }
+    let total = 1 + r.sPrime
+    let u = mass / total
+    // A_c p_c - t_c, as A_c - t_c - A_c s'/(1 + s') = eps Σ_{k != c} μ_k - A_c s'/(1 + s')
+    // when c is a maximum (the label's entry keeps its digits there).
+    let labelGradient =
+      r.labelIsMaximum
+      ? fs * (eps * (weighted.meanSum - weighted.means[c]) - mass * (r.sPrime / total))
+      : fs * ((g[c] * u - eps * weighted.means[c]) - (1 - eps) * rc)
+    let uv = Vector(repeating: u)
+    let epsv = Vector(repeating: eps)
+    let fsv = Vector(repeating: fs)
+    var j = 0
+    while j + 8 <= k {
+      let e = SIMDLoad.load(g + j)
+      SIMDLoad.store(fsv * (e * uv - epsv * SIMDLoad.load(weighted.means + j)), g + j)
+      j += 8
+    }
+    while j < k {
+      g[j] = fs * (g[j] * u - eps * weighted.means[j])
+      j += 1
+    }
+    g[c] = labelGradient
     return loss
   }
 }

@@ -19,7 +19,8 @@ struct SoftmaxRowStatistics {
   /// The low word of `a_c - m` (0 in `rescaledStatistics`).
   @usableFromInline var labelLow: Double
   /// `Σ_k (a_k - m) / K <= 0` (a mean, so it cannot overflow), summed only
-  /// when label smoothing needs it.
+  /// when label smoothing needs it; `Σ_k μ_k (a_k - m)` with the rule's
+  /// `rowClassWeights`.
   @usableFromInline var shiftedMean: Double
   /// `s m_c`, the margin taken off the label's logit.
   @usableFromInline var labelMargin: Double
@@ -178,6 +179,7 @@ extension SoftmaxKernel {
     let wantsShiftedSum = rule.smoothing != 0
     let inverseCount = 1 / Double(k)
     let inverseCountv = Vector(repeating: inverseCount)
+    let means = rule.rowClassWeights?.means
     var restv = Vector()
     var tiesv = Vector()
     var shiftedv = Vector()
@@ -200,7 +202,7 @@ extension SoftmaxKernel {
         (hi, lo) = ErrorFree.twoSum(tb, tbError + (lo * sv + tLow))
       }
       if wantsShiftedSum {
-        let t = hi * inverseCountv
+        let t = hi * (means.map { SIMDLoad.load($0 + base) } ?? inverseCountv)
         shiftedv += full ? t : t.replacing(with: 0, where: dup)
       }
       // Overlapping tail lanes get d = -inf, so e = 0 there and they add
@@ -232,7 +234,7 @@ extension SoftmaxKernel {
     while j < k {
       let (hi, lo) = exponent(j)
       hiMax = Swift.max(hiMax, hi)
-      shifted += hi * inverseCount
+      shifted += hi * (means?[j] ?? inverseCount)
       if hi == 0 {
         ties += 1
         rest += lo
@@ -323,7 +325,7 @@ extension SoftmaxKernel {
     var shifted = 0.0
     for j in 0..<k {
       let d = quarter(j) - m
-      shifted += d * inverseCount
+      shifted += d * (rule.rowClassWeights?.means[j] ?? inverseCount)
       let e = d == 0 ? 1 : Elementary.exp(4 * d)
       if d == 0 { ties += 1 } else { rest += e }
       if let exps { exps[j] = e }

@@ -10,6 +10,12 @@ struct SoftmaxRule: @unchecked Sendable {
   @usableFromInline let margins: UnsafePointer<Double>?
   /// Label smoothing `eps` in [0, 1] (cross-entropy only).
   @usableFromInline let smoothing: Double
+  /// With class weights and label smoothing together (cross-entropy only),
+  /// PyTorch's convention: the row's target is `t_k = (1 - eps) ρ_c [k == c] +
+  /// eps μ_k` with `ρ_k` the class weights (times the batch's `classScale`)
+  /// and `μ_k = ρ_k / K`; the batch's factor then leaves the class weight
+  /// out. `nil` otherwise (the target `(1 - eps) onehot(c) + eps/K`).
+  @usableFromInline let rowClassWeights: ClassSmoothing?
   /// Focal loss's `gamma > 0`, or 0 for cross-entropy.
   @usableFromInline let focusing: Double
   /// Whether the row loss is `1 - p_c` (smooth accuracy) instead.
@@ -28,8 +34,9 @@ struct SoftmaxRule: @unchecked Sendable {
   init(
     offsets: UnsafePointer<Double>, scale: Double = 1, margins: UnsafePointer<Double>? = nil,
     smoothing: Double = 0, focusing: Double = 0, smoothAccuracy: Bool = false,
-    offsetsAreZero: Bool = false
+    offsetsAreZero: Bool = false, rowClassWeights: ClassSmoothing? = nil
   ) {
+    self.rowClassWeights = rowClassWeights
     self.isPlain = offsetsAreZero && scale == 1 && margins == nil
     self.offsets = offsets
     self.scale = scale
@@ -43,5 +50,45 @@ struct SoftmaxRule: @unchecked Sendable {
     self.smoothing = smoothing
     self.focusing = focusing
     self.smoothAccuracy = smoothAccuracy
+  }
+
+  /// The mass `Σ_k t_k` of the target of a row with label `c`: 1, or `A_c`
+  /// under ``rowClassWeights``.
+  @inlinable @inline(__always)
+  func targetMass(label c: Int) -> Double {
+    rowClassWeights?.mass(label: c, smoothing: smoothing) ?? 1
+  }
+}
+
+/// The class weights of a cross-entropy row under label smoothing, PyTorch's
+/// convention (`cross_entropy(weight=, label_smoothing=)`): row i's loss is
+///
+///     l_i = (1 - eps) ρ_c (-log p_c) + eps Σ_k μ_k (-log p_k),   μ_k = ρ_k / K
+///         = Σ_k t_k (m - a_k) + A_c log(1 + s'),   A_c = Σ_k t_k = (1 - eps) ρ_c + eps Σ_k μ_k
+///
+/// and its gradient `∂l_i/∂a_k = A_c p_k - t_k`.
+@usableFromInline
+struct ClassSmoothing: @unchecked Sendable {
+  /// `ρ_k`, `classCount` values `>= 0`.
+  @usableFromInline let weights: UnsafePointer<Double>
+  /// `μ_k = ρ_k / K`, `classCount` values.
+  @usableFromInline let means: UnsafePointer<Double>
+  /// `Σ_k μ_k`.
+  @usableFromInline let meanSum: Double
+  /// `max(1, max_k ρ_k)`, a bound on every `A_c` and `t_k`.
+  @usableFromInline let bound: Double
+
+  @inlinable
+  init(weights: UnsafePointer<Double>, means: UnsafePointer<Double>, meanSum: Double, bound: Double) {
+    self.weights = weights
+    self.means = means
+    self.meanSum = meanSum
+    self.bound = bound
+  }
+
+  /// The row's target mass `A_c = (1 - eps) ρ_c + eps Σ_k μ_k`.
+  @inlinable @inline(__always)
+  func mass(label c: Int, smoothing eps: Double) -> Double {
+    (1 - eps) * weights[c] + eps * meanSum
   }
 }
