@@ -380,3 +380,47 @@ import Testing
   expectClose(value, 0.6931471805599453, relative: 2e-16)
   #expect(gradient == [0.5, -0.5, 0, 0])
 }
+
+/// A row whose factor `w_i a_c s` overflows under `.sum` is computed with
+/// factor 1 and multiplied by `w_i` and `a_c` afterwards; `(x w) a` overflowed
+/// where `x w a` does not (here x = ±16, w = 1.348e307, a = 1/2, true entry
+/// ±1.0784e308). The smaller factor now comes first.
+@Test func splitFactorMultipliesTheSmallerWeightFirst() throws {
+  var loss = try MarginSoftmaxCrossEntropy.additiveMargin(0, classCount: 2, scale: 32)
+  loss.reduction = .sum
+  loss.classWeights = [0.5, 1]
+  let w = 1.348e307
+  let (value, gradient) = try loss.valueAndGradient(
+    logits: [0, 0], targets: [0], weights: [w])
+  // p = (1/2, 1/2): l = log 2, ∂l/∂z = 32 (p - onehot) = (-16, 16), times w a_c = w / 2.
+  expectClose(value, w * 0.5 * 0.69314718055994530942, relative: 1e-15)
+  expectClose(gradient[0], -16 * (w * 0.5), relative: 1e-15)
+  expectClose(gradient[1], 16 * (w * 0.5), relative: 1e-15)
+}
+
+/// Class weights and label smoothing together (PyTorch's convention) with a
+/// huge sample weight and scale under `.sum`: the row carries its class
+/// weights, the split factor keeps every entry finite where it is, and a
+/// class weight of 0 on the label still leaves the smoothing terms.
+@Test func classWeightedSmoothingWithHugeFactorsStaysFinite() throws {
+  var loss = try MarginSoftmaxCrossEntropy.additiveMargin(0, classCount: 3, scale: 1e10)
+  loss.reduction = .sum
+  loss.classWeights = [0, 2, 1]
+  loss.labelSmoothing = 0.3
+  let w = 1e300
+  let (value, gradient) = try loss.valueAndGradient(
+    logits: [0, 0, 0], targets: [0], weights: [w])
+  // p = 1/3 each; t = (0, 0.2, 0.1), A = 0.3: l = 0.3 log 3, g_k = w s (A/3 - t_k).
+  #expect(value.isFinite || value == .infinity)
+  #expect(!value.isNaN && gradient.allSatisfy { !$0.isNaN })
+  expectClose(value, w * 0.3 * 1.0986122886681098, relative: 1e-14)
+  #expect(gradient[0] == .infinity)  // w s 0.1 = 1e309: beyond the double range
+  #expect(gradient[1] == -.infinity)
+  var small = loss
+  small.classWeights = [0, 2e-20, 1e-20]
+  let (_, g) = try small.valueAndGradient(logits: [0, 0, 0], targets: [0], weights: [w])
+  // t = (0, 2e-21, 1e-21), A = 3e-21: g = w s (1e-21 - t) = (1e-289, -1e-289, 0).
+  expectClose(g[0], 1e289, relative: 1e-14)
+  expectClose(g[1], -1e289, relative: 1e-14)
+  #expect(abs(g[2]) <= 1e-300 * 1e290)
+}
