@@ -666,7 +666,21 @@ func fuzzSoftmaxFamily(
   let ignore: Int? = r.byte() % 3 == 0 ? Int(Int8(bitPattern: r.byte())) % (k + 2) : nil
   let hessianCount = r.count(near: logits.count)
   let vector = (0..<r.count(near: logits.count)).map { _ in r.double() }
-  let factor = weightFactor(reduction, weights, alpha)
+  var factor = weightFactor(reduction, weights, alpha)
+  // With class weights and label smoothing together (PyTorch's convention) a
+  // row's smoothing terms weigh a_k, not a_{c_i}, while the mean still divides
+  // by Σ_i w_i a_{c_i}: the factor is bounded by max w · max a / Σ v instead.
+  if smoothing > 0, let alpha, reduction == .mean, family != .softmaxFocal,
+    family != .softmaxSmoothAccuracy, family != .macroSmoothF1, family != .macroF1Weighted
+  {
+    var total = 0.0
+    for (i, c) in targets.enumerated() where c != ignore && c >= 0 && c < alpha.count {
+      total += (weights.map { i < $0.count ? $0[i] : 1 } ?? 1) * alpha[c]
+    }
+    let bound =
+      max(1, largestMagnitude(weights ?? [])) * max(1, largestMagnitude(alpha)) / total
+    factor = bound.isNaN ? .infinity : max(1, bound)
+  }
   let v = largestMagnitude(vector)
   switch family {
   case .marginSoftmax:
