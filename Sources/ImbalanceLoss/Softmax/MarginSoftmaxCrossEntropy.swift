@@ -20,8 +20,8 @@
 /// The optional logit adjustment `tau log π_k` (``LogitAdjustedCrossEntropy``)
 /// is added after scaling, so both can be combined. Class weights, label
 /// smoothing (`t = (1 - eps) onehot + eps/K` against `a`; the gradient gets the
-/// factor s) and an ignored label work as in ``LogitAdjustedCrossEntropy``;
-/// per-sample terms exclude `v_i`. The Hessian (``SoftmaxSecondOrderLoss``)
+/// factor s) and an ignored label work as in ``LogitAdjustedCrossEntropy``
+/// (PyTorch's convention when both are set); per-sample terms exclude `w_i`. The Hessian (``SoftmaxSecondOrderLoss``)
 /// has the diagonal `(v_i / Σ v) s² p_ik (1 - p_ik)`.
 ///
 /// ```swift

@@ -4,7 +4,8 @@
 ///     ∂L/∂z_ik = (w_i / W) (softmax(z_i)_k - [k == c_i])
 ///
 /// Class weights, label smoothing and an ignored label work as in
-/// ``LogitAdjustedCrossEntropy``. The Hessian (``SoftmaxSecondOrderLoss``)
+/// ``LogitAdjustedCrossEntropy`` (and in PyTorch's `cross_entropy`, also
+/// together). The Hessian (``SoftmaxSecondOrderLoss``)
 /// has the diagonal `(w_i / W) p_ik (1 - p_ik)`.
 ///
 /// Pair it with ``ClassPriors/predictions(logits:tau:)`` for post-hoc logit
@@ -19,17 +20,14 @@ public struct SoftmaxCrossEntropy: SecondOrderSoftmaxLoss {
   public var reduction: Reduction = .mean
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
-  /// Per-class weights `a_k >= 0` (`K` of them), or `nil` for none: row i
-  /// weighs `v_i = w_i a_{c_i}`, and `.mean` divides by `Σ v_i` (PyTorch's
-  /// `weight=`). ``ClassWeights`` computes common choices from class counts.
+  /// Per-class weights `α_k >= 0`, as in ``LogitAdjustedCrossEntropy/classWeights``
+  /// (PyTorch's `weight=`).
   public var classWeights: [Double]? = nil
-  /// Label smoothing `eps` in [0, 1]: the target is
-  /// `(1 - eps) onehot(c) + eps / K` (PyTorch's `label_smoothing`), so
-  /// `l = logsumexp(a) - Σ_k t_k a_k` and `∂l/∂a = softmax(a) - t`.
+  /// Label smoothing `eps` in [0, 1], as in
+  /// ``LogitAdjustedCrossEntropy/labelSmoothing`` (PyTorch's `label_smoothing`).
   public var labelSmoothing: Double = 0
-  /// A label that marks a row to skip (PyTorch's `ignore_index`), or `nil`.
-  /// Such rows are not checked as labels, add nothing to the loss or to
-  /// `Σ v`, and get a zero gradient; if every row is skipped the loss is 0.
+  /// A label that marks a row to skip, as in ``LogitAdjustedCrossEntropy/ignoreIndex``
+  /// (PyTorch's `ignore_index`).
   public var ignoreIndex: Int? = nil
   let offsets: [Double]
 

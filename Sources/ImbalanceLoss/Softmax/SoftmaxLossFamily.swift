@@ -41,7 +41,9 @@ extension SeparableSoftmaxLoss {
   }
 
   /// Writes each row's term `l_i` into `values`: without `w_i` or the class
-  /// weight, 0 for an ignored row.
+  /// weight, 0 for an ignored row. With class weights and label smoothing
+  /// together the term carries the class weights, as PyTorch's
+  /// `reduction="none"` does (see ``LogitAdjustedCrossEntropy``).
   ///
   /// - Throws: ``LossError`` for invalid input; `values` is untouched then.
   /// - Complexity: O(N K).

@@ -282,9 +282,12 @@ enum SoftmaxKernel {
     let eps = rule.smoothing
     let rc = weighted.weights[c]
     let mass = weighted.mass(label: c, smoothing: eps)
-    // Σ_k t_k (m - a_k) = (1 - eps) ρ_c (m - a_c) - eps Σ_k μ_k (a_k - m), both >= 0.
+    // Σ_k t_k (m - a_k) = (1 - eps) ρ_c (m - a_c) - eps Σ_k μ_k (a_k - m), both >= 0;
+    // +inf where large class weights (`.sum`) times a gap overflow, so a zero
+    // factor is kept 0 rather than 0 × inf.
     let gap = (1 - eps) * rc * r.gap + eps * -r.shiftedMean
-    let linear = r.unit == 1 ? f * gap : (f * gap) * r.unit
+    let weightedGap = f == 0 ? 0 : f * gap
+    let linear = r.unit == 1 ? weightedGap : weightedGap * r.unit
     let loss =
       addsLog1p ? linear + f * mass * Elementary.log1p(Vector(repeating: r.sPrime))[0] : linear
     guard let g else { return loss }

@@ -86,9 +86,10 @@ struct ClassSmoothing: @unchecked Sendable {
     self.bound = bound
   }
 
-  /// The row's target mass `A_c = (1 - eps) ρ_c + eps Σ_k μ_k`.
+  /// The row's target mass `A_c = (1 - eps) ρ_c + eps Σ_k μ_k` (at most the
+  /// largest `ρ_k`; kept finite where that sum rounds up to inf).
   @inlinable @inline(__always)
   func mass(label c: Int, smoothing eps: Double) -> Double {
-    (1 - eps) * weights[c] + eps * meanSum
+    Swift.min((1 - eps) * weights[c] + eps * meanSum, .greatestFiniteMagnitude)
   }
 }
