@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Writes Tests/ImbalanceLossTests/Fixtures/PyTorchReference.swift: values,
 gradients, Hessian diagonals, Hessian-vector products and per-row values of
-the softmax cross-entropy losses, computed by PyTorch itself.
+the softmax cross-entropy losses and multi-label BCE, computed by PyTorch
+itself, and scikit-learn's balanced class weights.
 
     python3 Scripts/pytorch_reference.py
 
-Installs torch with pip if it is missing. Every number comes from
+Installs torch (and scikit-learn) with pip if they are missing. Every number comes from
 `torch.nn.functional.cross_entropy` in float64 with autograd (gradients),
 `torch.func.hessian` (Hessian diagonals) and `torch.func.jvp` over the
 gradient (Hessian-vector products): never from the library.
@@ -143,6 +144,49 @@ def cases():
     return [evaluate(c, rng) for c in out]
 
 
+def multi_label_cases():
+    """MultiLabelBinaryCrossEntropy(positiveWeights:) against
+    BCEWithLogitsLoss(pos_weight=, weight=): "mean" without sample weights
+    (PyTorch's mean over N·L entries), "sum" with them."""
+    rng = random.Random(141)
+    out = []
+    for labels in (1, 3, 8, 9):
+        for reduction, weighted in (("mean", False), ("sum", False), ("sum", True)):
+            n = 4
+            z = [rng.choice([rng.uniform(-6, 6), rng.uniform(-40, 40)]) for _ in range(n * labels)]
+            y = [rng.choice([0.0, 1.0, rng.random()]) for _ in range(n * labels)]
+            pw = [rng.uniform(0.2, 9) for _ in range(labels)]
+            w = [rng.uniform(0, 3) for _ in range(n * labels)] if weighted else None
+            zt = torch.tensor(z, requires_grad=True)
+            fn = torch.nn.BCEWithLogitsLoss(
+                pos_weight=torch.tensor(pw), reduction=reduction,
+                weight=None if w is None else torch.tensor(w).reshape(n, labels))
+            value = fn(zt.reshape(n, labels), torch.tensor(y).reshape(n, labels))
+            (g,) = torch.autograd.grad(value, zt)
+            out.append({
+                "name": f"multi-label L{labels} {reduction} {'w' if weighted else 'nil'}",
+                "labelCount": labels, "logits": z, "targets": y, "positiveWeights": pw,
+                "weights": w, "reduction": reduction, "value": value.item(),
+                "gradient": g.tolist()})
+    return out
+
+
+def balanced_cases():
+    """ClassWeights.balanced(classCounts:) against scikit-learn's
+    compute_class_weight("balanced")."""
+    ensure("sklearn", "scikit-learn")
+    import numpy as np
+    from sklearn.utils.class_weight import compute_class_weight
+    rng = random.Random(142)
+    out = []
+    for k in (2, 3, 7, 10):
+        counts = [rng.choice([1, 2, 5, 17, 100, 1000, 12345]) for _ in range(k)]
+        y = np.concatenate([np.full(n, c) for c, n in enumerate(counts)])
+        weights = compute_class_weight("balanced", classes=np.arange(k), y=y)
+        out.append({"counts": counts, "weights": [float(x) for x in weights]})
+    return out
+
+
 def swift(x):
     if x is None:
         return "nil"
@@ -196,6 +240,37 @@ def main():
     for c in cases():
         args = ",\n    ".join(f"{f}: {swift(c[f])}" for f in fields)
         lines.append(f"  PyTorchCase(\n    {args}),")
+    lines.append("]")
+    lines += [
+        "",
+        "/// MultiLabelBinaryCrossEntropy against torch.nn.BCEWithLogitsLoss(pos_weight=, weight=).",
+        "struct PyTorchMultiLabelCase {",
+        "  let name: String",
+        "  let labelCount: Int",
+        "  let logits: [Double]",
+        "  let targets: [Double]",
+        "  let positiveWeights: [Double]",
+        "  let weights: [Double]?",
+        "  let reduction: String",
+        "  let value: Double",
+        "  let gradient: [Double]",
+        "}",
+        "",
+        "let pyTorchMultiLabelCases: [PyTorchMultiLabelCase] = [",
+    ]
+    ml_fields = ["name", "labelCount", "logits", "targets", "positiveWeights", "weights",
+                 "reduction", "value", "gradient"]
+    for c in multi_label_cases():
+        args = ",\n    ".join(f"{f}: {swift(c[f])}" for f in ml_fields)
+        lines.append(f"  PyTorchMultiLabelCase(\n    {args}),")
+    lines.append("]")
+    lines += [
+        "",
+        "/// scikit-learn's compute_class_weight(\"balanced\", classes=range(K), y) for class counts.",
+        "let scikitLearnBalancedWeights: [(counts: [Int], weights: [Double])] = [",
+    ]
+    for c in balanced_cases():
+        lines.append(f"  ({swift(c['counts'])}, {swift(c['weights'])}),")
     lines.append("]")
     OUT.write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT}")

@@ -58,3 +58,25 @@ import Testing
     }
   }
 }
+
+/// Multi-label BCE against `BCEWithLogitsLoss(pos_weight=, weight=)`: PyTorch's
+/// "mean" over N·L entries without sample weights, "sum" with and without.
+@Test(arguments: pyTorchMultiLabelCases.indices)
+func multiLabelBinaryCrossEntropyMatchesPyTorch(index: Int) throws {
+  let c = pyTorchMultiLabelCases[index]
+  var loss = try MultiLabelBinaryCrossEntropy(positiveWeights: c.positiveWeights)
+  loss.reduction = c.reduction == "sum" ? .sum : .mean
+  let (value, gradient) = try loss.valueAndGradient(
+    logits: c.logits, targets: c.targets, weights: c.weights)
+  expectClose(value, c.value, relative: 1e-14, c.name)
+  expectClose(gradient, c.gradient, relative: 1e-14, c.name)
+}
+
+/// `ClassWeights.balanced` against scikit-learn's `compute_class_weight("balanced")`.
+@Test func balancedClassWeightsMatchScikitLearn() throws {
+  for (counts, expected) in scikitLearnBalancedWeights {
+    let weights = try ClassWeights.balanced(classCounts: counts)
+    for (a, e) in zip(weights, expected) { expectClose(a, e, relative: 2e-16, "\(counts)") }
+    #expect(weights.count == expected.count)
+  }
+}

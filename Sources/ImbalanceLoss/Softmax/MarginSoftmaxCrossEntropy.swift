@@ -21,8 +21,10 @@
 /// is added after scaling, so both can be combined. Class weights, label
 /// smoothing (`t = (1 - eps) onehot + eps/K` against `a`; the gradient gets the
 /// factor s) and an ignored label work as in ``LogitAdjustedCrossEntropy``
-/// (PyTorch's convention when both are set); per-sample terms exclude `w_i`. The Hessian (``SoftmaxSecondOrderLoss``)
-/// has the diagonal `(v_i / Σ v) s² p_ik (1 - p_ik)`.
+/// (PyTorch's convention when both are set); per-sample terms exclude `v_i`
+/// (only `w_i` when class weights and smoothing are both set). The Hessian
+/// (``SoftmaxSecondOrderLoss``) has the diagonal `(v_i / Σ v) s² p_ik (1 - p_ik)`
+/// (`(w_i / Σ v) A_i s² p_ik (1 - p_ik)` with both set).
 ///
 /// ```swift
 /// let loss = try MarginSoftmaxCrossEntropy.ldam(classCounts: [5000, 500, 50])

@@ -134,11 +134,12 @@ struct SoftmaxSetup: Sendable {
     return try offsets.withUnsafeBufferPointer { (o) throws(LossError) in
       try withOptionalPointer(margins) { (margins) throws(LossError) in
         try withOptionalPointer(classWeights) { (classWeights) throws(LossError) in
-          let batch = try SoftmaxBatch(
+          var batch = try SoftmaxBatch(
             logits: logits, labels: targets, weights: weights,
             gradient: gradient, classCount: classCount, reduction: reduction,
             classWeights: classWeights, ignoreIndex: ignoreIndex,
             classWeightsInRow: smoothsClassWeights)
+          batch.scaleRowClassWeights()
           if scale != 1 || margins != nil {
             try checkAdjustedRange(
               logits,
@@ -153,7 +154,7 @@ struct SoftmaxSetup: Sendable {
               offsetsAreZero: o.allSatisfy { $0 == 0 }, rowClassWeights: rowClassWeights)
           }
           guard batch.classWeightsInRow, let classWeights else { return try body(batch, rule(nil)) }
-          // ρ_k = a_k classScale, then μ_k = ρ_k / K (see `ClassSmoothing`).
+          // ρ_k = a_k κ <= 2, then μ_k = ρ_k / K (see `ClassSmoothing`).
           var scratch = [Double](repeating: 0, count: 2 * classCount)
           return try scratch.withUnsafeMutableBufferPointer { (b) throws(LossError) in
             let rho = b.baseAddress!
@@ -161,7 +162,7 @@ struct SoftmaxSetup: Sendable {
             var meanSum = CompensatedSum()
             var bound = 1.0
             for k in 0..<classCount {
-              rho[k] = classWeights[k] * batch.classScale
+              rho[k] = classWeights[k] * batch.rowWeightScale
               means[k] = rho[k] / Double(classCount)
               meanSum.add(means[k])
               bound = Swift.max(bound, rho[k])

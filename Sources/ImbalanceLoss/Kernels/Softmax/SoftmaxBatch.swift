@@ -18,6 +18,11 @@ struct SoftmaxBatch: @unchecked Sendable {
   /// with class weights, `SoftmaxRule.rowClassWeights`): `factor` then
   /// leaves them out, while `Σ v` keeps them.
   @usableFromInline let classWeightsInRow: Bool
+  /// With `classWeightsInRow`: the power of two `κ` that brings the largest
+  /// class weight into [1, 2) (the rows carry `ρ_k = a_k κ <= 2`), and
+  /// `classScale / κ`, the part of the class scale that `factor` keeps.
+  @usableFromInline var rowWeightScale: Double = 1
+  @usableFromInline var rowClassScale: Double = 1
 
   /// Validates the inputs of a softmax loss with `classCount` classes.
   ///
@@ -34,6 +39,7 @@ struct SoftmaxBatch: @unchecked Sendable {
     classWeightsInRow: Bool = false
   ) throws(LossError) {
     self.classWeightsInRow = classWeightsInRow && classWeights != nil
+
     rows = try Validation.checkShapes(
       logitCount: logits.count, logitsPerSample: classCount, targetCount: labels.count,
       weightCount: weights?.count, gradientCount: gradient?.count)
@@ -107,6 +113,16 @@ struct SoftmaxBatch: @unchecked Sendable {
     self.classScale = classScale
   }
 
+  /// Sets `rowWeightScale` and `rowClassScale` (with `classWeightsInRow`).
+  @inlinable
+  mutating func scaleRowClassWeights() {
+    guard classWeightsInRow, let classWeights else { return }
+    var largest = 0.0
+    for k in 0..<classCount { largest = Swift.max(largest, classWeights[k]) }
+    rowWeightScale = largest > 0 ? PowerOfTwo.scale(bringingToUnit: largest) : 1
+    rowClassScale = classScale / rowWeightScale
+  }
+
   /// Whether row `i` is skipped.
   @inlinable @inline(__always)
   func isIgnored(_ i: Int) -> Bool {
@@ -119,7 +135,13 @@ struct SoftmaxBatch: @unchecked Sendable {
   func factor(_ i: Int) -> Double {
     var v = 1.0
     if let w = weights { v = w[i] * normalizer.scale }
-    if let cw = classWeights, !classWeightsInRow { v = v * (cw[labels[i]] * classScale) }
+    if classWeightsInRow {
+      // `classScale / κ` may overflow (a huge class weight far from the used
+      // labels' ones): then so does the true factor, but 0 stays 0.
+      let f = v * normalizer.reciprocal
+      return f == 0 ? f : f * rowClassScale
+    }
+    if let cw = classWeights { v = v * (cw[labels[i]] * classScale) }
     return v * normalizer.reciprocal
   }
 

@@ -149,7 +149,9 @@ enum SoftmaxKernel {
     _ batch: SoftmaxBatch, rule: SoftmaxRule, into values: UnsafeMutablePointer<Double>
   ) {
     for i in 0..<batch.rows {
-      values[i] = batch.isIgnored(i) ? 0 : rowLoss(batch, i, rule, factor: 1, nil)
+      let l = batch.isIgnored(i) ? 0 : rowLoss(batch, i, rule, factor: 1, nil)
+      // Rows that carry their class weights hold them times κ (`rowWeightScale`).
+      values[i] = l == 0 || !batch.classWeightsInRow ? l : l * batch.rowClassScale
     }
   }
 

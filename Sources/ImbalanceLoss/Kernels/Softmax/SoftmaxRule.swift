@@ -12,7 +12,7 @@ struct SoftmaxRule: @unchecked Sendable {
   @usableFromInline let smoothing: Double
   /// With class weights and label smoothing together (cross-entropy only),
   /// PyTorch's convention: the row's target is `t_k = (1 - eps) ρ_c [k == c] +
-  /// eps μ_k` with `ρ_k` the class weights (times the batch's `classScale`)
+  /// eps μ_k` with `ρ_k` the class weights (times the batch's `rowWeightScale`)
   /// and `μ_k = ρ_k / K`; the batch's factor then leaves the class weight
   /// out. `nil` otherwise (the target `(1 - eps) onehot(c) + eps/K`).
   @usableFromInline let rowClassWeights: ClassSmoothing?
@@ -69,7 +69,7 @@ struct SoftmaxRule: @unchecked Sendable {
 /// and its gradient `∂l_i/∂a_k = A_c p_k - t_k`.
 @usableFromInline
 struct ClassSmoothing: @unchecked Sendable {
-  /// `ρ_k`, `classCount` values `>= 0`.
+  /// `ρ_k = a_k κ` in [0, 2), `classCount` values (see `SoftmaxBatch.rowWeightScale`).
   @usableFromInline let weights: UnsafePointer<Double>
   /// `μ_k = ρ_k / K`, `classCount` values.
   @usableFromInline let means: UnsafePointer<Double>
