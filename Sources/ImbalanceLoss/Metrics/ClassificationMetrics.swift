@@ -3,8 +3,8 @@
 //
 // - precision_k = C_kk / Σ_a C_ak, recall_k = C_kk / Σ_p C_kp,
 //   F1_k = 2 C_kk / (Σ_a C_ak + Σ_p C_kp); a zero denominator gives the
-//   ``ConfusionMatrix/ZeroDivision`` value (sklearn's `zero_division`), 0 by
-//   default (also what sklearn's default "warn" returns).
+//   ZeroDivision value (sklearn's `zero_division`), 0 by default (also what
+//   sklearn's default "warn" returns).
 // - macro F1 averages F1_k over the classes that occur among the labels or
 //   the predictions, whatever their weight (sklearn's default `labels`), or
 //   over the given classes (its `labels=`); NaN values leave the mean.
@@ -140,8 +140,8 @@ extension ConfusionMatrix {
   ///
   ///     macroF1 = (1 / |C|) Σ_{k in C} F1_k,   C = classes in labels or predictions
   ///
-  /// A class whose samples all weigh 0 counts, with F1 0 when it has no
-  /// weight in the other role either.
+  /// A class whose samples all weigh 0 still counts, with F1 0 (its true
+  /// positives weigh 0).
   ///
   /// - Complexity: O(K²).
   public var macroF1: Double { macroMean(of: f1(of:zeroDivision:), .zero, over: nil) }
