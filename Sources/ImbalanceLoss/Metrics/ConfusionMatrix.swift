@@ -10,6 +10,12 @@
 /// metrics (precision, recall, F1, balanced accuracy, ...) are computed from
 /// it; see ClassificationMetrics.swift.
 ///
+/// Besides the counts it records which classes occur among the labels or
+/// the predictions, whatever their weight: scikit-learn's and
+/// imbalanced-learn's default class set for macro F1 and the geometric mean,
+/// which a class seen only with weight 0 belongs to. Two matrices are equal
+/// when both agree.
+///
 /// ```swift
 /// let matrix = try ConfusionMatrix(binaryLogits: [2.0, -1.0, 0.5], labels: [1, 0, 0])
 /// let f1 = matrix.f1(of: 1)
@@ -19,6 +25,9 @@ public struct ConfusionMatrix: Sendable, Hashable {
   public let classCount: Int
   /// `K * K` weighted counts, row-major: `counts[actual * K + predicted]`.
   public let counts: [Double]
+  /// `occurs[k]`: class `k` is a label or a prediction of some sample, of
+  /// any weight (0 included).
+  let occurs: [Bool]
 
   /// The total weight of samples of class `actual` predicted as `predicted`.
   ///
@@ -184,8 +193,14 @@ public struct ConfusionMatrix: Sendable, Hashable {
       if total == 0 { throw .zeroTotalWeight }
     }
     var sums = [CompensatedSum](repeating: CompensatedSum(), count: k * k)
-    for i in 0..<n { sums[labels[i] * k + predictions[i]].add(weights?[i] ?? 1) }
+    var occurs = [Bool](repeating: false, count: k)
+    for i in 0..<n {
+      sums[labels[i] * k + predictions[i]].add(weights?[i] ?? 1)
+      occurs[labels[i]] = true
+      occurs[predictions[i]] = true
+    }
     classCount = k
     counts = sums.map(\.value)
+    self.occurs = occurs
   }
 }
