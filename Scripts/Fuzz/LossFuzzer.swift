@@ -398,6 +398,7 @@ enum Family: Int, CaseIterable {
   case multiLabelBinary, multiLabelCategorical
   case marginSoftmax, softmaxFocal, softmaxSmoothAccuracy, macroSmoothF1, macroF1Weighted
   case softmaxWithOptions
+  case softOverlapSemimetric
 }
 
 /// A class count: usually small, sometimes 0 or negative (invalid), or huge.
@@ -456,7 +457,7 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
   let reduction: Reduction = r.byte() % 2 == 0 ? .mean : .sum
   let extra = r.int(below: 4) == 0 ? 1 : 0
   switch family {
-  case .binaryFocal, .softDice, .tversky, .binaryWithIgnoredTarget:
+  case .binaryFocal, .softDice, .tversky, .binaryWithIgnoredTarget, .softOverlapSemimetric:
     let logits = (0..<r.count(near: n)).map { _ in r.double() }
     let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
     let targets = (0..<r.count(near: n)).map { _ in r.double() }
@@ -497,6 +498,39 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
       loss.ignoredTarget = ignored
       // w_i p(1-p) y <= min(TP, FN), w_i p(1-p)(1-y) <= FP: |∂L/∂z_i| <= 3 for any α, β.
       exercise(loss, logits: logits, targets: targets, weights: weights, scale: 4, valueBound: 1)
+    case .softOverlapSemimetric:
+      // Smooth F1, soft Dice or Tversky with the semimetric overlap. Its
+      // gradient is not bounded by 3: |∂L/∂z_i| <= 2 + 2α + β (w p min(p, y)
+      // <= TP, w (p - y)+ <= FP, but w p can exceed FP near p = y).
+      let which = r.byte() % 3
+      let alpha = r.double()
+      let beta = r.double()
+      let smoothing = r.byte() % 2 == 0 ? 1 : r.double()
+      let bound = 4 * max(1, alpha.magnitude + beta.magnitude)
+      switch which {
+      case 0:
+        var loss = SmoothF1Loss()
+        loss.overlap = .semimetric
+        loss.parallelism = parallelism
+        loss.ignoredTarget = ignored
+        exercise(loss, logits: logits, targets: targets, weights: weights, scale: 4, valueBound: 1)
+        requireSemimetricIsProductOnHardLabels(loss, logits, targets, weights)
+      case 1:
+        var loss = SoftDiceLoss(smoothing: smoothing)
+        loss.overlap = .semimetric
+        loss.parallelism = parallelism
+        loss.ignoredTarget = ignored
+        exercise(loss, logits: logits, targets: targets, weights: weights, scale: 4, valueBound: 1)
+        requireSemimetricIsProductOnHardLabels(loss, logits, targets, weights)
+      default:
+        var loss = TverskyLoss(alpha: alpha, beta: beta, smoothing: smoothing)
+        loss.overlap = .semimetric
+        loss.parallelism = parallelism
+        loss.ignoredTarget = ignored
+        exercise(
+          loss, logits: logits, targets: targets, weights: weights, scale: bound, valueBound: 1)
+        requireSemimetricIsProductOnHardLabels(loss, logits, targets, weights)
+      }
     default:
       switch r.byte() % 4 {
       case 0:
@@ -802,6 +836,73 @@ func fuzzSoftmaxFamily(
     exerciseSoftmax(
       loss, logits: logits, targets: targets, weights: weights, extra: extra,
       hessianCount: hessianCount, vector: vector, factor: factor)
+  }
+}
+
+/// On hard 0/1 targets (ignored ones aside) the semimetric overlap gives the
+/// product form's bits, value and gradient, or the same error.
+func requireSemimetricIsProductOnHardLabels<L: Loss>(
+  _ semimetric: L, _ logits: [Double], _ targets: [Double], _ weights: [Double]?
+) where L.Target == Double {
+  guard let overlap = semimetric as? any OverlapSwitchable else { return }
+  let ignored = overlap.ignoredMarker
+  let hard = targets.allSatisfy { t in
+    (t == 0 || t == 1) || ignored.map { $0 == t || ($0.isNaN && t.isNaN) } == true
+  }
+  guard hard else { return }
+  let product = overlap.withProductOverlap()
+  let a = try? semimetric.valueAndGradient(logits: logits, targets: targets, weights: weights)
+  let b = try? product.valueAndGradientOfDoubles(logits, targets, weights)
+  require((a == nil) == (b == nil), "semimetric and product disagree on failure")
+  if let a, let b {
+    require(
+      a.value.bitPattern == b.value.bitPattern
+        && a.gradient.elementsEqual(b.gradient) { $0.bitPattern == $1.bitPattern },
+      "semimetric \(a) vs product \(b) on hard labels")
+  }
+}
+
+/// The soft overlap losses, for switching a semimetric one back to the product form.
+protocol OverlapSwitchable {
+  var ignoredMarker: Double? { get }
+  func withProductOverlap() -> any OverlapSwitchable
+  func valueAndGradientOfDoubles(_ z: [Double], _ t: [Double], _ w: [Double]?) throws -> (
+    value: Double, gradient: [Double]
+  )
+}
+
+extension OverlapSwitchable where Self: Loss, Self.Target == Double {
+  func valueAndGradientOfDoubles(_ z: [Double], _ t: [Double], _ w: [Double]?) throws -> (
+    value: Double, gradient: [Double]
+  ) {
+    try valueAndGradient(logits: z, targets: t, weights: w)
+  }
+}
+
+extension SmoothF1Loss: OverlapSwitchable {
+  var ignoredMarker: Double? { ignoredTarget }
+  func withProductOverlap() -> any OverlapSwitchable {
+    var l = self
+    l.overlap = .product
+    return l
+  }
+}
+
+extension SoftDiceLoss: OverlapSwitchable {
+  var ignoredMarker: Double? { ignoredTarget }
+  func withProductOverlap() -> any OverlapSwitchable {
+    var l = self
+    l.overlap = .product
+    return l
+  }
+}
+
+extension TverskyLoss: OverlapSwitchable {
+  var ignoredMarker: Double? { ignoredTarget }
+  func withProductOverlap() -> any OverlapSwitchable {
+    var l = self
+    l.overlap = .product
+    return l
   }
 }
 

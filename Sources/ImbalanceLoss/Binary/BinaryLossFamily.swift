@@ -111,6 +111,8 @@ extension SecondOrderBinaryLoss {
 protocol SoftConfusionLoss: BinaryLossFamily {
   /// The `α`, `β` and smoothing of the Tversky index this loss is.
   var tverskyParameters: (alpha: Double, beta: Double, smoothing: Double) { get }
+  /// Whether TP is `Σ w p y` or `Σ w min(p, y)`.
+  var overlap: OverlapForm { get }
 }
 
 extension SoftConfusionLoss {
@@ -128,7 +130,7 @@ extension SoftConfusionLoss {
     let batch = try batch(logits, targets, weights, gradient: gradient)
     let (alpha, beta, smoothing) = tverskyParameters
     return BinaryKernels.tversky(
-      batch, alpha: alpha, beta: beta, smoothing: smoothing,
+      batch, alpha: alpha, beta: beta, smoothing: smoothing, overlap: overlap,
       gradient: gradient?.baseAddress, parallelism: parallelism)
   }
 }

@@ -9,6 +9,11 @@
 /// defined as 0, the value it has on every other all-negative batch, so the
 /// loss is 1 and the gradient 0: never a NaN.
 ///
+/// With ``overlap`` set to ``OverlapForm/semimetric``, `T = Σ w_i min(p_i, y_i)`
+/// (Wang et al. 2023) and the gradient is the one above with `y_i` replaced by
+/// `c_i = [p_i < y_i]`: the same on hard labels, minimised at `p = y` for soft
+/// ones.
+///
 /// Smooth F1 is not a mean of per-sample terms; `weights` scale each sample's
 /// contribution to T and S.
 public struct SmoothF1Loss: BinaryLossFamily {
@@ -20,6 +25,13 @@ public struct SmoothF1Loss: BinaryLossFamily {
   /// leaves `Σ w`, and their gradient entries are 0. `nil` (the default) skips
   /// none. A batch with every sample skipped has `S = 0`: loss 1, gradient 0.
   public var ignoredTarget: Double? = nil
+  /// How the soft true positives are formed: `.product` (the default)
+  /// takes `TP = Σ w p y`, `.semimetric` takes `TP = Σ w min(p, y)`, with
+  /// `S = Σ w (y + p)` unchanged.
+  /// The two give the same bits on hard 0/1 labels; for soft labels (label
+  /// smoothing, distillation, partial-volume masks) use `.semimetric`, the
+  /// only one minimised at `p = y`. See ``OverlapForm``.
+  public var overlap: OverlapForm = .product
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
 
@@ -40,15 +52,17 @@ public struct SmoothF1Loss: BinaryLossFamily {
   ) throws(LossError) -> Double {
     let batch = try batch(logits, targets, weights, gradient: gradient)
     let statistics = BinaryKernels.f1Statistics(
-      batch, parallelism: parallelism, storingExpIn: gradient?.baseAddress)
+      batch, overlap: overlap, parallelism: parallelism, storingExpIn: gradient?.baseAddress)
     if let gradient = gradient?.baseAddress {
       BinaryKernels.smoothF1Gradient(
-        batch, statistics: statistics, gradient: gradient, parallelism: parallelism)
+        batch, statistics: statistics, overlap: overlap, gradient: gradient,
+        parallelism: parallelism)
     }
     return statistics.loss
   }
 
-  /// The smooth F1 score `F = 2T / S` of a batch (0 when `S = 0`).
+  /// The smooth F1 score `F = 2T / S` of a batch (0 when `S = 0`), with `T`
+  /// in the loss's ``overlap`` form.
   ///
   /// This is the F that ``F1WeightedCrossEntropy`` holds constant when it is
   /// not given one.
@@ -59,7 +73,9 @@ public struct SmoothF1Loss: BinaryLossFamily {
     logits: [Double], targets: [Double], weights: [Double]? = nil
   ) throws(LossError) -> Double {
     try withBuffers(logits, targets, weights) { (z, y, w) throws(LossError) in
-      BinaryKernels.f1Statistics(try batch(z, y, w, gradient: nil), parallelism: parallelism).f1
+      BinaryKernels.f1Statistics(
+        try batch(z, y, w, gradient: nil), overlap: overlap, parallelism: parallelism
+      ).f1
     }
   }
 }

@@ -18,6 +18,16 @@
 /// where with `ε = 0` it is 1 with zero gradient (smooth F1's convention for
 /// `S = 0`; segmentation_models_pytorch's default is `smooth=0`).
 ///
+/// With ``overlap`` set to ``OverlapForm/semimetric`` the intersection
+/// `Σ w_i y_i p_i` becomes `Σ w_i min(p_i, y_i)` (Wang et al. 2023, MONAI's
+/// `soft_label=True`):
+///
+///     L = 1 - (2 Σ w_i min(p_i, y_i) + ε) / (Σ w_i (y_i + p_i) + ε)
+///     ∂L/∂z_i = -(2 w_i / B) (c_i - (1 - L)/2) p_i (1 - p_i),   c_i = [p_i < y_i]
+///
+/// which equals the formula above on hard labels and, unlike it, is minimised
+/// at `p = y` for soft ones.
+///
 /// The loss is a ratio of batch sums: it has no `reduction`, and `weights`
 /// scale each sample's contribution to the sums.
 public struct SoftDiceLoss: SoftConfusionLoss {
@@ -31,6 +41,13 @@ public struct SoftDiceLoss: SoftConfusionLoss {
   /// batch with every sample skipped has loss 0 when `ε > 0` and 1 when
   /// `ε = 0`; gradient 0.
   public var ignoredTarget: Double? = nil
+  /// How the soft true positives are formed: `.product` (the default)
+  /// takes `TP = Σ w p y`, `.semimetric` takes `TP = Σ w min(p, y)`, with
+  /// `Σ w (y + p)` unchanged.
+  /// The two give the same bits on hard 0/1 labels; for soft labels (label
+  /// smoothing, distillation, partial-volume masks) use `.semimetric`, the
+  /// only one minimised at `p = y`. See ``OverlapForm``.
+  public var overlap: OverlapForm = .product
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
 

@@ -17,6 +17,16 @@
 /// `D = 0` (`ε = 0` and nothing positive or predicted) the loss is 1 and the
 /// gradient 0, as smooth F1 defines it; never a NaN.
 ///
+/// With ``overlap`` set to ``OverlapForm/semimetric`` the sums are
+///
+///     TP = Σ w_i min(p_i, y_i)   FP = Σ w_i max(p_i - y_i, 0)   FN = Σ w_i max(y_i - p_i, 0)
+///
+/// (Wang et al. 2023, MONAI's `soft_label=True`) and the gradient is the one
+/// above with `y_i` replaced by `c_i = [p_i < y_i]`: the same on hard labels,
+/// and, for soft ones, a loss minimised at `p = y`, where FP = FN = 0 and the
+/// loss is 0 (the only minimiser when `α, β > 0`); the product form's minimiser
+/// is elsewhere.
+///
 /// The loss is a ratio of batch sums, not a mean of per-sample terms: it has
 /// no `reduction`, and `weights` scale each sample's contribution to the sums.
 ///
@@ -40,6 +50,13 @@ public struct TverskyLoss: SoftConfusionLoss {
   /// batch with every sample skipped has loss 0 when `ε > 0` (`ε / ε = 1`)
   /// and 1 when `ε = 0`; gradient 0.
   public var ignoredTarget: Double? = nil
+  /// How the soft true positives are formed: `.product` (the default)
+  /// takes `TP = Σ w p y`, `.semimetric` takes `TP = Σ w min(p, y)`,
+  /// `FP = Σ w max(p - y, 0)` and `FN = Σ w max(y - p, 0)`.
+  /// The two give the same bits on hard 0/1 labels; for soft labels (label
+  /// smoothing, distillation, partial-volume masks) use `.semimetric`, the
+  /// only one minimised at `p = y`. See ``OverlapForm``.
+  public var overlap: OverlapForm = .product
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
 

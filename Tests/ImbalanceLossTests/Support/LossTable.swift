@@ -207,6 +207,25 @@ extension LossCase where Target == Int {
   }
 }
 
+/// `loss` with the semimetric overlap (see `OverlapForm`).
+private func semimetric(_ loss: SmoothF1Loss) -> SmoothF1Loss {
+  var l = loss
+  l.overlap = .semimetric
+  return l
+}
+
+private func semimetric(_ loss: SoftDiceLoss) -> SoftDiceLoss {
+  var l = loss
+  l.overlap = .semimetric
+  return l
+}
+
+private func semimetric(_ loss: TverskyLoss) -> TverskyLoss {
+  var l = loss
+  l.overlap = .semimetric
+  return l
+}
+
 /// The losses every reliability test runs over: all 16 public loss types.
 /// ADDING A LOSS: one line in `binary`, `softmax(classCount:)` or
 /// `multiLabel(labelCount:)`.
@@ -225,6 +244,15 @@ enum LossTable {
     .secondOrder("F1WeightedCrossEntropy(f1: 0.3)", F1WeightedCrossEntropy(f1: 0.3)),
     .whole("SoftDiceLoss()", SoftDiceLoss(), weightScaleInvariant: false),
     .whole("TverskyLoss()", TverskyLoss(), weightScaleInvariant: false),
+    // The semimetric overlap (`Σ w min(p, y)`): the same types, another kernel path.
+    .whole("SmoothF1Loss(semimetric)", semimetric(SmoothF1Loss())),
+    .whole(
+      "SoftDiceLoss(semimetric)", semimetric(SoftDiceLoss()),
+      weightScaleInvariant: false),
+    .whole(
+      "TverskyLoss(0.7, 0.3, 0.5, semimetric)",
+      semimetric(TverskyLoss(alpha: 0.7, beta: 0.3, smoothing: 0.5)),
+      weightScaleInvariant: false),
   ]
 
   /// The softmax losses for `classCount` classes; priors fall geometrically

@@ -36,19 +36,61 @@ extension BinaryKernels {
     }
   }
 
+  /// The soft confusion sums in the given ``OverlapForm``: the product form
+  /// is ``f1Statistics(_:parallelism:storingExpIn:)``; the semimetric form is
+  ///
+  ///     TP = Σ f min(p, y)    FP = Σ f max(p - y, 0)    FN = Σ f max(y - p, 0)
+  ///
+  /// with `y - p` computed as `q - (1 - y)` (`q = 1 - p` from the logistic
+  /// pair): on hard labels every term is then the product form's term, bit
+  /// for bit (`min(p, 1) = p`, `p - 1 <= 0`, `q - 0 = q`; `min(p, 0) = 0`,
+  /// `p - 0 = p`, `q - 1 <= 0`). Every term is non-negative, as in the
+  /// product form, so `S` and `1 - F` still have no cancellation.
+  @inlinable
+  static func f1Statistics(
+    _ batch: BinaryBatch, overlap: OverlapForm, parallelism: Parallelism,
+    storingExpIn scratch: UnsafeMutablePointer<Double>? = nil
+  ) -> F1Statistics {
+    switch overlap {
+    case .product:
+      return f1Statistics(batch, parallelism: parallelism, storingExpIn: scratch)
+    case .semimetric:
+      let r = run(batch, first: scratch, parallelism: parallelism, SemimetricStatisticsElement())
+      return F1Statistics(truePositive: r[0], falsePositive: r[1], falseNegative: r[2])
+    }
+  }
+
+  @usableFromInline
+  struct SemimetricStatisticsElement: BinaryElementFunction {
+    @inlinable init() {}
+
+    @inlinable @inline(__always)
+    func apply(_ z: Vector, _ y: Vector, _ f: Vector, _: Vector, _: Int)
+      -> BinaryElementResult
+    {
+      let s = Logistic(z)
+      let tp = s.p.replacing(with: y, where: y .< s.p)
+      let excess = s.p - y
+      let fp = excess.replacing(with: 0, where: excess .< 0)
+      let shortfall = s.q - (1 - y)
+      let fn = shortfall.replacing(with: 0, where: shortfall .< 0)
+      return ((f * tp, f * fp, f * fn), s.e, Vector())
+    }
+  }
+
   /// Writes the smooth-F1 gradient given the batch statistics:
   ///
   ///     dL/dz_i = -(2 f_i / S) (y_i - F/2) p_i (1 - p_i)
   ///
   /// It is the Tversky gradient with `α = β = 1/2` and no smoothing. `gradient`
-  /// holds `exp(-|z|)` on entry, as for ``tverskyGradient(_:ratio:gradient:parallelism:)``.
+  /// holds `exp(-|z|)` on entry, as for ``tverskyGradient(_:ratio:overlap:gradient:parallelism:)``.
   @inlinable
   static func smoothF1Gradient(
-    _ batch: BinaryBatch, statistics: F1Statistics,
+    _ batch: BinaryBatch, statistics: F1Statistics, overlap: OverlapForm = .product,
     gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism
   ) {
     tverskyGradient(
-      batch, ratio: statistics.tversky(alpha: 0.5, beta: 0.5, smoothing: 0),
+      batch, ratio: statistics.tversky(alpha: 0.5, beta: 0.5, smoothing: 0), overlap: overlap,
       gradient: gradient, parallelism: parallelism)
   }
 
@@ -66,10 +108,30 @@ extension BinaryKernels {
   /// `gradient` holds `exp(-|z|)` on entry (from
   /// ``f1Statistics(_:parallelism:storingExpIn:)``), which this pass reads
   /// back instead of calling exp, and overwrites.
+  ///
+  /// For the semimetric ``OverlapForm`` the same formula holds with `y_i`
+  /// replaced by the slope `c_i` of `min(p_i, y_i)` in `p_i` (see
+  /// ``SemimetricTarget``): `∂TP/∂z_i = f_i c_i p_i (1 - p_i)` and
+  /// `∂(TP + FP)/∂z_i = f_i p_i (1 - p_i)` in both forms.
   @inlinable
   static func tverskyGradient(
-    _ batch: BinaryBatch, ratio: TverskyRatio,
+    _ batch: BinaryBatch, ratio: TverskyRatio, overlap: OverlapForm = .product,
     gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism
+  ) {
+    switch overlap {
+    case .product:
+      tverskyGradient(
+        batch, ratio: ratio, gradient: gradient, parallelism: parallelism, ProductTarget.self)
+    case .semimetric:
+      tverskyGradient(
+        batch, ratio: ratio, gradient: gradient, parallelism: parallelism, SemimetricTarget.self)
+    }
+  }
+
+  @inlinable
+  static func tverskyGradient<Target: OverlapTarget>(
+    _ batch: BinaryBatch, ratio: TverskyRatio,
+    gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism, _: Target.Type
   ) {
     let d = ratio.denominator
     guard d > 0 else {
@@ -81,16 +143,16 @@ extension BinaryKernels {
     if ratio.alpha == 0.5 && ratio.beta == 0.5 {
       _ = run(
         batch, reading: gradient, first: gradient, parallelism: parallelism,
-        DiceGradientElement(halfIndex: ratio.index / 2, denominator: d))
+        DiceGradientElement<Target>(halfIndex: ratio.index / 2, denominator: d))
     } else {
       _ = run(
         batch, reading: gradient, first: gradient, parallelism: parallelism,
-        TverskyGradientElement(ratio))
+        TverskyGradientElement<Target>(ratio))
     }
   }
 
   @usableFromInline
-  struct DiceGradientElement: BinaryElementFunction {
+  struct DiceGradientElement<Target: OverlapTarget>: BinaryElementFunction {
     @usableFromInline let halfIndex: Double
     @usableFromInline let denominator: Double
 
@@ -104,13 +166,14 @@ extension BinaryKernels {
       -> BinaryElementResult
     {
       let s = Logistic(z, e: e)
+      let y = Target.slope(y, s)
       let g = -((y - halfIndex) * s.q) * ((f * s.p) / denominator)
       return ((Vector(), Vector(), Vector()), g, Vector())
     }
   }
 
   @usableFromInline
-  struct TverskyGradientElement: BinaryElementFunction {
+  struct TverskyGradientElement<Target: OverlapTarget>: BinaryElementFunction {
     @usableFromInline let alpha: Double
     @usableFromInline let positiveFactor: Double
     @usableFromInline let index: Double
@@ -128,6 +191,7 @@ extension BinaryKernels {
       -> BinaryElementResult
     {
       let s = Logistic(z, e: e)
+      let y = Target.slope(y, s)
       let fp = f * s.p
       let d = denominator
       let g = -s.q * (((fp * y) / d) * positiveFactor - ((alpha * ((1 - y) * fp)) / d) * index)
@@ -220,6 +284,7 @@ extension BinaryKernels {
   @inlinable
   static func tversky(
     _ batch: BinaryBatch, alpha: Double, beta: Double, smoothing: Double,
+    overlap: OverlapForm = .product,
     gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism
   ) -> Double {
     if batch.normalizer.reciprocal == 0 {
@@ -228,7 +293,8 @@ extension BinaryKernels {
     }
     // The statistics pass leaves exp(-|z|) in the gradient buffer for the
     // gradient pass to reuse.
-    let statistics = f1Statistics(batch, parallelism: parallelism, storingExpIn: gradient)
+    let statistics = f1Statistics(
+      batch, overlap: overlap, parallelism: parallelism, storingExpIn: gradient)
     // e = ε / W; it can only overflow for subnormal total weights, where ε
     // dominates anyway (ratio 1), so it saturates at the largest finite value.
     var e = 0.0
@@ -238,8 +304,35 @@ extension BinaryKernels {
     }
     let ratio = statistics.tversky(alpha: alpha, beta: beta, smoothing: e)
     if let gradient {
-      tverskyGradient(batch, ratio: ratio, gradient: gradient, parallelism: parallelism)
+      tverskyGradient(
+        batch, ratio: ratio, overlap: overlap, gradient: gradient, parallelism: parallelism)
     }
     return ratio.loss
+  }
+}
+
+/// The target's part in the slope of the soft true positives: the gradient
+/// kernels use `∂TP_i/∂z_i = f_i slope(y_i, p_i) p_i (1 - p_i)`.
+@usableFromInline
+protocol OverlapTarget {
+  /// The slope of the sample's true-positive term in `p`, per lane.
+  static func slope(_ y: Vector, _ s: Logistic) -> Vector
+}
+
+/// The product form: `∂(p y)/∂p = y`.
+@usableFromInline
+enum ProductTarget: OverlapTarget {
+  @inlinable @inline(__always)
+  static func slope(_ y: Vector, _: Logistic) -> Vector { y }
+}
+
+/// The semimetric form: `∂ min(p, y)/∂p` is 1 where `p < y` and 0 where
+/// `p > y`; at a tie it is taken as `y` (a subgradient, as `y` is in [0, 1]),
+/// so hard labels get exactly `y` and the product form's bits.
+@usableFromInline
+enum SemimetricTarget: OverlapTarget {
+  @inlinable @inline(__always)
+  static func slope(_ y: Vector, _ s: Logistic) -> Vector {
+    y.replacing(with: 1, where: s.p .< y).replacing(with: 0, where: s.p .> y)
   }
 }
