@@ -424,3 +424,31 @@ import Testing
   expectClose(g[1], -1e289, relative: 1e-14)
   #expect(abs(g[2]) <= 1e-300 * 1e290)
 }
+
+/// Scripts/Fuzz/corpus/regression-class-weighted-smoothing-huge-class-weight:
+/// class weights from 5e-324 to 1.8e308 with label smoothing (PyTorch's
+/// convention, the rows carry the class weights) gave NaN: the batch's class
+/// scale had been raised for Σ v, and class weight times that scale overflowed.
+/// The rows now carry the class weights scaled by the largest one.
+@Test func classWeightedSmoothingWithExtremeClassWeightsIsNeverNaN() throws {
+  var loss = try SoftmaxCrossEntropy(classCount: 9)
+  loss.classWeights = [1e-12, 5e-324, .greatestFiniteMagnitude, 0, 0, 1.25, 7.125, 0x1p-1022, 0x1p-1022]
+  loss.labelSmoothing = 0x1p-1022
+  loss.ignoreIndex = 2
+  let big = Double.greatestFiniteMagnitude
+  let z: [Double] = [
+    1e300, 1e300, 1e300, 1e300, 1e300, 1e300, 1e300, 1e300, -big,
+    1e-300, big, 1 - 0x1p-53, 0.3, 1 + 0x1p-52, 0, 0, 0, -big,
+    0, 1e-12, -big, -big, -big, big, 1e300, 1e300, -3.625,
+    -3.625, -3.625, -3.625, 745, 0.5, -1, 0, 0, 0,
+  ]
+  let (value, gradient) = try loss.valueAndGradient(
+    logits: z, targets: [3, 4, 1, 0], weights: [0, 0, 1e17, 0])
+  #expect(value == .infinity)  // 1e17 · 1.8e308 · ... / (1e17 · 5e-324)
+  #expect(gradient.allSatisfy { !$0.isNaN })
+  // Per row, with the class weights: row 3 is 1e-12 (745 + 3.625) + (ε / 9) a_2 (745 + 3.625).
+  let terms = try loss.perSampleValues(logits: z, targets: [3, 4, 1, 0])
+  #expect(terms.allSatisfy { $0.isFinite && $0 >= 0 })
+  let row3 = 1e-12 * 748.625 + (0x1p-1022 / 9) * big * 748.625
+  expectClose(terms[3], row3, relative: 1e-12)
+}

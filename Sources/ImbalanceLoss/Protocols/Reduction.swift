@@ -1,17 +1,12 @@
 /// How a separable loss combines its per-sample values `l_i`.
 ///
-/// | case    | value            | PyTorch          | Keras 3                      | mlx-swift |
-/// |---------|------------------|------------------|------------------------------|-----------|
-/// | `.mean` | `Σ w l / Σ w`    | `"mean"` only without weights; with `weight=` on CE it also divides by `Σ w_{c_i}` | `"sum_over_batch_size"` divides by N, not `Σ w` | `.mean` divides by N |
-/// | `.sum`  | `Σ w l`          | `"sum"`          | `"sum"`                      | `.sum`    |
+///     .mean:  L = Σ_i w_i l_i / Σ_i w_i        .sum:  L = Σ_i w_i l_i
 ///
 /// In the softmax losses a row's weight is `v_i = w_i classWeights[c_i]`, and
 /// rows with the `ignoreIndex` label have `v_i = 0` and leave `Σ v`: `.mean` is
-/// then exactly PyTorch's `cross_entropy(weight=, ignore_index=)` "mean".
-/// Keras's `class_weight` multiplies the sample weights but its default still
-/// divides by the batch size, and mlx-swift has no class weights or ignore
-/// index (its `.mean` divides by the element count). A batch whose rows are
-/// all ignored gives 0 (PyTorch gives NaN).
+/// then exactly PyTorch's `cross_entropy(weight=, ignore_index=)` "mean". A
+/// batch whose rows are all ignored gives 0. How this compares with PyTorch,
+/// Keras and mlx-swift (which divide by N) is in <doc:Conventions>.
 ///
 /// `.sum` makes gradient accumulation across micro-batches exact: the sum of
 /// the micro-batch sums is the sum of the whole batch. Per-sample values go
