@@ -328,11 +328,12 @@ enum ProductTarget: OverlapTarget {
 
 /// The semimetric form: `∂ min(p, y)/∂p` is 1 where `p < y` and 0 where
 /// `p > y`; at a tie it is taken as `y` (a subgradient, as `y` is in [0, 1]),
-/// so hard labels get exactly `y` and the product form's bits.
+/// so hard labels get exactly `y` and the product form's bits (a target of
+/// 0 or -0 keeps its own zero, whose sign the product form also keeps).
 @usableFromInline
 enum SemimetricTarget: OverlapTarget {
   @inlinable @inline(__always)
   static func slope(_ y: Vector, _ s: Logistic) -> Vector {
-    y.replacing(with: 1, where: s.p .< y).replacing(with: 0, where: s.p .> y)
+    y.replacing(with: 1, where: s.p .< y).replacing(with: 0, where: (s.p .> y) .& (y .!= 0))
   }
 }
