@@ -50,6 +50,9 @@ import Testing
     switch c.loss {
     case "ce": try Self.check(SoftmaxCrossEntropy(classCount: c.classCount), c)
     case "la": try Self.check(LogitAdjustedCrossEntropy(priors: c.priors!, tau: c.tau), c)
+    case "balanced":
+      try Self.check(
+        LogitAdjustedCrossEntropy.balancedSoftmax(classCounts: c.priors!.map { Int($0) }), c)
     default:
       try Self.check(
         MarginSoftmaxCrossEntropy(
@@ -78,5 +81,26 @@ func multiLabelBinaryCrossEntropyMatchesPyTorch(index: Int) throws {
     let weights = try ClassWeights.balanced(classCounts: counts)
     for (a, e) in zip(weights, expected) { expectClose(a, e, relative: 2e-16, "\(counts)") }
     #expect(weights.count == expected.count)
+  }
+}
+
+/// `DeferredReweighting` against the class weights of LDAM-DRW's training
+/// script (Cao et al. 2019), epoch by epoch.
+@Test func deferredReweightingMatchesTheAuthorsSchedule() throws {
+  for c in deferredReweightingCases {
+    let schedule = try DeferredReweighting(
+      classCounts: c.counts, deferralEpoch: c.deferralEpoch, beta: c.beta)
+    let weights = schedule.classWeights(epoch: c.epoch)
+    #expect(weights.count == c.weights.count)
+    // numpy's 1 - beta^n loses digits where beta^n is near 1 (ours uses expm1).
+    for (a, e) in zip(weights, c.weights) {
+      expectClose(a, e, relative: 1e-12, "\(c.counts) epoch \(c.epoch)")
+    }
+  }
+  #expect(throws: LossError.invalidParameter(name: "deferralEpoch", value: -1, requirement: ">= 0")) {
+    try DeferredReweighting(classCounts: [3, 1], deferralEpoch: -1)
+  }
+  #expect(throws: LossError.invalidClassCount(index: 1, count: 0)) {
+    try DeferredReweighting(classCounts: [3, 0], deferralEpoch: 2)
   }
 }
