@@ -181,6 +181,32 @@ def multi_label_cases():
     return out
 
 
+def focal_tversky_cases():
+    """TverskyLoss(exponent:) against the focal Tversky loss written in torch
+    (Abraham & Khan 2019; segmentation_models_pytorch's TverskyLoss(gamma=)):
+    (1 - (TP + e) / (TP + a FP + b FN + e))^gamma, gradient by autograd."""
+    rng = random.Random(143)
+    out = []
+    for gamma in (0.75, 1.0, 4.0 / 3.0, 2.0):
+        for alpha, beta, e in ((0.3, 0.7, 1.0), (0.5, 0.5, 0.0), (0.7, 0.3, 0.25)):
+            n = 9
+            z = [rng.uniform(-5, 5) for _ in range(n)]
+            y = [rng.choice([0.0, 1.0, rng.random()]) for _ in range(n)]
+            w = [rng.uniform(0.1, 2) for _ in range(n)]
+            zt = torch.tensor(z, requires_grad=True)
+            p = torch.sigmoid(zt)
+            yt, wt = torch.tensor(y), torch.tensor(w)
+            tp = (wt * yt * p).sum()
+            fp = (wt * (1 - yt) * p).sum()
+            fn = (wt * yt * (1 - p)).sum()
+            loss = (1 - (tp + e) / (tp + alpha * fp + beta * fn + e)) ** gamma
+            (g,) = torch.autograd.grad(loss, zt)
+            out.append({"gamma": gamma, "alpha": alpha, "beta": beta, "smoothing": e,
+                        "logits": z, "targets": y, "weights": w, "value": loss.item(),
+                        "gradient": g.tolist()})
+    return out
+
+
 def deferred_reweighting_cases():
     """The per-class weights of LDAM-DRW's train.py (Cao et al. 2019):
     idx = epoch // E; betas = [0, beta]; effective_num = 1 - beta^n;
@@ -302,6 +328,17 @@ def main():
     ]
     for c in balanced_cases():
         lines.append(f"  ({swift(c['counts'])}, {swift(c['weights'])}),")
+    lines.append("]")
+    lines += [
+        "",
+        "/// TverskyLoss(exponent:) against the focal Tversky loss in torch (float64, autograd).",
+        "let pyTorchFocalTverskyCases: [(exponent: Double, alpha: Double, beta: Double, smoothing: Double,",
+        "  logits: [Double], targets: [Double], weights: [Double], value: Double, gradient: [Double])] = [",
+    ]
+    for c in focal_tversky_cases():
+        fields = [c[k] for k in ("gamma", "alpha", "beta", "smoothing", "logits", "targets", "weights",
+                                 "value", "gradient")]
+        lines.append("  (" + ", ".join(swift(f) for f in fields) + "),")
     lines.append("]")
     lines += [
         "",

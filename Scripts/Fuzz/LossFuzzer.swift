@@ -496,8 +496,15 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
       var loss = TverskyLoss(alpha: r.double(), beta: r.double(), smoothing: r.double())
       loss.parallelism = parallelism
       loss.ignoredTarget = ignored
+      // Focal Tversky: (1 - I)^γ, the gradient times γ (1 - I)^(γ-1), unbounded for γ < 1.
+      let exponents: [Double] = [1, 0.75, 2, 4.0 / 3]
+      let b = r.byte()
+      loss.exponent = b % 2 == 0 ? exponents[Int(b / 2) % exponents.count] : r.double()
+      let gamma = loss.exponent
       // w_i p(1-p) y <= min(TP, FN), w_i p(1-p)(1-y) <= FP: |∂L/∂z_i| <= 3 for any α, β.
-      exercise(loss, logits: logits, targets: targets, weights: weights, scale: 4, valueBound: 1)
+      exercise(
+        loss, logits: logits, targets: targets, weights: weights,
+        scale: gamma >= 1 ? 4 * gamma : .infinity, valueBound: 1)
     case .softOverlapSemimetric:
       // Smooth F1, soft Dice or Tversky with the semimetric overlap. Its
       // gradient is not bounded by 3: |∂L/∂z_i| <= 2 + 2α + β (w p min(p, y)

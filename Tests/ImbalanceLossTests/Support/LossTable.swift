@@ -220,6 +220,12 @@ private func semimetric(_ loss: SoftDiceLoss) -> SoftDiceLoss {
   return l
 }
 
+private func focal(_ loss: TverskyLoss, _ exponent: Double) -> TverskyLoss {
+  var loss = loss
+  loss.exponent = exponent
+  return loss
+}
+
 private func semimetric(_ loss: TverskyLoss) -> TverskyLoss {
   var l = loss
   l.overlap = .semimetric
@@ -244,6 +250,7 @@ enum LossTable {
     .secondOrder("F1WeightedCrossEntropy(f1: 0.3)", F1WeightedCrossEntropy(f1: 0.3)),
     .whole("SoftDiceLoss()", SoftDiceLoss(), weightScaleInvariant: false),
     .whole("TverskyLoss()", TverskyLoss(), weightScaleInvariant: false),
+    .whole("TverskyLoss(exponent 0.75)", focal(TverskyLoss(), 0.75), weightScaleInvariant: false),
     // The semimetric overlap (`Σ w min(p, y)`): the same types, another kernel path.
     .whole("SmoothF1Loss(semimetric)", semimetric(SmoothF1Loss())),
     .whole(
