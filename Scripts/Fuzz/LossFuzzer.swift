@@ -477,9 +477,16 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
       loss.reduction = reduction
       loss.parallelism = parallelism
       loss.ignoredTarget = ignored
+      // Drawn last, so that older corpus entries keep their meaning.
+      if r.byte() % 2 == 1 { loss.softTargetFocusing = .blendedProbability }
+      let smoothingDraw = r.byte()
+      loss.labelSmoothing =
+        smoothingDraw % 3 == 0 ? 0 : smoothingDraw % 3 == 1 ? r.double() : 0.1
       // |∂l/∂z| <= a (1 + γ p |log p|) <= a (1 + γ); |∂²l/∂z²| <= a (γ + 1)².
+      // The blended form: |∂l/∂z| <= a (1 + (3/e) γ), |∂²l/∂z²| <= 3 a (γ + 1)²
+      // (ce r <= 3/e, r <= 2): twice and thrice the bounds cover both.
       let a = max(1, loss.positiveWeight.magnitude, loss.negativeWeight.magnitude)
-      let g = max(1, gamma.magnitude + 1)
+      let g = 3 * max(1, gamma.magnitude + 1)
       exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor * a * g)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
       exerciseSecondOrder(

@@ -10,6 +10,9 @@
 protocol BinaryLossFamily: Loss where Target == Double {
   /// The target value that marks a sample to skip, or `nil`.
   var ignoredTarget: Double? { get }
+  /// The label smoothing `eps` applied to every kept target, `y -> y (1 - eps) + eps / 2`
+  /// (0, none, for a loss without the option).
+  var labelSmoothing: Double { get }
 
   /// Throws for an invalid hyper-parameter; checked before the data.
   func validateParameters() throws(LossError)
@@ -21,7 +24,9 @@ extension BinaryLossFamily {
 
   func validateParameters() throws(LossError) {}
 
-  /// Validates the parameters, then the batch.
+  var labelSmoothing: Double { 0 }
+
+  /// Validates the parameters (the label smoothing last), then the batch.
   func batch(
     _ logits: UnsafeBufferPointer<Double>, _ targets: UnsafeBufferPointer<Double>,
     _ weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
@@ -30,7 +35,7 @@ extension BinaryLossFamily {
     try validateParameters()
     return try BinaryBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
-      reduction: reduction, ignoredTarget: ignoredTarget)
+      reduction: reduction, ignoredTarget: ignoredTarget, labelSmoothing: labelSmoothing)
   }
 }
 
