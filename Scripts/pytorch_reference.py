@@ -6,7 +6,7 @@ itself, and scikit-learn's balanced class weights.
 
     python3 Scripts/pytorch_reference.py
 
-Installs torch (and scikit-learn) with pip if they are missing. Every number comes from
+Installs torch (and scikit-learn, MONAI) with pip if they are missing. Every number comes from
 `torch.nn.functional.cross_entropy` in float64 with autograd (gradients),
 `torch.func.hessian` (Hessian diagonals) and `torch.func.jvp` over the
 gradient (Hessian-vector products): never from the library.
@@ -207,6 +207,35 @@ def focal_tversky_cases():
     return out
 
 
+def generalized_dice_cases():
+    """GeneralizedDiceLoss against MONAI's GeneralizedDiceLoss(softmax=True,
+    to_onehot_y=True, batch=True, smooth_nr=smooth_dr=eps), the rows as its
+    spatial positions (input (1, K, N)), gradient by autograd."""
+    ensure("monai", "monai")
+    from monai.losses import GeneralizedDiceLoss as MonaiGDL
+    rng = random.Random(144)
+    out = []
+    for k in (3, 5):
+        for w_type in ("square", "simple", "uniform"):
+            for eps in (1e-5, 0.0, 0.5):
+                n = 8
+                labels = [rng.randrange(k - 1) for _ in range(n)]  # class k-1 absent
+                if k > 3:
+                    labels[0] = 3  # a rare class
+                z = [rng.uniform(-4, 4) for _ in range(n * k)]
+                zt = torch.tensor(z, requires_grad=True)
+                x = zt.reshape(n, k).t().reshape(1, k, n)
+                y = torch.tensor(labels).reshape(1, 1, n)
+                fn = MonaiGDL(include_background=True, to_onehot_y=True, softmax=True,
+                              w_type=w_type, batch=True, smooth_nr=eps, smooth_dr=eps)
+                value = fn(x, y)
+                (g,) = torch.autograd.grad(value, zt)
+                out.append({"classCount": k, "weighting": w_type, "smoothing": eps,
+                            "logits": z, "labels": labels, "value": value.item(),
+                            "gradient": g.tolist()})
+    return out
+
+
 def deferred_reweighting_cases():
     """The per-class weights of LDAM-DRW's train.py (Cao et al. 2019):
     idx = epoch // E; betas = [0, beta]; effective_num = 1 - beta^n;
@@ -338,6 +367,17 @@ def main():
     for c in focal_tversky_cases():
         fields = [c[k] for k in ("gamma", "alpha", "beta", "smoothing", "logits", "targets", "weights",
                                  "value", "gradient")]
+        lines.append("  (" + ", ".join(swift(f) for f in fields) + "),")
+    lines.append("]")
+    lines += [
+        "",
+        "/// GeneralizedDiceLoss against MONAI's GeneralizedDiceLoss (batch=True, float64, autograd).",
+        "let monaiGeneralizedDiceCases: [(classCount: Int, weighting: String, smoothing: Double,",
+        "  logits: [Double], labels: [Int], value: Double, gradient: [Double])] = [",
+    ]
+    for c in generalized_dice_cases():
+        fields = [c[k] for k in ("classCount", "weighting", "smoothing", "logits", "labels", "value",
+                                 "gradient")]
         lines.append("  (" + ", ".join(swift(f) for f in fields) + "),")
     lines.append("]")
     lines += [

@@ -814,6 +814,13 @@ func fuzzSoftmaxFamily(
     if let f = try? loss.classF1Scores(logits: logits, targets: targets, weights: weights) {
       require(f.count == k && f.allSatisfy { $0 >= 0 && $0 <= 1 }, "F_k = \(f)")
     }
+    // The generalised Dice loss on the same batch: |∂L/∂z| <= 6 (f ω_k p_ik <= D).
+    guard var dice = try? GeneralizedDiceLoss(classCount: k) else { return }
+    dice.ignoreIndex = ignore
+    let kinds: [GeneralizedDiceLoss.Weighting] = [.square, .simple, .uniform]
+    dice.weighting = kinds[Int(r.byte()) % 3]
+    dice.smoothing = r.byte() % 2 == 0 ? 1e-5 : r.double()
+    exercise(dice, logits: logits, targets: targets, weights: weights, scale: 8, valueBound: 1)
   case .macroF1Weighted:
     let f1: [Double]? = r.byte() % 2 == 0 ? nil : (0..<r.count(near: k)).map { _ in r.double() }
     guard var loss = try? MacroF1WeightedCrossEntropy(classCount: k, classF1: f1) else { return }

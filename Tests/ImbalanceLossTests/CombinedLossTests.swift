@@ -10,7 +10,7 @@ private let weights: [Double] = [1, 2, 0.5, 1, 0, 3, 1]
 @Test func combinedIsTheWeightedSumOfItsMembers() throws {
   let dice = SoftDiceLoss()
   let bce = BinaryCrossEntropy(positiveWeight: 4)
-  let loss = 0.5 * dice + bce
+  let loss = CombinedLoss<Double>([(0.5, dice), (1, bce)])
   #expect(loss.terms.count == 2 && loss.terms.map(\.weight) == [0.5, 1])
   for w in [nil, weights] {
     let (value, gradient) = try loss.valueAndGradient(logits: logits, targets: targets, weights: w)
@@ -20,9 +20,13 @@ private let weights: [Double] = [1, 2, 0.5, 1, 0, 3, 1]
     #expect(gradient == zip(a.gradient, b.gradient).map { 0.5 * $0 + $1 })
     #expect(try loss.value(logits: logits, targets: targets, weights: w) == value)
   }
-  // Flattening: (a + b) + c has three members, and scaling scales them all.
-  let three = 2 * (dice + bce) + SmoothF1Loss()
-  #expect(three.terms.map(\.weight) == [2, 2, 1])
+  // `adding` appends a member.
+  let three = loss.adding(SmoothF1Loss(), weight: 2)
+  #expect(three.terms.map(\.weight) == [0.5, 1, 2])
+  let a = try three.value(logits: logits, targets: targets)
+  let b = try loss.value(logits: logits, targets: targets)
+  let c = try SmoothF1Loss().value(logits: logits, targets: targets)
+  #expect(a == b + 2 * c)
 }
 
 @Test func combinedSoftmaxLossesMatchSeparateCalls() throws {
@@ -31,7 +35,7 @@ private let weights: [Double] = [1, 2, 0.5, 1, 0, 3, 1]
   var ce = try SoftmaxCrossEntropy(classCount: 3)
   ce.labelSmoothing = 0.1
   let focal = try SoftmaxFocalLoss(classCount: 3, gamma: 2)
-  let loss = 0.25 * ce + 0.75 * focal
+  let loss = CombinedLoss<Int>([(0.25, ce), (0.75, focal)])
   let (value, gradient) = try loss.valueAndGradient(logits: z, targets: y)
   let a = try ce.valueAndGradient(logits: z, targets: y)
   let b = try focal.valueAndGradient(logits: z, targets: y)
@@ -41,7 +45,7 @@ private let weights: [Double] = [1, 2, 0.5, 1, 0, 3, 1]
 }
 
 @Test func combinedGradientMatchesFiniteDifferences() throws {
-  let loss = 0.3 * TverskyLoss() + BinaryFocalLoss(gamma: 2, alpha: 0.25)
+  let loss = CombinedLoss<Double>([(0.3, TverskyLoss()), (1, BinaryFocalLoss(gamma: 2, alpha: 0.25))])
   let (_, gradient) = try loss.valueAndGradient(logits: logits, targets: targets)
   for k in logits.indices {
     var up = logits
@@ -66,19 +70,21 @@ private let weights: [Double] = [1, 2, 0.5, 1, 0, 3, 1]
     #expect(g == sentinel)
   }
   expectUntouched(
-    -1 * BinaryCrossEntropy(),
+    CombinedLoss([(-1, BinaryCrossEntropy())]),
     .invalidParameter(name: "weights[0]", value: -1, requirement: "finite and >= 0"))
   expectUntouched(
-    BinaryCrossEntropy() + .nan * SoftDiceLoss(),
+    CombinedLoss([(1, BinaryCrossEntropy())]).adding(SoftDiceLoss(), weight: .nan),
     .invalidParameter(name: "weights[1]", value: .nan, requirement: "finite and >= 0"))
   expectUntouched(
     CombinedLoss([]),
     .invalidParameter(name: "terms.count", value: 0, requirement: "at least one member"))
   // A member's own error, raised after another member ran: still untouched.
   expectUntouched(
-    BinaryCrossEntropy() + SoftDiceLoss(smoothing: -1),
+    CombinedLoss([(1, BinaryCrossEntropy()), (1, SoftDiceLoss(smoothing: -1))]),
     .invalidParameter(name: "smoothing", value: -1, requirement: "finite and >= 0"))
-  let mismatched = try SoftmaxCrossEntropy(classCount: 3) + SoftmaxCrossEntropy(classCount: 4)
+  let mismatched = CombinedLoss<Int>([
+    (1, try SoftmaxCrossEntropy(classCount: 3)), (1, try SoftmaxCrossEntropy(classCount: 4)),
+  ])
   #expect(
     throws: LossError.invalidParameter(
       name: "logitsPerSample", value: 4, requirement: "the same for every member (3)")
@@ -89,7 +95,7 @@ private let weights: [Double] = [1, 2, 0.5, 1, 0, 3, 1]
 
 @Test func zeroWeightMemberIsSwitchedOffEvenWhereItOverflows() throws {
   // BCE with a huge class weight overflows at a saturated logit; weight 0 keeps it out.
-  let loss = BinaryCrossEntropy() + 0 * BinaryCrossEntropy(positiveWeight: 1e308)
+  let loss = CombinedLoss<Double>([(1, BinaryCrossEntropy()), (0, BinaryCrossEntropy(positiveWeight: 1e308))])
   let (value, gradient) = try loss.valueAndGradient(logits: [-1e300], targets: [1])
   #expect(value == 1e300)
   #expect(gradient.allSatisfy { $0.isFinite })

@@ -10,10 +10,13 @@
 /// same members, whatever the thread count.
 ///
 /// ```swift
-/// let loss = 0.5 * SoftDiceLoss() + BinaryCrossEntropy(positiveWeight: 4)
+/// let loss = CombinedLoss<Double>([(0.5, SoftDiceLoss()), (1, BinaryCrossEntropy(positiveWeight: 4))])
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [1.2, -0.3, -2.0], targets: [1, 0, 0])
 /// ```
+///
+/// (There is deliberately no `+` on losses: a generic operator would slow
+/// the type-checking of every `+` in a client's code.)
 ///
 /// A call throws ``LossError/invalidParameter(name:value:requirement:)`` for
 /// a member weight that is negative or not finite (`name` "weights[j]"), or
@@ -102,23 +105,11 @@ public struct CombinedLoss<Target: Sendable>: Loss {
 }
 
 extension CombinedLoss {
-  /// The members of `loss` as terms: its own if it is a ``CombinedLoss``.
-  static func terms<L: Loss>(of loss: L) -> [(weight: Double, loss: any Loss<Target>)]
+  /// This combination with `loss` added as a last member of weight `weight`.
+  ///
+  /// - Complexity: O(members).
+  public func adding<L: Loss>(_ loss: L, weight: Double = 1) -> CombinedLoss
   where L.Target == Target {
-    if let combined = loss as? CombinedLoss<Target> { return combined.terms }
-    return [(1, loss)]
+    CombinedLoss(terms + [(weight, loss)])
   }
-}
-
-/// `λ L`: the loss scaled by `weight`, as a one-member ``CombinedLoss`` (the
-/// weights of a ``CombinedLoss`` are all scaled).
-public func * <L: Loss>(weight: Double, loss: L) -> CombinedLoss<L.Target> {
-  CombinedLoss(CombinedLoss.terms(of: loss).map { (weight * $0.weight, $0.loss) })
-}
-
-/// `L_a + L_b` on the same logits and targets, as a ``CombinedLoss`` whose
-/// members are those of `a` then those of `b`.
-public func + <A: Loss, B: Loss>(a: A, b: B) -> CombinedLoss<A.Target>
-where A.Target == B.Target {
-  CombinedLoss(CombinedLoss.terms(of: a) + CombinedLoss.terms(of: b))
 }

@@ -20,11 +20,16 @@ struct MacroF1Statistics {
   @usableFromInline var totals: [Double]
   /// `D_k = S_k - 2 T_k = Σ_i f_i ([c_i == k](1 - p_ik) + [c_i != k] p_ik) >= 0`.
   @usableFromInline var errors: [Double]
+  /// `r_k = Σ_i f_i [c_i == k]`, the class's share of the weight.
+  @usableFromInline var volumes: [Double]
 
-  @inlinable init(truePositives: [Double], totals: [Double], errors: [Double]) {
+  @inlinable init(
+    truePositives: [Double], totals: [Double], errors: [Double], volumes: [Double]
+  ) {
     self.truePositives = truePositives
     self.totals = totals
     self.errors = errors
+    self.volumes = volumes
   }
 
   /// `F_k = 2 T_k / S_k`, 0 when `S_k = 0`.
@@ -49,6 +54,7 @@ enum SoftmaxF1Kernel {
     var t = [CompensatedSum](repeating: CompensatedSum(), count: k)
     var s = [CompensatedSum](repeating: CompensatedSum(), count: k)
     var d = [CompensatedSum](repeating: CompensatedSum(), count: k)
+    var v = [CompensatedSum](repeating: CompensatedSum(), count: k)
     var scratch = [Double](repeating: 0, count: k)
     scratch.withUnsafeMutableBufferPointer { e in
       let e = e.baseAddress!
@@ -65,11 +71,13 @@ enum SoftmaxF1Kernel {
         let row = FocalRow(r, gamma: 0)
         t[c].add(f * row.p)
         s[c].add(f)
+        v[c].add(f)
         d[c].add(f * row.q)
       }
     }
     return MacroF1Statistics(
-      truePositives: t.map(\.value), totals: s.map(\.value), errors: d.map(\.value))
+      truePositives: t.map(\.value), totals: s.map(\.value), errors: d.map(\.value),
+      volumes: v.map(\.value))
   }
 
   /// Writes the gradient of `1 - mean_k F_k`:
@@ -103,6 +111,23 @@ enum SoftmaxF1Kernel {
       beta[j] = scores[j] / (Double(k) * total)
       gamma[j] = 2 / (Double(k) * total)
     }
+    Self.gradient(batch, rule: rule, up: up, beta: beta, gamma: gamma, into: gradient)
+  }
+
+  /// The row pass of a loss whose derivative in the probabilities is
+  ///
+  ///     u_ik = ∂L/∂p_ik = f_i up_k (beta_k - gamma_k [c_i == k])
+  ///
+  /// (macro smooth F1, generalised Dice), through the softmax:
+  /// `∂L/∂z_ij = p_ij (u_ij - Σ_k p_ik u_ik)`. `up_k` is a power of two that
+  /// keeps `beta_k`, `gamma_k` finite; every product is formed as
+  /// `((p f) up) beta`, bounded where `f beta` alone is not.
+  @inlinable
+  static func gradient(
+    _ batch: SoftmaxBatch, rule: SoftmaxRule, up: [Double], beta: [Double], gamma: [Double],
+    into gradient: UnsafeMutablePointer<Double>
+  ) {
+    let k = batch.classCount
     for i in 0..<batch.rows {
       let g = gradient + i * k
       if batch.isIgnored(i) {
