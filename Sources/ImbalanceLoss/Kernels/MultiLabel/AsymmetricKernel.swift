@@ -24,6 +24,8 @@ extension BinaryKernels {
   ///     ∂h/∂z  = p u^γ (γ q A + q / r)                       (u > 0; else 0)
   ///     ∂²h/∂z² = (p q / r)² u^γ + p (p u^γ / u) q (γ(γ-1) q A + 2γ q / r)
   ///               + (q - p) ∂h/∂z
+  ///             = p u^γ (q / r) (q - p m / r) + p (p u^γ / u) q (γ(γ-1) q A + 2γ q / r)
+  ///               + (q - p) p u^γ γ q A        (as computed: no cancellation as q -> 0)
   ///
   /// (`h'(u) = u^γ (γ A + 1 / r)`, `h''(u) = u^(γ-1) (γ(γ-1) A + 2γ / r) + u^γ / r²`,
   /// `du/dz = p q`, `d(pq)/dz = p q (q - p)`), weighted by `f` as ``focalTerm(_:_:_:_:_:weight:)``.
@@ -69,12 +71,15 @@ extension BinaryKernels {
     let qA = s.q * (minusLogR / u)
     let lossNeg = (uGamma * minusLogR).replacing(with: 0, where: inactive)
     let slopeNeg = (s.p * (uGamma * (gamma * qA + qOverR))).replacing(with: 0, where: inactive)
-    let pqOverR = s.p * qOverR
+    // (p q / r)² u^γ + (q - p) p u^γ q / r = p u^γ (q / r) (q - p m / r):
+    // summed separately they cancel as q -> 0 with m = 0 (both near ±p^(γ+2)).
+    let mOverR = m == 0 ? Vector() : m / r
     let pOverU = s.p / u
+    let pUGamma = s.p * uGamma
     let curvatureNeg = (
-      (pqOverR * pqOverR) * uGamma
+      (pUGamma * qOverR) * (s.q - s.p * mOverR)
         + (s.p * (pOverU * uGamma)) * (s.q * ((gamma * (gamma - 1)) * qA + (2 * gamma) * qOverR))
-        + oneMinusTwoP(z, s) * slopeNeg
+        + oneMinusTwoP(z, s) * (pUGamma * (gamma * qA))
     ).replacing(with: 0, where: inactive)
     let yNeg = 1 - y
     return (
