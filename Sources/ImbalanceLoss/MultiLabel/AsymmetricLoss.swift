@@ -44,12 +44,13 @@
 ///
 /// timm's `AsymmetricLossMultiLabel` is the same computation as the authors'.
 ///
-/// `γ+ = γ- = γ` with `m = 0` is ``BinaryFocalLoss(gamma:alpha:)`` with
+/// `γ+ = γ- = γ` with `m = 0` is ``BinaryFocalLoss`` with
 /// `gamma: γ` (the same kernel, bit for bit), and `γ+ = γ- = 0, m = 0` is
 /// binary cross-entropy (``MultiLabelBinaryCrossEntropy`` with unit class
-/// weights). At `p = m` the negative term has a kink (for `γ- <= 1` a jump
-/// of the slope); the Hessian there is the one-sided value above the
-/// margin, and for `γ- < 1` it grows without bound as `p` falls to `m`.
+/// weights). At `p = m` the negative term has a kink: its slope jumps there
+/// for `γ- = 0` (and its curvature for `γ- = 1`), and for `0 < γ- < 1` the
+/// curvature grows without bound as `p` falls to `m`. Below the margin the
+/// term, slope and curvature are 0; above it they are the formulas below.
 ///
 /// Hessian diagonal (``SecondOrderLoss``), with `u = p_m`, `r = 1 - u`,
 /// `A = -log(r) / u`, `q = 1 - p`:

@@ -52,12 +52,15 @@ extension BinaryKernels {
   /// `x^γ` for `x` in [0, 1] given `-log x`: by multiplication for a small
   /// integer γ (2, the default, is one product of accurate factors);
   /// otherwise as `exp(-γ (-log x))`, which magnifies the rounding of
-  /// `-log x` by γ times its size (13 ulps at γ = 2, z = -10). The focusing
+  /// `-log x` by γ times its size (13 ulps at γ = 2, z = -10); `-log x` is
+  /// only evaluated then. The focusing
   /// factors of ``focalTerm(_:_:_:_:_:weight:)`` and of the asymmetric loss.
   @inlinable @inline(__always)
-  static func focusingPower(_ x: Vector, minusLog: Vector, _ gamma: Double) -> Vector {
+  static func focusingPower(
+    _ x: Vector, minusLog: @autoclosure () -> Vector, _ gamma: Double
+  ) -> Vector {
     if let n = Elementary.smallInteger(gamma) { return Elementary.power(x, n) }
-    return Elementary.exp(-gamma * minusLog)
+    return Elementary.exp(-gamma * minusLog())
   }
 
   /// The focal term of a positive, `(1-p)^γ (-log p)`, and its first two

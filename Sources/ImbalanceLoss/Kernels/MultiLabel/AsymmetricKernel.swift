@@ -49,25 +49,20 @@ extension BinaryKernels {
     let r = s.q + m
     let small = u .<= 1.0 / 3
     let minusLogR: Vector
-    let logU: Vector
     let qOverR: Vector
     if m == 0 {
       // r = q, u = p: the focal negative term's quantities (q = 0 at z >= 745).
       minusLogR = sp.positive
-      logU = -sp.negative
       qOverR = Vector(repeating: 1)
     } else {
       minusLogR = (-Elementary.log(r)).replacing(
         with: -Elementary.log1pNearZero(-u), where: small)
-      logU = Elementary.log(u)
       qOverR = s.q / r
     }
-    let uGamma: Vector
-    if let n = Elementary.smallInteger(gamma) {
-      uGamma = Elementary.power(u, n)
-    } else {
-      uGamma = Elementary.exp(gamma * logU)
-    }
+    // u^γ as the focal factors: by multiplication for a small integer γ
+    // (4, the default), else exp(γ log u) with log u = -softplus(-z) for m = 0.
+    let uGamma = focusingPower(
+      u, minusLog: m == 0 ? sp.negative : -Elementary.log(u), gamma)
     let qA = s.q * (minusLogR / u)
     let lossNeg = (uGamma * minusLogR).replacing(with: 0, where: inactive)
     let slopeNeg = (s.p * (uGamma * (gamma * qA + qOverR))).replacing(with: 0, where: inactive)
