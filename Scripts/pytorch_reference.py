@@ -15,7 +15,9 @@ What is compared (PyTorch has no per-sample weights, so none are used here):
 - SoftmaxCrossEntropy: cross_entropy(z, y, weight=, label_smoothing=,
   ignore_index=, reduction=);
 - LogitAdjustedCrossEntropy: the same on z + tau log(priors);
-- MarginSoftmaxCrossEntropy: the same on s (z - m_y onehot(y)) + tau log(priors).
+- MarginSoftmaxCrossEntropy: the same on s (z - m_y onehot(y)) + tau log(priors);
+- LogitAdjustedCrossEntropy.balancedSoftmax(classCounts:): the same on z + log(counts).
+It also writes LDAM-DRW's per-epoch class weights (numpy, the authors' formula).
 Per-row values (`reduction="none"`) are compared where the library's
 per-sample value means the same thing: without class weights, or with class
 weights and label smoothing together (then the row carries the class weights,
@@ -141,6 +143,14 @@ def cases():
                 out.append(make_case(
                     rng, f"margin K{k} eps{eps} {reduction}", "margin", k, 6, eps, cw, 1, reduction,
                     priors=priors, tau=0.5, margins=margins, scale=8.0))
+    # Balanced softmax (Ren et al. 2020): cross_entropy(z + log n_k); "priors"
+    # holds the raw class counts n_k here.
+    for k in (3, 10):
+        counts = [float(rng.choice([3, 40, 500, 6000])) for _ in range(k)]
+        for reduction in ("mean", "sum"):
+            out.append(make_case(
+                rng, f"balanced K{k} {reduction}", "balanced", k, 6, 0.0, None, None, reduction,
+                priors=counts, tau=1.0))
     return [evaluate(c, rng) for c in out]
 
 
@@ -168,6 +178,53 @@ def multi_label_cases():
                 "labelCount": labels, "logits": z, "targets": y, "positiveWeights": pw,
                 "weights": w, "reduction": reduction, "value": value.item(),
                 "gradient": g.tolist()})
+    return out
+
+
+def focal_tversky_cases():
+    """TverskyLoss(exponent:) against the focal Tversky loss written in torch
+    (Abraham & Khan 2019; segmentation_models_pytorch's TverskyLoss(gamma=)):
+    (1 - (TP + e) / (TP + a FP + b FN + e))^gamma, gradient by autograd."""
+    rng = random.Random(143)
+    out = []
+    for gamma in (0.75, 1.0, 4.0 / 3.0, 2.0):
+        for alpha, beta, e in ((0.3, 0.7, 1.0), (0.5, 0.5, 0.0), (0.7, 0.3, 0.25)):
+            n = 9
+            z = [rng.uniform(-5, 5) for _ in range(n)]
+            y = [rng.choice([0.0, 1.0, rng.random()]) for _ in range(n)]
+            w = [rng.uniform(0.1, 2) for _ in range(n)]
+            zt = torch.tensor(z, requires_grad=True)
+            p = torch.sigmoid(zt)
+            yt, wt = torch.tensor(y), torch.tensor(w)
+            tp = (wt * yt * p).sum()
+            fp = (wt * (1 - yt) * p).sum()
+            fn = (wt * yt * (1 - p)).sum()
+            loss = (1 - (tp + e) / (tp + alpha * fp + beta * fn + e)) ** gamma
+            (g,) = torch.autograd.grad(loss, zt)
+            out.append({"gamma": gamma, "alpha": alpha, "beta": beta, "smoothing": e,
+                        "logits": z, "targets": y, "weights": w, "value": loss.item(),
+                        "gradient": g.tolist()})
+    return out
+
+
+def deferred_reweighting_cases():
+    """The per-class weights of LDAM-DRW's train.py (Cao et al. 2019):
+    idx = epoch // E; betas = [0, beta]; effective_num = 1 - beta^n;
+    w = (1 - beta) / effective_num; w = w / sum(w) * K."""
+    import numpy as np
+    out = []
+    for counts, deferral, beta in (([5000, 500, 50], 160, 0.9999), ([1200, 300, 75, 20, 5], 3, 0.999),
+                                   ([10, 10], 0, 0.99)):
+        for epoch in (0, deferral - 1, deferral, deferral + 7):
+            if epoch < 0:
+                continue
+            idx = epoch // deferral if deferral > 0 else 1
+            b = [0, beta][min(idx, 1)]
+            effective_num = 1.0 - np.power(b, counts)
+            w = (1.0 - b) / np.array(effective_num)
+            w = w / np.sum(w) * len(counts)
+            out.append({"counts": counts, "deferral": deferral, "beta": beta, "epoch": epoch,
+                        "weights": [float(x) for x in w]})
     return out
 
 
@@ -271,6 +328,25 @@ def main():
     ]
     for c in balanced_cases():
         lines.append(f"  ({swift(c['counts'])}, {swift(c['weights'])}),")
+    lines.append("]")
+    lines += [
+        "",
+        "/// TverskyLoss(exponent:) against the focal Tversky loss in torch (float64, autograd).",
+        "let pyTorchFocalTverskyCases: [(exponent: Double, alpha: Double, beta: Double, smoothing: Double,",
+        "  logits: [Double], targets: [Double], weights: [Double], value: Double, gradient: [Double])] = [",
+    ]
+    for c in focal_tversky_cases():
+        fields = [c[k] for k in ("gamma", "alpha", "beta", "smoothing", "logits", "targets", "weights",
+                                 "value", "gradient")]
+        lines.append("  (" + ", ".join(swift(f) for f in fields) + "),")
+    lines.append("]")
+    lines += [
+        "",
+        "/// LDAM-DRW's class weights per epoch (numpy, the authors' formula).",
+        "let deferredReweightingCases: [(counts: [Int], deferralEpoch: Int, beta: Double, epoch: Int, weights: [Double])] = [",
+    ]
+    for c in deferred_reweighting_cases():
+        lines.append(f"  ({swift(c['counts'])}, {c['deferral']}, {swift(c['beta'])}, {c['epoch']}, {swift(c['weights'])}),")
     lines.append("]")
     OUT.write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT}")

@@ -478,9 +478,16 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
       loss.reduction = reduction
       loss.parallelism = parallelism
       loss.ignoredTarget = ignored
+      // Drawn last, so that older corpus entries keep their meaning.
+      if r.byte() % 2 == 1 { loss.softTargetFocusing = .blendedProbability }
+      let smoothingDraw = r.byte()
+      loss.labelSmoothing =
+        smoothingDraw % 3 == 0 ? 0 : smoothingDraw % 3 == 1 ? r.double() : 0.1
       // |∂l/∂z| <= a (1 + γ p |log p|) <= a (1 + γ); |∂²l/∂z²| <= a (γ + 1)².
+      // The blended form: |∂l/∂z| <= a (1 + (3/e) γ), |∂²l/∂z²| <= 3 a (γ + 1)²
+      // (ce r <= 3/e, r <= 2): twice and thrice the bounds cover both.
       let a = max(1, loss.positiveWeight.magnitude, loss.negativeWeight.magnitude)
-      let g = max(1, gamma.magnitude + 1)
+      let g = 3 * max(1, gamma.magnitude + 1)
       exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor * a * g)
       exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
       exerciseSecondOrder(
@@ -497,8 +504,15 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
       var loss = TverskyLoss(alpha: r.double(), beta: r.double(), smoothing: r.double())
       loss.parallelism = parallelism
       loss.ignoredTarget = ignored
+      // Focal Tversky: (1 - I)^γ, the gradient times γ (1 - I)^(γ-1), unbounded for γ < 1.
+      let exponents: [Double] = [1, 0.75, 2, 4.0 / 3]
+      let b = r.byte()
+      loss.exponent = b % 2 == 0 ? exponents[Int(b / 2) % exponents.count] : r.double()
+      let gamma = loss.exponent
       // w_i p(1-p) y <= min(TP, FN), w_i p(1-p)(1-y) <= FP: |∂L/∂z_i| <= 3 for any α, β.
-      exercise(loss, logits: logits, targets: targets, weights: weights, scale: 4, valueBound: 1)
+      exercise(
+        loss, logits: logits, targets: targets, weights: weights,
+        scale: gamma >= 1 ? 4 * gamma : .infinity, valueBound: 1)
     case .softOverlapSemimetric:
       // Smooth F1, soft Dice or Tversky with the semimetric overlap. Its
       // gradient is not bounded by 3: |∂L/∂z_i| <= 2 + 2α + β (w p min(p, y)

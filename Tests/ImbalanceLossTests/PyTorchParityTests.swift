@@ -50,6 +50,9 @@ import Testing
     switch c.loss {
     case "ce": try Self.check(SoftmaxCrossEntropy(classCount: c.classCount), c)
     case "la": try Self.check(LogitAdjustedCrossEntropy(priors: c.priors!, tau: c.tau), c)
+    case "balanced":
+      try Self.check(
+        LogitAdjustedCrossEntropy.balancedSoftmax(classCounts: c.priors!.map { Int($0) }), c)
     default:
       try Self.check(
         MarginSoftmaxCrossEntropy(
@@ -78,5 +81,64 @@ func multiLabelBinaryCrossEntropyMatchesPyTorch(index: Int) throws {
     let weights = try ClassWeights.balanced(classCounts: counts)
     for (a, e) in zip(weights, expected) { expectClose(a, e, relative: 2e-16, "\(counts)") }
     #expect(weights.count == expected.count)
+  }
+}
+
+/// `DeferredReweighting` against the class weights of LDAM-DRW's training
+/// script (Cao et al. 2019), epoch by epoch.
+@Test func deferredReweightingMatchesTheAuthorsSchedule() throws {
+  for c in deferredReweightingCases {
+    let schedule = try DeferredReweighting(
+      classCounts: c.counts, deferralEpoch: c.deferralEpoch, beta: c.beta)
+    let weights = schedule.classWeights(epoch: c.epoch)
+    #expect(weights.count == c.weights.count)
+    // numpy's 1 - beta^n loses digits where beta^n is near 1 (ours uses expm1).
+    for (a, e) in zip(weights, c.weights) {
+      expectClose(a, e, relative: 1e-12, "\(c.counts) epoch \(c.epoch)")
+    }
+  }
+  #expect(throws: LossError.invalidParameter(name: "deferralEpoch", value: -1, requirement: ">= 0")) {
+    try DeferredReweighting(classCounts: [3, 1], deferralEpoch: -1)
+  }
+  #expect(throws: LossError.invalidClassCount(index: 1, count: 0)) {
+    try DeferredReweighting(classCounts: [3, 0], deferralEpoch: 2)
+  }
+}
+
+/// The focal Tversky loss (`TverskyLoss.exponent`) against torch autograd;
+/// exponent 1 is the Tversky loss bit for bit.
+@Test func focalTverskyMatchesTorch() throws {
+  for c in pyTorchFocalTverskyCases {
+    var loss = TverskyLoss(alpha: c.alpha, beta: c.beta, smoothing: c.smoothing)
+    loss.exponent = c.exponent
+    let (value, gradient) = try loss.valueAndGradient(
+      logits: c.logits, targets: c.targets, weights: c.weights)
+    expectClose(value, c.value, relative: 1e-14, "exponent \(c.exponent)")
+    expectClose(gradient, c.gradient, relative: 1e-13, "exponent \(c.exponent)")
+  }
+  let plain = TverskyLoss()
+  var one = plain
+  one.exponent = 1
+  let z = [0.3, -2, 5, 1e300]
+  let y = [1.0, 0, 1, 0.25]
+  let a = try plain.valueAndGradient(logits: z, targets: y)
+  let b = try one.valueAndGradient(logits: z, targets: y)
+  #expect(a.value == b.value && a.gradient == b.gradient)
+}
+
+@Test func focalTverskyEdgesAndBadExponents() throws {
+  // A perfect batch (saturated logits, ε = 0): L = 0, gradient 0, for γ < 1 too.
+  var loss = TverskyLoss(alpha: 0.5, beta: 0.5, smoothing: 0)
+  loss.exponent = 0.75
+  let (value, gradient) = try loss.valueAndGradient(logits: [800, -800], targets: [1, 0])
+  #expect(value == 0 && gradient == [0, 0])
+  for bad in [0, -1, .nan, .infinity] {
+    var l = TverskyLoss()
+    l.exponent = bad
+    var g = [-7.0, -7]
+    #expect(throws: LossError.invalidParameter(name: "exponent", value: bad, requirement: "finite and > 0")) {
+      try l.valueAndGradient(logits: [0.1, 0.2], targets: [1, 0], gradient: &g)
+    }
+    #expect(g == [-7, -7])
   }
 }

@@ -6,6 +6,8 @@
 ///     ∂L/∂z_i = (w_i / W) (a_neg (1 - y_i) p_i - a_pos y_i (1 - p_i))
 ///
 /// With the default `a_pos = a_neg = 1` the gradient is `(w_i / W)(p_i - y_i)`.
+/// With ``labelSmoothing`` `ε`, `y_i` stands for `y_i (1 - ε) + ε / 2`
+/// throughout (Keras' `BinaryCrossentropy(label_smoothing=ε)`).
 /// `a_pos` alone is what other libraries call `pos_weight`; a common choice
 /// for a positive rate π is `positiveWeight: (1 - π) / π`.
 ///
@@ -35,6 +37,14 @@ public struct BinaryCrossEntropy: SecondOrderBinaryLoss {
   /// leaves `Σ w`, and their gradient entries are 0. `nil` (the default) skips
   /// none. A batch with every sample skipped has value 0 and gradient 0.
   public var ignoredTarget: Double? = nil
+  /// Label smoothing `ε` in [0, 1]: every kept target `y` becomes
+  /// `y (1 - ε) + ε / 2` (Keras' `label_smoothing`; optax's `smooth_labels`
+  /// with two classes) in the value, gradient and Hessian. ``ignoredTarget``
+  /// is matched against the target before smoothing. 0 (the default) leaves
+  /// the targets, and every bit of the results, as they are. A value outside
+  /// [0, 1] or NaN is reported by every call as
+  /// ``LossError/invalidParameter(name:value:requirement:)``.
+  public var labelSmoothing: Double = 0
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
 

@@ -10,11 +10,18 @@
 ///
 /// For a hard target this is `-a_t (1 - p_t)^γ log p_t`, and the slope is
 /// `a_t s (1 - p_t)^γ (γ p_t log p_t - (1 - p_t))` with `s = +1` for a
-/// positive and `-1` for a negative. A soft target `y` mixes the two focal
-/// terms linearly, `y · focal(positive) + (1 - y) · focal(negative)`, so the
-/// loss is linear in `y` as cross-entropy is (other soft-target focal
-/// variants, e.g. torchvision's, apply `(1 - p_t)^γ` with a blended `p_t`;
-/// they agree on hard targets only).
+/// positive and `-1` for a negative. By default (``SoftTargetFocusing/linear``)
+/// a soft target `y` mixes the two focal terms linearly,
+/// `y · focal(positive) + (1 - y) · focal(negative)`, so the loss is linear
+/// in `y` as cross-entropy is. ``softTargetFocusing`` set to
+/// ``SoftTargetFocusing/blendedProbability`` gives instead the form of
+/// torchvision's, optax's and Keras' sigmoid focal losses, which apply
+/// `(1 - p_t)^γ` with a blended `p_t = p y + (1 - p)(1 - y)` to the soft
+/// cross-entropy; the two agree bit for bit on hard targets.
+///
+/// ``labelSmoothing`` `ε` replaces every kept target by `y (1 - ε) + ε / 2`
+/// (Keras' `label_smoothing`) before either form, in the value, the gradient
+/// and the Hessian.
 ///
 /// `γ = 0` is ``BinaryCrossEntropy`` with the same class weights, bit for bit
 /// (it runs the same kernel). Everything is computed in log space,
@@ -48,7 +55,38 @@
 ///     logits: [2.0, -1.0, 0.5], targets: [1, 0, 1])
 /// ```
 public struct BinaryFocalLoss: SecondOrderBinaryLoss {
+  /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
+
+  /// How the focusing factor `(1 - p_t)^γ` treats a soft target `y`; both
+  /// forms are the same on hard targets (`y` 0 or 1), bit for bit.
+  ///
+  /// With `p = sigmoid(z)`, `a_pos`, `a_neg` the class weights and
+  /// `ce(y) = -y log p - (1 - y) log(1 - p)`:
+  ///
+  ///     linear:              l = a_pos y (1 - p)^γ (-log p) + a_neg (1 - y) p^γ (-log(1 - p))
+  ///     blendedProbability:  l = a_t ce(y) (1 - p_t)^γ,
+  ///                          p_t = p y + (1 - p)(1 - y),  a_t = a_pos y + a_neg (1 - y)
+  public enum SoftTargetFocusing: Sendable, Hashable {
+    /// The loss of a soft target is the `y`-weighted mixture of the losses
+    /// of the two hard targets, so it is linear in `y` (the expected focal
+    /// loss under a label drawn with probability `y`), as cross-entropy is.
+    /// The default, and this library's behaviour before the option existed.
+    case linear
+    /// torchvision's `sigmoid_focal_loss` (and optax's `sigmoid_focal_loss`,
+    /// Keras' `BinaryFocalCrossentropy`): the soft cross-entropy times
+    /// `(1 - p_t)^γ` with the blended probability `p_t = p y + (1 - p)(1 - y)`,
+    /// times `a_t` (`α y + (1 - α)(1 - y)` with `alpha`; 1 without weights,
+    /// as torchvision's `alpha=-1` and optax's `alpha=None`). Not linear in
+    /// `y`: its minimiser for a soft target is not `p = y` when `γ > 0`.
+    ///
+    ///     ∂l/∂z   = a_t m^γ (ce' + γ ce (1 - 2y) r)
+    ///     ∂²l/∂z² = a_t m^γ (p (1 - p) + 2γ ce' (1 - 2y) r
+    ///                        + γ ce ((γ - 1)(1 - 2y)² r² + (1 - 2y)(1 - 2p) r))
+    ///
+    /// with `m = 1 - p_t = y (1 - p) + (1 - y) p`, `ce' = p - y`, `r = p (1 - p) / m`.
+    case blendedProbability
+  }
 
   /// The focusing parameter `γ` in [0, 1000].
   public let gamma: Double
@@ -73,6 +111,18 @@ public struct BinaryFocalLoss: SecondOrderBinaryLoss {
   /// and XGBoost custom objectives need (they divide by it; 1e-6 is a common
   /// choice). The value and gradient are unaffected.
   public var hessianFloor: Double? = nil
+  /// How the focusing factor treats soft targets: ``SoftTargetFocusing/linear``
+  /// (the default) or torchvision's ``SoftTargetFocusing/blendedProbability``.
+  /// Hard targets give the same bits either way.
+  public var softTargetFocusing: SoftTargetFocusing = .linear
+  /// Label smoothing `ε` in [0, 1]: every kept target `y` becomes
+  /// `y (1 - ε) + ε / 2` (Keras' `label_smoothing`; optax's `smooth_labels`
+  /// with two classes) in the value, gradient and Hessian. ``ignoredTarget``
+  /// is matched against the target before smoothing. 0 (the default) leaves
+  /// the targets, and every bit of the results, as they are. A value outside
+  /// [0, 1] or NaN is reported by every call as
+  /// ``LossError/invalidParameter(name:value:requirement:)``.
+  public var labelSmoothing: Double = 0
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
 
@@ -102,14 +152,22 @@ public struct BinaryFocalLoss: SecondOrderBinaryLoss {
     self.negativeWeight = negativeWeight
   }
 
+  /// Whether soft targets take the blended form: not when it equals the
+  /// linear one for every `y` (`γ = 0` with equal class weights).
+  var isBlended: Bool {
+    softTargetFocusing == .blendedProbability
+      && !(gamma == 0 && positiveWeight == negativeWeight)
+  }
+
   func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double {
-    if gamma == 0 {
+    if gamma == 0 && !isBlended {
       return BinaryKernels.weightedCrossEntropy(
         batch, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
         gradient: gradient, parallelism: parallelism)
     }
     return BinaryKernels.focal(
       batch, gamma: gamma, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
+      blended: isBlended, crossEntropyOnHardTargets: gamma == 0,
       hessianFloor: nil, gradient: gradient, hessian: nil, parallelism: parallelism)
   }
 
@@ -119,12 +177,20 @@ public struct BinaryFocalLoss: SecondOrderBinaryLoss {
   ) -> Double {
     BinaryKernels.focal(
       batch, gamma: gamma, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
-      hessianFloor: hessianFloor, gradient: gradient, hessian: hessian,
+      blended: isBlended, hessianFloor: hessianFloor, gradient: gradient, hessian: hessian,
       parallelism: parallelism)
   }
 
   func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>) {
     let (g, aPos, aNeg) = (gamma, positiveWeight, negativeWeight)
+    if isBlended {
+      BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {
+        BinaryKernels.blendedFocalTerm(
+          $0, $1, g, aPos, aNeg, weight: Vector(repeating: 1), crossEntropyOnHardTargets: false
+        ).loss
+      }
+      return
+    }
     BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {
       BinaryKernels.focalTerm($0, $1, g, aPos, aNeg).loss
     }

@@ -10,6 +10,9 @@
 protocol BinaryLossFamily: Loss where Target == Double {
   /// The target value that marks a sample to skip, or `nil`.
   var ignoredTarget: Double? { get }
+  /// The label smoothing `eps` applied to every kept target, `y -> y (1 - eps) + eps / 2`
+  /// (0, none, for a loss without the option).
+  var labelSmoothing: Double { get }
 
   /// Throws for an invalid hyper-parameter; checked before the data.
   func validateParameters() throws(LossError)
@@ -21,7 +24,9 @@ extension BinaryLossFamily {
 
   func validateParameters() throws(LossError) {}
 
-  /// Validates the parameters, then the batch.
+  var labelSmoothing: Double { 0 }
+
+  /// Validates the parameters (the label smoothing last), then the batch.
   func batch(
     _ logits: UnsafeBufferPointer<Double>, _ targets: UnsafeBufferPointer<Double>,
     _ weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
@@ -30,7 +35,7 @@ extension BinaryLossFamily {
     try validateParameters()
     return try BinaryBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
-      reduction: reduction, ignoredTarget: ignoredTarget)
+      reduction: reduction, ignoredTarget: ignoredTarget, labelSmoothing: labelSmoothing)
   }
 }
 
@@ -113,6 +118,8 @@ protocol SoftConfusionLoss: BinaryLossFamily {
   var tverskyParameters: (alpha: Double, beta: Double, smoothing: Double) { get }
   /// Whether TP is `Σ w p y` or `Σ w min(p, y)`.
   var overlap: OverlapForm { get }
+  /// The focal exponent `γ` of the loss `(1 - I)^γ` (1 unless focal Tversky).
+  var focalExponent: Double { get }
 }
 
 extension SoftConfusionLoss {
@@ -129,8 +136,26 @@ extension SoftConfusionLoss {
   ) throws(LossError) -> Double {
     let batch = try batch(logits, targets, weights, gradient: gradient)
     let (alpha, beta, smoothing) = tverskyParameters
-    return BinaryKernels.tversky(
+    let loss = BinaryKernels.tversky(
       batch, alpha: alpha, beta: beta, smoothing: smoothing, overlap: overlap,
       gradient: gradient?.baseAddress, parallelism: parallelism)
+    let gamma = focalExponent
+    if gamma == 1 { return loss }
+    // (1 - I)^γ and the chain rule's γ (1 - I)^(γ-1); both 0 at L = 0.
+    guard loss > 0 else {
+      gradient?.update(repeating: 0)
+      return 0
+    }
+    let logLoss = Elementary.log(loss)
+    let factor = gamma * Elementary.exp((gamma - 1) * logLoss)
+    if let gradient {
+      for i in gradient.indices where gradient[i] != 0 { gradient[i] *= factor }
+    }
+    return Elementary.exp(gamma * logLoss)
   }
+}
+
+extension SoftConfusionLoss {
+  /// 1: the plain Tversky index loss.
+  var focalExponent: Double { 1 }
 }

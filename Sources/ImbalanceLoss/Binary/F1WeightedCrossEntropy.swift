@@ -7,6 +7,10 @@
 ///     L = E[-(1 - F/2) y log p - (F/2)(1 - y) log(1 - p)]
 ///     ∂L/∂z_i = (w_i / W) ((F/2)(1 - y_i) p_i - (1 - F/2) y_i (1 - p_i))
 ///
+/// With ``labelSmoothing`` `ε`, `y_i` stands for `y_i (1 - ε) + ε / 2`
+/// everywhere, the batch F included: the smoothed targets are simply the
+/// targets, one rule for every term.
+///
 /// F is held constant: no gradient flows through it. With `f1: nil` it is the
 /// smooth F1 of the current batch (``SmoothF1Loss/f1(logits:targets:weights:)``);
 /// a small batch with few positives gives a noisy F, so a caller may supply
@@ -39,6 +43,16 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss {
   /// leaves `Σ w`, and their gradient entries are 0. `nil` (the default) skips
   /// none. A batch with every sample skipped has value 0 and gradient 0.
   public var ignoredTarget: Double? = nil
+  /// Label smoothing `ε` in [0, 1]: every kept target `y` becomes
+  /// `y (1 - ε) + ε / 2` (Keras' `label_smoothing`; optax's `smooth_labels`
+  /// with two classes) wherever `y` appears: in the cross-entropy and in the
+  /// soft confusion sums of the batch F (with `f1: nil`), so the loss is the
+  /// unsmoothed loss of the smoothed targets. ``ignoredTarget``
+  /// is matched against the target before smoothing. 0 (the default) leaves
+  /// the targets, and every bit of the results, as they are. A value outside
+  /// [0, 1] or NaN is reported by every call as
+  /// ``LossError/invalidParameter(name:value:requirement:)``.
+  public var labelSmoothing: Double = 0
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
 
@@ -95,7 +109,8 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss {
         logits: UnsafeBufferPointer(start: batch.logits, count: batch.count),
         targets: UnsafeBufferPointer(start: batch.targets, count: batch.count),
         weights: batch.weights.map { UnsafeBufferPointer(start: $0, count: batch.count) },
-        gradient: nil, reduction: .mean, ignoredTarget: ignoredTarget)
+        gradient: nil, reduction: .mean, ignoredTarget: ignoredTarget,
+        labelSmoothing: labelSmoothing)
     guard let meanBatch else { return (0, false) }
     let f = BinaryKernels.f1Statistics(meanBatch, parallelism: parallelism, storingExpIn: exps).f1
     return (f, exps != nil)

@@ -57,6 +57,12 @@ public struct TverskyLoss: SoftConfusionLoss {
   /// smoothing, distillation, partial-volume masks) use `.semimetric`, the
   /// only one minimised at `p = y`. See ``OverlapForm``.
   public var overlap: OverlapForm = .product
+  /// The exponent `γ > 0` of the focal Tversky loss (Abraham & Khan 2019),
+  /// `L_γ = L^γ = (1 - I)^γ` with `∂L_γ/∂z = γ L^(γ-1) ∂L/∂z`; 1 (the
+  /// default) is the Tversky loss. The paper writes `(1 - I)^(1/γ')` with
+  /// `γ' = 4/3`, i.e. `exponent: 0.75`; segmentation_models_pytorch's
+  /// `TverskyLoss(gamma:)` is this exponent. Where `L = 0` the gradient is 0.
+  public var exponent: Double = 1
   /// How many threads a call may use; the result is the same bits either way.
   public var parallelism: Parallelism = .automatic
 
@@ -83,5 +89,10 @@ public struct TverskyLoss: SoftConfusionLoss {
       throw .invalidParameter(name: "alpha + beta", value: 0, requirement: "positive")
     }
     try Validation.checkNonNegative(smoothing, name: "smoothing")
+    if !(exponent > 0 && exponent.isFinite) {
+      throw .invalidParameter(name: "exponent", value: exponent, requirement: "finite and > 0")
+    }
   }
+
+  var focalExponent: Double { exponent }
 }

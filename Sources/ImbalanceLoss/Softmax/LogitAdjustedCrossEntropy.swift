@@ -70,6 +70,21 @@ public struct LogitAdjustedCrossEntropy: SecondOrderSoftmaxLoss {
   /// `tau log π_k`, added to every row.
   let offsets: [Double]
 
+  /// Balanced softmax (Ren et al. 2020): cross-entropy on `z_k + log n_k`,
+  /// the logit-adjusted loss with `tau = 1` and priors proportional to the
+  /// class counts `n_k` (the common `log Σ n` shift cancels in the softmax).
+  ///
+  /// ```swift
+  /// let loss = try LogitAdjustedCrossEntropy.balancedSoftmax(classCounts: [5000, 500, 50])
+  /// ```
+  ///
+  /// - Throws: ``LossError/noClasses`` for no counts and
+  ///   ``LossError/invalidClassCount(index:count:)`` for a count `<= 0`.
+  /// - Complexity: O(K).
+  public static func balancedSoftmax(classCounts: [Int]) throws(LossError) -> Self {
+    try Self(priors: ClassPriors(counts: classCounts), tau: 1)
+  }
+
   /// Creates the loss from class priors (or counts: any positive scale is
   /// normalised) and a temperature.
   ///

@@ -74,10 +74,7 @@ struct SoftmaxSetup: Sendable {
     if let classWeights {
       try SoftmaxSetup.checkClassWeights(classWeights, classCount: classCount)
     }
-    if !(labelSmoothing >= 0 && labelSmoothing <= 1) {
-      throw .invalidParameter(
-        name: "labelSmoothing", value: labelSmoothing, requirement: "in [0, 1]")
-    }
+    try Validation.checkLabelSmoothing(labelSmoothing)
   }
 
   /// Throws unless `weights` has `classCount` finite elements `>= 0`.

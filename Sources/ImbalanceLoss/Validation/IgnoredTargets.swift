@@ -55,7 +55,14 @@ extension BinaryBatch {
   /// so that the lane adds exactly 0 to every sum, gradient and Hessian.
   @inlinable @inline(__always)
   func mask(_ y: inout Vector, _ f: inout Vector, _ marker: Double) {
-    let skip = marker.isNaN ? (y .!= y) : (y .== marker)
+    mask(&y, &f, marker, matching: y)
+  }
+
+  /// The same, matching the marker against `raw` (the targets before label
+  /// smoothing) rather than `y`.
+  @inlinable @inline(__always)
+  func mask(_ y: inout Vector, _ f: inout Vector, _ marker: Double, matching raw: Vector) {
+    let skip = marker.isNaN ? (raw .!= raw) : (raw .== marker)
     y = y.replacing(with: 0, where: skip)
     f = f.replacing(with: 0, where: skip)
   }

@@ -143,6 +143,15 @@ enum Validation {
     }
   }
 
+  /// Throws unless the label smoothing `eps` is in [0, 1] (NaN is not): the
+  /// one check of every loss with a `labelSmoothing` option.
+  @inlinable
+  static func checkLabelSmoothing(_ eps: Double) throws(LossError) {
+    if !(eps >= 0 && eps <= 1) {
+      throw .invalidParameter(name: "labelSmoothing", value: eps, requirement: "in [0, 1]")
+    }
+  }
+
   /// Throws unless `value` is finite and `>= 0`.
   @inlinable
   static func checkNonNegative(_ value: Double, name: String) throws(LossError) {

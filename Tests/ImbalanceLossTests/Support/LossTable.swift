@@ -220,6 +220,12 @@ private func semimetric(_ loss: SoftDiceLoss) -> SoftDiceLoss {
   return l
 }
 
+private func focal(_ loss: TverskyLoss, _ exponent: Double) -> TverskyLoss {
+  var loss = loss
+  loss.exponent = exponent
+  return loss
+}
+
 private func semimetric(_ loss: TverskyLoss) -> TverskyLoss {
   var l = loss
   l.overlap = .semimetric
@@ -237,6 +243,28 @@ enum LossTable {
     .secondOrder("BinaryFocalLoss(gamma: 2)", BinaryFocalLoss(gamma: 2)),
     .secondOrder(
       "BinaryFocalLoss(gamma: 0.5, alpha: 0.25)", BinaryFocalLoss(gamma: 0.5, alpha: 0.25)),
+    .secondOrder(
+      "BinaryFocalLoss(gamma: 2, blended, eps 0.1)",
+      {
+        var l = BinaryFocalLoss(gamma: 2, alpha: 0.25)
+        l.softTargetFocusing = .blendedProbability
+        l.labelSmoothing = 0.1
+        return l
+      }()),
+    .secondOrder(
+      "BinaryFocalLoss(gamma: 0.5, blended)",
+      {
+        var l = BinaryFocalLoss(gamma: 0.5)
+        l.softTargetFocusing = .blendedProbability
+        return l
+      }()),
+    .secondOrder(
+      "BinaryCrossEntropy(eps 0.2)",
+      {
+        var l = BinaryCrossEntropy()
+        l.labelSmoothing = 0.2
+        return l
+      }()),
     .secondOrder("SmoothAccuracyLoss()", SmoothAccuracyLoss()),
     // Entry-wise on an N×L batch, so a binary layout (a row is one entry).
     .secondOrder("AsymmetricLoss()", AsymmetricLoss()),
@@ -247,8 +275,16 @@ enum LossTable {
     .secondOrder(
       "F1WeightedCrossEntropy()", F1WeightedCrossEntropy(), perSampleUsesUnweightedBatch: true),
     .secondOrder("F1WeightedCrossEntropy(f1: 0.3)", F1WeightedCrossEntropy(f1: 0.3)),
+    .secondOrder(
+      "F1WeightedCrossEntropy(eps 0.1)",
+      {
+        var l = F1WeightedCrossEntropy()
+        l.labelSmoothing = 0.1
+        return l
+      }(), perSampleUsesUnweightedBatch: true),
     .whole("SoftDiceLoss()", SoftDiceLoss(), weightScaleInvariant: false),
     .whole("TverskyLoss()", TverskyLoss(), weightScaleInvariant: false),
+    .whole("TverskyLoss(exponent 0.75)", focal(TverskyLoss(), 0.75), weightScaleInvariant: false),
     // The semimetric overlap (`Σ w min(p, y)`): the same types, another kernel path.
     .whole("SmoothF1Loss(semimetric)", semimetric(SmoothF1Loss())),
     .whole(

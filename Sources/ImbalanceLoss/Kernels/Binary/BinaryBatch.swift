@@ -1,4 +1,6 @@
-/// A validated binary batch: `count` logits, targets in [0, 1], optional weights.
+/// A validated binary batch: `count` logits, targets in [0, 1], optional
+/// weights, and the label smoothing the kernels apply to each target as they
+/// read it (the targets are never copied).
 @usableFromInline
 struct BinaryBatch: @unchecked Sendable {
   @usableFromInline let logits: UnsafePointer<Double>
@@ -8,14 +10,19 @@ struct BinaryBatch: @unchecked Sendable {
   @usableFromInline let normalizer: WeightNormalizer
   /// Samples whose target equals this marker are skipped (see IgnoredTargets.swift).
   @usableFromInline let ignoredTarget: Double?
+  /// Label smoothing `y -> y (1 - eps) + eps / 2` as `(1 - eps, eps / 2)`, or
+  /// `nil` for `eps = 0`: the loop then runs the code it ran before smoothing
+  /// existed (see `BinaryKernels.runChunk`).
+  @usableFromInline let smoothing: (keep: Double, shift: Double)?
 
   /// Validates the inputs of a binary loss (shapes, logits, targets, weights).
   @inlinable
   init(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
-    reduction: Reduction = .mean, ignoredTarget: Double? = nil
+    reduction: Reduction = .mean, ignoredTarget: Double? = nil, labelSmoothing: Double = 0
   ) throws(LossError) {
+    try Validation.checkLabelSmoothing(labelSmoothing)
     count = try Validation.checkShapes(
       logitCount: logits.count, logitsPerSample: 1, targetCount: targets.count,
       weightCount: weights?.count, gradientCount: gradient?.count)
@@ -29,6 +36,7 @@ struct BinaryBatch: @unchecked Sendable {
         weights: weights, sampleCount: count, reduction: reduction)
     }
     self.ignoredTarget = ignoredTarget
+    self.smoothing = labelSmoothing == 0 ? nil : (1 - labelSmoothing, labelSmoothing / 2)
     self.logits = logits.baseAddress!
     self.targets = targets.baseAddress!
     self.weights = weights?.baseAddress

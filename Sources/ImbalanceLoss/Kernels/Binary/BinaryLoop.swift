@@ -102,7 +102,9 @@ enum BinaryKernels {
   /// stores the element's two outputs where `first` and `second` are
   /// non-nil. `element` also gets the vector of `stored` at the same index
   /// (zero in padding lanes); `first` may be written over `stored` in place.
-  /// Lanes whose target is the batch's ignore marker get `y = 0` and `f = 0`.
+  /// Lanes whose target is the batch's ignore marker get `y = 0` and `f = 0`;
+  /// with label smoothing, the others get `y (1 - eps) + eps / 2` (padding
+  /// lanes too, harmlessly: their `f` is 0).
   @inlinable @inline(__always)
   static func run<Element: BinaryElementFunction>(
     _ batch: BinaryBatch, reading stored: UnsafePointer<Double>? = nil,
@@ -165,7 +167,14 @@ enum BinaryKernels {
             if let stored { sv[lane] = stored[i + lane] }
           }
         }
-        if let ignored { batch.mask(&yv, &f, ignored) }
+        if let smoothing = batch.smoothing {
+          // Smoothed in the loop, after the marker is matched on the raw target.
+          let raw = yv
+          yv = yv * smoothing.keep + smoothing.shift
+          if let ignored { batch.mask(&yv, &f, ignored, matching: raw) }
+        } else if let ignored {
+          batch.mask(&yv, &f, ignored)
+        }
         let r = element.apply(zv, yv, f, sv, i)
         s0 += r.sums.0
         s1 += r.sums.1

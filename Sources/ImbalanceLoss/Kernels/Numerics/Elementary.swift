@@ -236,21 +236,18 @@ enum Elementary {
     return r.replacing(with: x, where: x .!= x)
   }
 
-  /// Lane-wise natural logarithm of `x >= 0`, less than 1 ulp from the true
-  /// value (the reduction is exact, the rest is ``log1pCore(_:k:correction:)``):
+  /// Lane-wise natural `log(x)` for `x >= 0`, subnormals included, with
+  /// the reduction of ``log1p(_:)`` applied to `x` itself:
   ///
-  ///     x = 2^k m, m in [sqrt(2)/2, sqrt(2)) (from the bits; a subnormal x
-  ///     is scaled by 2^54 first), f = m - 1 (exact)
-  ///     log x = k ln2 + log1p(f)
+  ///     x = 2^k m, m in [sqrt(2)/2, sqrt(2)) (from the bits; a subnormal
+  ///     is first scaled by 2^54), f = m - 1 (exact)
+  ///     log(x) = k ln2 + log1p(f)   (see log1pCore)
   ///
-  /// `log 0 = -inf`, `+inf` and NaN pass through, `x < 0` gives NaN. For
-  /// arguments that are themselves `1 + small`, ``log1p(_:)`` keeps the
-  /// digits of `small`; this is for arguments known only as themselves
-  /// (`q + m` of the asymmetric loss).
+  /// `log(0) = -inf`, `log(+inf) = +inf`; a negative `x` or NaN gives NaN.
   @usableFromInline @_transparent
   static func log(_ x: Vector) -> Vector {
-    let isSubnormal = x .< 0x1p-1022
-    let scaled = x.replacing(with: x * 0x1p54, where: isSubnormal)
+    let subnormal = x .< 0x1p-1022
+    let scaled = x.replacing(with: x * 0x1p54, where: subnormal)
     let offset: UInt64 = 0x3ff0_0000_0000_0000 &- 0x3fe6_a09e_667f_3bcd
     let hx = unsafeBitCast(scaled, to: SIMD8<UInt64>.self) &+ offset
     let biasedK = hx &>> 52
@@ -259,12 +256,11 @@ enum Elementary {
     var k =
       unsafeBitCast(biasedK | 0x4330_0000_0000_0000, to: Vector.self)
       - (0x1p52 + 1023)
-    k = k.replacing(with: k - 54, where: isSubnormal)
+    k = k.replacing(with: k - 54, where: subnormal)
     var r = log1pCore(m - 1, k: k, correction: Vector(repeating: 0))
-    r = r.replacing(with: -.infinity, where: x .== 0)
     r = r.replacing(with: x, where: x .== .infinity)
-    r = r.replacing(with: .nan, where: x .< 0)
-    return r.replacing(with: x, where: x .!= x)
+    r = r.replacing(with: -.infinity, where: x .== 0)
+    return r.replacing(with: .nan, where: .!(x .>= 0))
   }
 
   /// `k ln2 + log1p(f) + c` for `|f / (2 + f)| <= 1/5` and an integer `k`

@@ -1,0 +1,124 @@
+/// A weighted sum of losses on the same logits and targets (compound losses
+/// such as Dice + cross-entropy), computed in one call:
+///
+///     L = Σ_j λ_j L_j,     ∂L/∂z = Σ_j λ_j ∂L_j/∂z
+///
+/// Each member sees the whole batch, so a member whose value depends on batch
+/// statistics (``SoftDiceLoss``, ``TverskyLoss``, ``SmoothF1Loss``) keeps its
+/// batch semantics; each member's own reduction and weights apply to its
+/// term. Members are added in order, so the result is the same bits for the
+/// same members, whatever the thread count.
+///
+/// ```swift
+/// let loss = 0.5 * SoftDiceLoss() + BinaryCrossEntropy(positiveWeight: 4)
+/// let (value, gradient) = try loss.valueAndGradient(
+///     logits: [1.2, -0.3, -2.0], targets: [1, 0, 0])
+/// ```
+///
+/// A call throws ``LossError/invalidParameter(name:value:requirement:)`` for
+/// a member weight that is negative or not finite (`name` "weights[j]"), or
+/// for members with different ``Loss/logitsPerSample`` (`name`
+/// "logitsPerSample"), and otherwise what a member throws. Every member is
+/// computed before the caller's gradient buffer is written, so the buffer is
+/// untouched after a throw; a call with a gradient allocates two scratch
+/// buffers of `logits.count`.
+public struct CombinedLoss<Target: Sendable>: Loss {
+  /// The members `(λ_j, L_j)`, in the order they are added.
+  public var terms: [(weight: Double, loss: any Loss<Target>)]
+
+  /// Creates the weighted sum of `terms` (validated by every call).
+  public init(_ terms: [(weight: Double, loss: any Loss<Target>)]) {
+    self.terms = terms
+  }
+
+  /// The first member's logits per sample (the members must agree).
+  public var logitsPerSample: Int { terms.first?.loss.logitsPerSample ?? 1 }
+
+  /// The first member's setting; setting it sets every member's.
+  public var parallelism: Parallelism {
+    get { terms.first?.loss.parallelism ?? .automatic }
+    set {
+      for j in terms.indices { terms[j].loss.parallelism = newValue }
+    }
+  }
+
+  /// Computes `Σ_j λ_j L_j` and, when `gradient` is non-nil, `Σ_j λ_j ∂L_j/∂z`.
+  ///
+  /// - Throws: as described on the type for no members, bad weights or
+  ///   mismatched members, and any member's error.
+  /// - Complexity: O(`logits.count`) per member.
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Target>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    guard let first = terms.first else {
+      throw .invalidParameter(name: "terms.count", value: 0, requirement: "at least one member")
+    }
+    for (j, term) in terms.enumerated() {
+      if !(term.weight >= 0 && term.weight.isFinite) {
+        throw .invalidParameter(
+          name: "weights[\(j)]", value: term.weight, requirement: "finite and >= 0")
+      }
+      if term.loss.logitsPerSample != first.loss.logitsPerSample {
+        throw .invalidParameter(
+          name: "logitsPerSample", value: Double(term.loss.logitsPerSample),
+          requirement: "the same for every member (\(first.loss.logitsPerSample))")
+      }
+    }
+    guard let gradient else {
+      var value = 0.0
+      for term in terms {
+        let v = try term.loss.valueAndGradient(
+          logits: logits, targets: targets, weights: weights, gradient: nil)
+        value += Self.weighted(term.weight, v)
+      }
+      return value
+    }
+    if gradient.count != logits.count {
+      throw .lengthMismatch(argument: "gradient", expected: logits.count, actual: gradient.count)
+    }
+    var total = [Double](repeating: 0, count: logits.count)
+    var member = [Double](repeating: 0, count: logits.count)
+    var value = 0.0
+    try member.withUnsafeMutableBufferPointer { (g) throws(LossError) in
+      try total.withUnsafeMutableBufferPointer { (sum) throws(LossError) in
+        for term in terms {
+          let v = try term.loss.valueAndGradient(
+            logits: logits, targets: targets, weights: weights, gradient: g)
+          value += Self.weighted(term.weight, v)
+          for k in 0..<g.count { sum[k] += Self.weighted(term.weight, g[k]) }
+        }
+      }
+    }
+    _ = gradient.update(fromContentsOf: total)
+    return value
+  }
+
+  /// `λ x`, and 0 for `λ = 0` even where `x` is infinite (a member switched off).
+  @inlinable @inline(__always)
+  static func weighted(_ weight: Double, _ x: Double) -> Double {
+    weight == 0 ? 0 : weight * x
+  }
+}
+
+extension CombinedLoss {
+  /// The members of `loss` as terms: its own if it is a ``CombinedLoss``.
+  static func terms<L: Loss>(of loss: L) -> [(weight: Double, loss: any Loss<Target>)]
+  where L.Target == Target {
+    if let combined = loss as? CombinedLoss<Target> { return combined.terms }
+    return [(1, loss)]
+  }
+}
+
+/// `λ L`: the loss scaled by `weight`, as a one-member ``CombinedLoss`` (the
+/// weights of a ``CombinedLoss`` are all scaled).
+public func * <L: Loss>(weight: Double, loss: L) -> CombinedLoss<L.Target> {
+  CombinedLoss(CombinedLoss.terms(of: loss).map { (weight * $0.weight, $0.loss) })
+}
+
+/// `L_a + L_b` on the same logits and targets, as a ``CombinedLoss`` whose
+/// members are those of `a` then those of `b`.
+public func + <A: Loss, B: Loss>(a: A, b: B) -> CombinedLoss<A.Target>
+where A.Target == B.Target {
+  CombinedLoss(CombinedLoss.terms(of: a) + CombinedLoss.terms(of: b))
+}
