@@ -24,7 +24,7 @@
 // bytes (Hessian buffer length, vector) only after the old decoding is done.
 // Bytes 0xC0...0xFF select a newer family, `Family(rawValue: (byte - 0xC0) % 16)`
 // (the losses added later, and the old ones with the options they later
-// gained: class weights, label smoothing, ignored targets); 12 of the 16 slots
+// gained: class weights, label smoothing, ignored targets); 14 of the 16 slots
 // are taken, a free slot returns at once. A fixed 16, not the case count, so
 // that adding a family leaves every corpus file's meaning alone.
 
@@ -399,6 +399,7 @@ enum Family: Int, CaseIterable {
   case marginSoftmax, softmaxFocal, softmaxSmoothAccuracy, macroSmoothF1, macroF1Weighted
   case softmaxWithOptions
   case softOverlapSemimetric
+  case asymmetric
 }
 
 /// A class count: usually small, sometimes 0 or negative (invalid), or huge.
@@ -617,6 +618,36 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
     exerciseSecondOrder(
       loss, logits: logits, targets: targets, weights: weights,
       hessianCount: r.count(near: logits.count), scale: factor * a, hessianBound: factor * a)
+  case .asymmetric:
+    // AsymmetricLoss: entry-wise over an N×L batch.
+    let logits = (0..<r.count(near: n * k)).map { _ in r.double() }
+    let weights: [Double]? =
+      hasWeights ? (0..<r.count(near: n * k)).map { _ in r.double() } : nil
+    let targets = (0..<r.count(near: n * k)).map { _ in r.double() }
+    let gammas: [Double] = [0, 4, 1, 0.5, 0x1p-30, 1 - 0x1p-53, 2.5, 1000]
+    let margins: [Double] = [0.05, 0, 0.2, 1e-300, 1 - 0x1p-53, 0x1p-1074, 0.5, 1e-12]
+    func pick(_ list: [Double]) -> Double {
+      let b = r.byte()
+      return b % 2 == 0 ? list[Int(b / 2) % list.count] : r.double()
+    }
+    let (gp, gn, m) = (pick(gammas), pick(gammas), pick(margins))
+    var loss = AsymmetricLoss(positiveFocusing: gp, negativeFocusing: gn, probabilityMargin: m)
+    loss.ignoredTarget = r.byte() % 3 == 0 ? r.double() : nil
+    loss.reduction = reduction
+    loss.parallelism = parallelism
+    if verbose { print("AsymmetricLoss(\(gp), \(gn), \(m))") }
+    // |∂l/∂z| <= 1 + 1.25 γ on either side (q A <= max(1.22, 3/e)); the
+    // curvature is at most 4 (γ + 2)², times p u^(γ-1) <= p / u <= 2^53 for γ- < 1.
+    let g = max(1, gp.magnitude, gn.magnitude)
+    let factor = weightFactor(reduction, weights, nil)
+    let slopeBound = factor * (2 + 2 * g)
+    let curvatureBound = factor * 4 * (g + 2) * (g + 2) * (gn < 1 && m > 0 ? 0x1p54 : 1)
+    exercise(loss, logits: logits, targets: targets, weights: weights, scale: slopeBound)
+    exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+    exerciseSecondOrder(
+      loss, logits: logits, targets: targets, weights: weights,
+      hessianCount: r.count(near: logits.count), scale: slopeBound,
+      hessianBound: curvatureBound)
   case .multiLabelCategorical:
     let logits = (0..<r.count(near: n * k)).map { _ in r.double() }
     let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil

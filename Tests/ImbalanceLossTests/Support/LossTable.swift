@@ -266,6 +266,11 @@ enum LossTable {
         return l
       }()),
     .secondOrder("SmoothAccuracyLoss()", SmoothAccuracyLoss()),
+    // Entry-wise on an N×L batch, so a binary layout (a row is one entry).
+    .secondOrder("AsymmetricLoss()", AsymmetricLoss()),
+    .secondOrder(
+      "AsymmetricLoss(1, 2.5, 0.1)",
+      AsymmetricLoss(positiveFocusing: 1, negativeFocusing: 2.5, probabilityMargin: 0.1)),
     .whole("SmoothF1Loss()", SmoothF1Loss()),
     .secondOrder(
       "F1WeightedCrossEntropy()", F1WeightedCrossEntropy(), perSampleUsesUnweightedBatch: true),

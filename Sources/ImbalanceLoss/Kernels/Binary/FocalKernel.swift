@@ -27,28 +27,13 @@ extension BinaryKernels {
   ) -> (loss: Vector, slope: Vector, curvature: Vector) {
     let s = Logistic(z)
     let sp = s.softplus(z)  // (-log q, -log p)
-    // (1 - p)^γ and p^γ: by multiplication for a small integer γ (2, the
-    // default, is one product of accurate factors); otherwise as
-    // exp(-γ softplus), which magnifies the rounding of the softplus by γ
-    // times its size (13 ulps at γ = 2, z = -10).
-    let qGamma: Vector
-    let pGamma: Vector
-    if let n = Elementary.smallInteger(gamma) {
-      qGamma = Elementary.power(s.q, n)
-      pGamma = Elementary.power(s.p, n)
-    } else {
-      qGamma = Elementary.exp(-gamma * sp.positive)
-      pGamma = Elementary.exp(-gamma * sp.negative)
-    }
-    let pLogP = -(s.p * sp.negative)
+    let (lossPos, slopePos, curvaturePos) = focalPositiveTerm(s, sp, gamma)
+    let pGamma = focusingPower(s.p, minusLog: sp.negative, gamma)
     let qLogQ = -(s.q * sp.positive)
     let pq = s.p * s.q
     let twoGammaPlusOne = 2 * gamma + 1
-    let lossPos = qGamma * sp.negative
     let lossNeg = pGamma * sp.positive
-    let slopePos = qGamma * (gamma * pLogP - s.q)
     let slopeNeg = pGamma * (s.p - gamma * qLogQ)
-    let curvaturePos = qGamma * (twoGammaPlusOne * pq + (gamma * pLogP) * (s.q - gamma * s.p))
     let curvatureNeg = pGamma * (twoGammaPlusOne * pq + (gamma * qLogQ) * (s.p - gamma * s.q))
     let yPos = aPos * y
     let yNeg = aNeg * (1 - y)
@@ -133,6 +118,38 @@ extension BinaryKernels {
       t.curvature = t.curvature.replacing(with: h.curvature, where: hard)
     }
     return t
+  }
+
+  /// `x^γ` for `x` in [0, 1] given `-log x`: by multiplication for a small
+  /// integer γ (2, the default, is one product of accurate factors);
+  /// otherwise as `exp(-γ (-log x))`, which magnifies the rounding of
+  /// `-log x` by γ times its size (13 ulps at γ = 2, z = -10); `-log x` is
+  /// only evaluated then. The focusing
+  /// factors of ``focalTerm(_:_:_:_:_:weight:)`` and of the asymmetric loss.
+  @inlinable @inline(__always)
+  static func focusingPower(
+    _ x: Vector, minusLog: @autoclosure () -> Vector, _ gamma: Double
+  ) -> Vector {
+    if let n = Elementary.smallInteger(gamma) { return Elementary.power(x, n) }
+    return Elementary.exp(-gamma * minusLog())
+  }
+
+  /// The focal term of a positive, `(1-p)^γ (-log p)`, and its first two
+  /// derivatives in z (formulas in ``focalTerm(_:_:_:_:_:weight:)``), from the
+  /// logistic quantities and `sp = (-log q, -log p)`; shared with the
+  /// positive term of the asymmetric loss.
+  @inlinable @inline(__always)
+  static func focalPositiveTerm(
+    _ s: Logistic, _ sp: (positive: Vector, negative: Vector), _ gamma: Double
+  ) -> (loss: Vector, slope: Vector, curvature: Vector) {
+    let qGamma = focusingPower(s.q, minusLog: sp.positive, gamma)
+    let pLogP = -(s.p * sp.negative)
+    let pq = s.p * s.q
+    let twoGammaPlusOne = 2 * gamma + 1
+    return (
+      qGamma * sp.negative, qGamma * (gamma * pLogP - s.q),
+      qGamma * (twoGammaPlusOne * pq + (gamma * pLogP) * (s.q - gamma * s.p))
+    )
   }
 
   /// The focal loss over a batch: returns `Σ f l`, writes `f ∂l/∂z` when
