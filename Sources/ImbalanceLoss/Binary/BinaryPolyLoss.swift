@@ -15,8 +15,9 @@
 /// `ε = 0` it is ``BinaryCrossEntropy`` (equal within rounding, not the
 /// same bits).
 ///
-/// Range of `ε`: [-1, 1000]. With `a_pos, a_neg >= 1` every term is `>= 0`
-/// for `ε >= -1` (`-log p >= 1 - p`). For `ε < 0` the value is summed as
+/// Range of `ε`: [-1, 1000]. Every term is `>= 0` when `a_pos, a_neg >= max(0, -ε)`
+/// (`-log p >= 1 - p`), so always with the default weights 1; smaller class
+/// weights with `ε < 0` can make a term negative. For `ε < 0` the value is summed as
 /// `a_pos y (D(q) + q) + ε y q + …` regrouped to `a_pos y D(q) + (a_pos + ε) y q + …`
 /// with `D(q) = -log(1 - q) - q` from its series, so a confident sample at
 /// `ε = -1` keeps its digits instead of cancelling to noise. The loss is not

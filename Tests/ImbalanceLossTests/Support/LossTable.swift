@@ -247,8 +247,8 @@ enum LossTable {
     .secondOrder("SmoothAccuracyLoss()", SmoothAccuracyLoss()),
     .secondOrder("BinaryPolyLoss(epsilon: 1)", BinaryPolyLoss(epsilon: 1)),
     .secondOrder(
-      "BinaryPolyLoss(epsilon: -1, 3, 0.5)",
-      BinaryPolyLoss(epsilon: -1, positiveWeight: 3, negativeWeight: 0.5)),
+      "BinaryPolyLoss(epsilon: -1, 3, 1.5)",
+      BinaryPolyLoss(epsilon: -1, positiveWeight: 3, negativeWeight: 1.5)),
     .whole("SmoothF1Loss()", SmoothF1Loss()),
     .secondOrder(
       "F1WeightedCrossEntropy()", F1WeightedCrossEntropy(), perSampleUsesUnweightedBatch: true),

@@ -371,7 +371,6 @@ enum SoftmaxKernel {
     let boost = row.boost
     let otherScale = fs * (boost / (1 + r.sPrime))
     let shift = fs * uniform
-    let labelGradient = -fs * (q * boost) + fs * (eps - uniform)
     let sv = Vector(repeating: otherScale)
     let shiftv = Vector(repeating: shift)
     var j = 0
@@ -383,7 +382,18 @@ enum SoftmaxKernel {
       g[j] = g[j] * otherScale - shift
       j += 1
     }
-    g[c] = labelGradient
+    if eps == 0 {
+      g[c] = -fs * (q * boost)
+      return loss
+    }
+    // With smoothing, g_c = f s ((K - 1) eps/K - q (1 + e p)) and every other
+    // entry is a difference of terms of size f s eps/K, whose roundings need
+    // not cancel in the row's sum: g_c is taken as minus the others'
+    // compensated sum instead, as accurate in absolute terms, and the row
+    // sums to zero as the property tests require.
+    var others = CompensatedSum()
+    for j in 0..<k where j != c { others.add(g[j]) }
+    g[c] = -others.value
     return loss
   }
 }
