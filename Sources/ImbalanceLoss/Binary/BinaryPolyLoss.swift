@@ -17,10 +17,11 @@
 ///
 /// Range of `ε`: [-1, 1000]. Every term is `>= 0` when `a_pos, a_neg >= max(0, -ε)`
 /// (`-log p >= 1 - p`), so always with the default weights 1; smaller class
-/// weights with `ε < 0` can make a term negative. For `ε < 0` the value is summed as
-/// `a_pos y (D(q) + q) + ε y q + …` regrouped to `a_pos y D(q) + (a_pos + ε) y q + …`
-/// with `D(q) = -log(1 - q) - q` from its series, so a confident sample at
-/// `ε = -1` keeps its digits instead of cancelling to noise. The loss is not
+/// weights with `ε < 0` can make a term negative. For `ε < 0` the value is
+/// summed as `a_pos y D(q) + (a_pos + ε) y q + (the same for the negative
+/// part)`, `q = 1 - p`, with `D(q) = -log(1 - q) - q` from its series: a
+/// confident sample at `ε = -1` keeps its digits instead of cancelling to
+/// noise, and the terms stay `>= 0` in floating point too. The loss is not
 /// convex for large `ε` (the second derivative of `ε (1 - p_t)` changes sign
 /// at `p = 1/2`); ``hessianFloor`` works as in ``BinaryFocalLoss``.
 ///
