@@ -400,6 +400,7 @@ enum Family: Int, CaseIterable {
   case softmaxWithOptions
   case softOverlapSemimetric
   case asymmetric
+  case polyCrossEntropy, binaryPoly
 }
 
 /// A class count: usually small, sometimes 0 or negative (invalid), or huge.
@@ -458,7 +459,8 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
   let reduction: Reduction = r.byte() % 2 == 0 ? .mean : .sum
   let extra = r.int(below: 4) == 0 ? 1 : 0
   switch family {
-  case .binaryFocal, .softDice, .tversky, .binaryWithIgnoredTarget, .softOverlapSemimetric:
+  case .binaryFocal, .softDice, .tversky, .binaryWithIgnoredTarget, .softOverlapSemimetric,
+    .binaryPoly:
     let logits = (0..<r.count(near: n)).map { _ in r.double() }
     let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
     let targets = (0..<r.count(near: n)).map { _ in r.double() }
@@ -494,6 +496,30 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
         loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount,
         scale: factor * a * g,
         hessianBound: factor * max(a * g * g, (loss.hessianFloor ?? 0).magnitude))
+    case .binaryPoly:
+      let epsilons: [Double] = [-1, -0.5, 0, 1, 2, 1000, -1 + 0x1p-53]
+      let b = r.byte()
+      let epsilon = b % 2 == 0 ? epsilons[Int(b / 2) % epsilons.count] : r.double()
+      // Every term is >= 0 only for class weights >= -ε (see BinaryPolyLoss):
+      // a valid weight below that is raised to it.
+      func weight(_ a: Double) -> Double {
+        a >= 0 && a.isFinite && epsilon < 0 && a < -epsilon ? -epsilon : a
+      }
+      var loss = BinaryPolyLoss(
+        epsilon: epsilon, positiveWeight: weight(r.double()), negativeWeight: weight(r.double()))
+      loss.hessianFloor = r.byte() % 2 == 0 ? nil : r.double()
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      loss.ignoredTarget = ignored
+      // |∂l/∂z| <= a + |ε|, |∂²l/∂z²| <= (a + |ε|) / 4.
+      let a =
+        max(1, loss.positiveWeight.magnitude, loss.negativeWeight.magnitude)
+        + epsilon.magnitude
+      exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor * a)
+      exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+      exerciseSecondOrder(
+        loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount,
+        scale: factor * a, hessianBound: factor * max(a, (loss.hessianFloor ?? 0).magnitude))
     case .softDice:
       var loss = SoftDiceLoss(smoothing: r.byte() % 2 == 0 ? 1 : r.double())
       loss.parallelism = parallelism
@@ -852,6 +878,32 @@ func fuzzSoftmaxFamily(
     dice.weighting = kinds[Int(r.byte()) % 3]
     dice.smoothing = r.byte() % 2 == 0 ? 1e-5 : r.double()
     exercise(dice, logits: logits, targets: targets, weights: weights, scale: 8, valueBound: 1)
+  case .polyCrossEntropy:
+    let epsilons: [Double] = [-1, -0.5, 0, 1, 2, 1000, -1 + 0x1p-53]
+    let b = r.byte()
+    let epsilon = b % 2 == 0 ? epsilons[Int(b / 2) % epsilons.count] : r.double()
+    guard var loss = try? PolyCrossEntropy(classCount: k, epsilon: epsilon) else {
+      require(k <= 0 || !(epsilon >= -1 && epsilon <= 1000), "PolyCrossEntropy(\(k), \(epsilon))")
+      return
+    }
+    loss.classWeights = alpha
+    loss.labelSmoothing = smoothing
+    loss.ignoreIndex = ignore
+    loss.hessianFloor = r.byte() % 2 == 0 ? nil : r.double()
+    loss.reduction = reduction
+    loss.parallelism = parallelism
+    // |∂l/∂z_k| <= 1 + |ε|; the diagonal <= 1/4 + |ε|, |H v| <= 2 (1 + 2|ε|) max|v|.
+    let g = 2 + epsilon.magnitude
+    exercise(loss, logits: logits, targets: targets, weights: weights, scale: factor * g)
+    exerciseTerms(loss, logits: logits, targets: targets, extra: extra)
+    exerciseSecondOrder(
+      loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount,
+      scale: factor * g,
+      hessianBound: factor * max(g, (loss.hessianFloor ?? 0).magnitude),
+      mayThrowAlone: !(loss.hessianFloor ?? 0).isFinite)
+    exerciseProduct(
+      loss, logits: logits, targets: targets, weights: weights, vector: vector,
+      productCount: hessianCount, bound: 4 * factor * g * g * v)
   case .macroF1Weighted:
     let f1: [Double]? = r.byte() % 2 == 0 ? nil : (0..<r.count(near: k)).map { _ in r.double() }
     guard var loss = try? MacroF1WeightedCrossEntropy(classCount: k, classF1: f1) else { return }

@@ -21,7 +21,7 @@ import Darwin
 
 private let seedCount: UInt64 = 150
 
-/// The losses the table held before it covered all 16 types keep their 150
+/// The losses the table held before it covered its first 16 types keep their 150
 /// seeds per test; the others run 50 each, which keeps the suite's time
 /// within budget (debug-build kernels are slow, and the softmax tests run
 /// every loss for 7 class counts).

@@ -101,6 +101,9 @@ private let binarySubjects: [ValidationSubject<Double>] = {
     + both("SmoothAccuracyLoss", SmoothAccuracyLoss(), { .secondOrder($0, $1) }) {
       $0.ignoredTarget = ignoredMarker
     }
+    + both("BinaryPolyLoss", BinaryPolyLoss(epsilon: -1), { .secondOrder($0, $1) }) {
+      $0.ignoredTarget = ignoredMarker
+    }
     + both("SmoothF1Loss", SmoothF1Loss(), { .plain($0, $1) }) {
       $0.ignoredTarget = ignoredMarker
     }
@@ -153,6 +156,12 @@ private let softmaxSubjects: [ValidationSubject<Int>] = {
   focal.classWeights = classWeights
   focal.ignoreIndex = ignoreLabel
   subjects.append(.secondOrder("SoftmaxFocalLoss options", focal))
+
+  var poly = try! PolyCrossEntropy(classCount: k, epsilon: 1)
+  subjects.append(.secondOrder("PolyCrossEntropy", poly))
+  poly.classWeights = classWeights
+  poly.ignoreIndex = ignoreLabel
+  subjects.append(.secondOrder("PolyCrossEntropy options", poly))
 
   var accuracy = try! SoftmaxSmoothAccuracyLoss(classCount: k)
   subjects.append(.separable("SoftmaxSmoothAccuracyLoss", accuracy))
@@ -414,7 +423,7 @@ private func checkMultiLabel(
     let names = Set(
       (binarySubjects.map(\.name) + softmaxSubjects.map(\.name) + multiLabelSubjects.map(\.name))
         .map { String($0.prefix { $0.isLetter || $0.isNumber }) })
-    #expect(names.count == 16, "\(names.sorted())")
+    #expect(names.count == 18, "\(names.sorted())")
   }
 
   @Test(arguments: binarySubjects)

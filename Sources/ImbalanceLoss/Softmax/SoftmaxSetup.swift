@@ -36,6 +36,8 @@ struct SoftmaxSetup: Sendable {
   @usableFromInline var focusing: Double = 0
   /// Whether the row loss is smooth accuracy's `1 - p_c`.
   @usableFromInline var smoothAccuracy = false
+  /// Poly-1's `ε` (`CE + ε (1 - p_t)`), or `nil` for every other loss.
+  @usableFromInline var poly: Double? = nil
   @usableFromInline var classWeights: [Double]? = nil
   @usableFromInline var labelSmoothing: Double = 0
   @usableFromInline var ignoreIndex: Int? = nil
@@ -75,6 +77,13 @@ struct SoftmaxSetup: Sendable {
       try SoftmaxSetup.checkClassWeights(classWeights, classCount: classCount)
     }
     try Validation.checkLabelSmoothing(labelSmoothing)
+    // Poly-1 has no agreed target under PyTorch's class-weighted smoothing
+    // (the target's mass is A_c, not 1): the combination is refused.
+    if poly != nil && classWeights != nil && labelSmoothing > 0 {
+      throw .invalidParameter(
+        name: "labelSmoothing", value: labelSmoothing,
+        requirement: "0 when classWeights are set (PolyCrossEntropy)")
+    }
   }
 
   /// Throws unless `weights` has `classCount` finite elements `>= 0`.
@@ -148,7 +157,8 @@ struct SoftmaxSetup: Sendable {
             SoftmaxRule(
               offsets: o.baseAddress!, scale: scale, margins: margins,
               smoothing: labelSmoothing, focusing: focusing, smoothAccuracy: smoothAccuracy,
-              offsetsAreZero: o.allSatisfy { $0 == 0 }, rowClassWeights: rowClassWeights)
+              offsetsAreZero: o.allSatisfy { $0 == 0 }, rowClassWeights: rowClassWeights,
+              poly: poly ?? 0)
           }
           guard batch.classWeightsInRow, let classWeights else { return try body(batch, rule(nil)) }
           // ρ_k = a_k κ <= 2, then μ_k = ρ_k / K (see `ClassSmoothing`).

@@ -232,7 +232,14 @@ private func semimetric(_ loss: TverskyLoss) -> TverskyLoss {
   return l
 }
 
-/// The losses every reliability test runs over: all 16 public loss types.
+/// `loss` with label smoothing `eps`.
+private func smoothed(_ loss: PolyCrossEntropy, _ eps: Double) -> PolyCrossEntropy {
+  var l = loss
+  l.labelSmoothing = eps
+  return l
+}
+
+/// The losses every reliability test runs over: all 18 public loss types.
 /// ADDING A LOSS: one line in `binary`, `softmax(classCount:)` or
 /// `multiLabel(labelCount:)`.
 enum LossTable {
@@ -271,6 +278,10 @@ enum LossTable {
     .secondOrder(
       "AsymmetricLoss(1, 2.5, 0.1)",
       AsymmetricLoss(positiveFocusing: 1, negativeFocusing: 2.5, probabilityMargin: 0.1)),
+    .secondOrder("BinaryPolyLoss(epsilon: 1)", BinaryPolyLoss(epsilon: 1)),
+    .secondOrder(
+      "BinaryPolyLoss(epsilon: -1, 3, 1.5)",
+      BinaryPolyLoss(epsilon: -1, positiveWeight: 3, negativeWeight: 1.5)),
     .whole("SmoothF1Loss()", SmoothF1Loss()),
     .secondOrder(
       "F1WeightedCrossEntropy()", F1WeightedCrossEntropy(), perSampleUsesUnweightedBatch: true),
@@ -316,6 +327,11 @@ enum LossTable {
         MarginSoftmaxCrossEntropy(margins: margins, scale: 4)),
       .softmaxSecondOrder(
         "SoftmaxFocalLoss(K: \(k), gamma: 2)", SoftmaxFocalLoss(classCount: k, gamma: 2)),
+      .softmaxSecondOrder(
+        "PolyCrossEntropy(K: \(k), epsilon: 2)", PolyCrossEntropy(classCount: k, epsilon: 2)),
+      .softmaxSecondOrder(
+        "PolyCrossEntropy(K: \(k), epsilon: -1, smoothing: 0.1)",
+        smoothed(PolyCrossEntropy(classCount: k, epsilon: -1), 0.1)),
       .separable(
         "SoftmaxSmoothAccuracyLoss(K: \(k))", SoftmaxSmoothAccuracyLoss(classCount: k),
         layout: .softmax(k)),

@@ -336,6 +336,32 @@ extension Elementary {
   }
 }
 
+extension Elementary {
+  /// `-log(1 - x) - x = Σ_{n >= 2} x^n / n >= 0` for `x` in [0, 1], given
+  /// `minusLog = -log(1 - x)` (a softplus): the part of cross-entropy that
+  /// Poly-1 with `ε = -1` leaves. Below `x = 1/4` the difference would cancel
+  /// (it is about `x² / 2`), so it comes from the series, 28 terms (truncation
+  /// below 2e-17 relative); above, `minusLog - x` loses at most 3 bits
+  /// (`minusLog / (minusLog - x) < 7.7`).
+  @inlinable @inline(__always)
+  static func logRemainder(_ x: Vector, minusLog: Vector) -> Vector {
+    var series = Vector(repeating: 1 / 29.0)
+    var n = 28.0
+    while n >= 2 {
+      series = Vector(repeating: 1 / n) + x * series
+      n -= 1
+    }
+    let direct = minusLog - x
+    return direct.replacing(with: (x * x) * series, where: x .< 0.25)
+  }
+
+  /// The scalar ``logRemainder(_:minusLog:)`` (one lane of it: the same bits).
+  @inlinable @inline(__always)
+  static func logRemainder(_ x: Double, minusLog: Double) -> Double {
+    logRemainder(Vector(repeating: x), minusLog: Vector(repeating: minusLog))[0]
+  }
+}
+
 // The C library's functions, under names the `Elementary` members don't shadow.
 @usableFromInline @inline(__always)
 func libmExp(_ x: Double) -> Double { exp(x) }

@@ -157,7 +157,11 @@ struct SoftmaxBatch: @unchecked Sendable {
   @inlinable @inline(__always)
   func splitFactor(_ i: Int, rule: SoftmaxRule) -> (factor: Double, post: SIMD2<Double>) {
     let f = factor(i)
-    let scale = rule.scale * (rule.focusing == 0 ? 1 : rule.focusing + 2)
+    // Focal's and Poly-1's gradients reach (γ + 2) and (2 + |ε|) times s.
+    let scale =
+      rule.poly != 0
+      ? rule.scale * (2 + Swift.abs(rule.poly))
+      : rule.scale * (rule.focusing == 0 ? 1 : rule.focusing + 2)
     if let smoothing = rule.rowClassWeights {
       if (f * scale * smoothing.bound).isFinite { return (f, SIMD2(1, 1)) }
       let u = PowerOfTwo.scale(bringingToUnit: rule.scale)

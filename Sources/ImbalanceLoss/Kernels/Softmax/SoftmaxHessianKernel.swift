@@ -64,6 +64,16 @@ extension SoftmaxKernel {
       h[j] = y == 0 ? y : scale * y
     }
     let gamma = rule.focusing
+    if rule.poly != 0 {
+      // Poly-1: H = (diag(p) - p pᵀ) + e (p (diag(p) - p pᵀ) - p u uᵀ), e = ε (1 - eps).
+      let row = PolyRow(r, rule)
+      for j in 0..<k where j != c {
+        let pj = h[j] / total
+        store(j, pj * row.otherCurvature(pj, complement: complement(h[j])))
+      }
+      store(c, row.p * row.q * row.labelCurvature)
+      return
+    }
     if gamma == 0 {
       // p_k (1 - p_k), vectorised; the tail as in `complement`.
       let inverse = 1 / total
@@ -137,7 +147,10 @@ extension SoftmaxKernel {
     // (0 times inf would be NaN).
     var largest = 0.0
     for j in 0..<k { largest = Swift.max(largest, abs(vector[j])) }
-    let g2 = (rule.focusing + 2) * (rule.focusing + 2)
+    let g2 =
+      rule.poly != 0
+      ? (2 + 2 * Swift.abs(rule.poly)) * (2 + 2 * Swift.abs(rule.poly))
+      : (rule.focusing + 2) * (rule.focusing + 2)
     let limit = Double.greatestFiniteMagnitude / (4 * Double(k) * g2)
     let up =
       largest > limit
@@ -158,6 +171,18 @@ extension SoftmaxKernel {
       o[j] == 1 ? ((r.sPrime * v(j) - below) - (atMax - v(j))) / total : v(j) - pv
     }
     let gamma = rule.focusing
+    if rule.poly != 0 {
+      // (H v)_j = p_j (boost (v_j - p·v) + e p (v_c - p·v))     j != c
+      // (H v)_c = p (v_c - p·v) (1 + e (p - q))
+      let row = PolyRow(r, rule)
+      let vc = centred(c)
+      let labelTerm = row.e * row.p * vc
+      for j in 0..<k where j != c {
+        o[j] = weighted((o[j] / total) * (row.boost * centred(j) + labelTerm))
+      }
+      o[c] = weighted(row.p * vc * row.labelCurvature)
+      return
+    }
     if gamma == 0 {
       // (H v)_j = p_j (v_j - p·v).
       for j in 0..<k { o[j] = weighted((o[j] / total) * centred(j)) }
@@ -183,5 +208,36 @@ extension SoftmaxKernel {
     // The label's entry has the factor v_c - p·v = q (v_c - R), taken as v_c - R.
     let hcc = p * qg * (q * (1 + 2 * gamma) + gamma * ce * (gamma * p - q))
     o[c] = weighted(hcc * (vc - bigR))
+  }
+}
+
+/// The Poly-1 quantities of one row (see `SoftmaxKernel.finishPoly`):
+/// `p = p_c`, `q = 1 - p`, `e = ε (1 - eps)` and the factors of its second
+/// derivatives, each formed as a sum of terms `>= 0` when `e < 0` (`e >= -1`).
+@usableFromInline
+struct PolyRow {
+  @usableFromInline var p: Double
+  @usableFromInline var q: Double
+  @usableFromInline var e: Double
+  /// `1 + e p`.
+  @usableFromInline var boost: Double
+  /// `1 + e (p - q)`: `H_cc = p q (1 + e (p - q))`.
+  @usableFromInline var labelCurvature: Double
+
+  @inlinable @inline(__always)
+  init(_ r: SoftmaxRowStatistics, _ rule: SoftmaxRule) {
+    let row = FocalRow(r, gamma: 0)
+    p = row.p
+    q = row.q
+    e = rule.poly * (1 - rule.smoothing)
+    boost = e >= 0 ? 1 + e * p : (1 + e) - e * q
+    labelCurvature = e >= 0 ? 1 + e * (p - q) : (1 + e) - 2 * e * q
+  }
+
+  /// `(1 - p_j) + e p (1 - 2 p_j) = boost - p_j (1 + 2 e p)`:
+  /// `H_jj = p_j` times it for `j != c`.
+  @inlinable @inline(__always)
+  func otherCurvature(_ pj: Double, complement: Double) -> Double {
+    e >= 0 ? complement + e * p * (complement - pj) : boost - pj * (1 + 2 * e * p)
   }
 }

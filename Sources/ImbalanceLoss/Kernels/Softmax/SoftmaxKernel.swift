@@ -41,7 +41,7 @@ enum SoftmaxKernel {
       itemCount: batch.rows, logitsPerItem: batch.classCount, parallelism: parallelism
     ) { range in
       var total = CompensatedSum()
-      guard !rule.smoothAccuracy && rule.focusing == 0 else {
+      guard !rule.smoothAccuracy && rule.focusing == 0 && rule.poly == 0 else {
         for i in range { total.add(row(batch, i, rule, out.value)) }
         return SIMD4(total.value, 0, 0, 0)
       }
@@ -209,6 +209,8 @@ enum SoftmaxKernel {
       otherScale = fs * row.p / (1 + r.sPrime)
       shift = 0
       labelGradient = -fs * row.p * row.q
+    } else if rule.focusing == 0 && rule.poly != 0 {
+      return finishPoly(batch, i, rule, r, factor: f, g)
     } else if rule.focusing == 0 {
       // Cross-entropy against t = (1 - eps) onehot + eps/K:
       // l = (1 - eps)(m - a_c) + eps mean_k(m - a_k) + log1p(s'), all terms >= 0.
@@ -315,6 +317,83 @@ enum SoftmaxKernel {
       j += 1
     }
     g[c] = labelGradient
+    return loss
+  }
+
+  /// `finish` for a Poly-1 row (Leng et al. 2022) against the smoothed target
+  /// `t = (1 - eps) onehot(c) + eps/K`, with `e = ε (1 - eps)`, `p = p_c`, `q = 1 - p`:
+  ///
+  ///     l = CE_t + ε (1 - p_t),   1 - p_t = (1 - eps) q + eps (K - 1)/K
+  ///       = (1 - eps) (-log p + ε q) + eps (mean_k(-log p_k) + ε (K - 1)/K)
+  ///     ∂l/∂a_k = p_k (1 + e p) - t_k        k != c
+  ///     ∂l/∂a_c = -q (1 + e p) + eps (K - 1)/K
+  ///
+  /// `1 + e p` is formed as `(1 + e) - e q` for `e < 0`, a sum of terms `>= 0`
+  /// (e >= -1); for `ε < -1/2`, `-log p + ε q` is `D + (1 + ε) q` with
+  /// `D = -log p - q` from ``Elementary/logRemainder(_:minusLog:)``, so that a
+  /// confident row with `ε = -1` keeps its digits (and its sign).
+  @inlinable @inline(__always)
+  static func finishPoly(
+    _ batch: SoftmaxBatch, _ i: Int, _ rule: SoftmaxRule, _ r: SoftmaxRowStatistics,
+    factor f: Double, _ g: UnsafeMutablePointer<Double>?
+  ) -> Double {
+    let k = batch.classCount
+    let c = batch.labels[i]
+    let fs = f * rule.scale
+    let eps = rule.smoothing
+    let epsilon = rule.poly
+    let uniform = eps / Double(k)
+    let row = PolyRow(r, rule)
+    let q = row.q
+    let log1pS = Elementary.log1p(Vector(repeating: r.sPrime))[0]
+    let loss: Double
+    if r.unit != 1 {
+      // A rescaled row (-log p beyond 2^1020, so no cancellation): as
+      // cross-entropy's, weighted before scaling back up.
+      let gap = (1 - eps) * r.gap + eps * -r.shiftedMean
+      loss =
+        (f * gap) * r.unit + f * log1pS
+        + f * (epsilon * ((1 - eps) * q + eps * (1 - 1 / Double(k))))
+    } else {
+      // The label's part -log p + ε q.
+      let minusLogP = r.gap + log1pS
+      let labelPart =
+        epsilon < -0.5
+        ? Elementary.logRemainder(q, minusLog: minusLogP) + (1 + epsilon) * q
+        : minusLogP + epsilon * q
+      var l = (1 - eps) * labelPart
+      if eps != 0 {
+        l += eps * ((-r.shiftedMean + log1pS) + epsilon * (1 - 1 / Double(k)))
+      }
+      loss = f * l
+    }
+    guard let g else { return loss }
+    let boost = row.boost
+    let otherScale = fs * (boost / (1 + r.sPrime))
+    let shift = fs * uniform
+    let sv = Vector(repeating: otherScale)
+    let shiftv = Vector(repeating: shift)
+    var j = 0
+    while j + 8 <= k {
+      SIMDLoad.store(SIMDLoad.load(g + j) * sv - shiftv, g + j)
+      j += 8
+    }
+    while j < k {
+      g[j] = g[j] * otherScale - shift
+      j += 1
+    }
+    if eps == 0 {
+      g[c] = -fs * (q * boost)
+      return loss
+    }
+    // With smoothing, g_c = f s ((K - 1) eps/K - q (1 + e p)) and every other
+    // entry is a difference of terms of size f s eps/K, whose roundings need
+    // not cancel in the row's sum: g_c is taken as minus the others'
+    // compensated sum instead, as accurate in absolute terms, and the row
+    // sums to zero as the property tests require.
+    var others = CompensatedSum()
+    for j in 0..<k where j != c { others.add(g[j]) }
+    g[c] = -others.value
     return loss
   }
 }

@@ -20,6 +20,9 @@ struct SoftmaxRule: @unchecked Sendable {
   @usableFromInline let focusing: Double
   /// Whether the row loss is `1 - p_c` (smooth accuracy) instead.
   @usableFromInline let smoothAccuracy: Bool
+  /// Poly-1's `ε >= -1` (cross-entropy only, without ``rowClassWeights``):
+  /// the row loss is `CE + ε (1 - p_t)`, `p_t = Σ_k t_k p_k`; 0 otherwise.
+  @usableFromInline let poly: Double
   /// Whether `a_k = z_k` (every offset 0, `s = 1`, no margins): the kernel
   /// then skips the offset and scale terms of its exponents.
   @usableFromInline let isPlain: Bool
@@ -34,8 +37,9 @@ struct SoftmaxRule: @unchecked Sendable {
   init(
     offsets: UnsafePointer<Double>, scale: Double = 1, margins: UnsafePointer<Double>? = nil,
     smoothing: Double = 0, focusing: Double = 0, smoothAccuracy: Bool = false,
-    offsetsAreZero: Bool = false, rowClassWeights: ClassSmoothing? = nil
+    offsetsAreZero: Bool = false, rowClassWeights: ClassSmoothing? = nil, poly: Double = 0
   ) {
+    self.poly = poly
     self.rowClassWeights = rowClassWeights
     self.isPlain = offsetsAreZero && scale == 1 && margins == nil
     self.offsets = offsets
