@@ -58,10 +58,7 @@ public struct CombinedLoss<Target: Sendable>: Loss {
       throw .invalidParameter(name: "terms.count", value: 0, requirement: "at least one member")
     }
     for (j, term) in terms.enumerated() {
-      if !(term.weight >= 0 && term.weight.isFinite) {
-        throw .invalidParameter(
-          name: "weights[\(j)]", value: term.weight, requirement: "finite and >= 0")
-      }
+      try Validation.checkNonNegative(term.weight, name: "weights[\(j)]")
       if term.loss.logitsPerSample != first.loss.logitsPerSample {
         throw .invalidParameter(
           name: "logitsPerSample", value: Double(term.loss.logitsPerSample),
