@@ -226,7 +226,8 @@ public struct EqualizationLossV2: Sendable, Hashable {
           negativeSums[j].add(w * negative[j] * sigma)
         }
       }
-      total.add(f * row.value)
+      // A zero-weight row adds exactly 0, even where its term overflows.
+      if f != 0 { total.add(f * row.value) }
     }
     for j in 0..<k {
       state.positiveGradients[j] += positiveSums[j].value
@@ -251,6 +252,28 @@ public struct EqualizationLossV2: Sendable, Hashable {
       }
     }
     return (value, gradient)
+  }
+
+  /// One training step over arrays, the gradient written into a reusable
+  /// array (resized to `logits.count` if needed; unchanged after a throw).
+  ///
+  /// - Throws: ``LossError`` for invalid input or state (both left untouched).
+  /// - Complexity: O(N K).
+  public func valueAndGradient(
+    logits: [Double], targets: [Int], weights: [Double]? = nil,
+    gradient: inout [Double], state: inout State
+  ) throws(LossError) -> Double {
+    if gradient.count != logits.count {
+      // Validate on a copy first so that a throwing call changes nothing.
+      var probe = state
+      _ = try value(logits: logits, targets: targets, weights: weights, state: &probe)
+      gradient = [Double](repeating: 0, count: logits.count)
+    }
+    return try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
+      try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
+        try valueAndGradient(logits: z, targets: t, weights: w, gradient: g, state: &state)
+      }
+    }
   }
 
   /// One training step without a gradient: the loss value. It updates

@@ -277,7 +277,8 @@ public struct SeesawLoss: Sendable, Hashable {
       // a[c] is exp(z̃_c - max); its logarithm is z̃_c - max = z_c - max.
       let term = Elementary.log1p(rest) - (z[c] - mt)
       let f = batch.factor(i)
-      total.add(f * term)
+      // A zero-weight row adds exactly 0, even where its term overflows.
+      if f != 0 { total.add(f * term) }
       if let gradient {
         let reciprocal = 1 / (1 + rest)
         for j in 0..<k {
