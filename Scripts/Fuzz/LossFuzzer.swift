@@ -22,11 +22,12 @@
 // Scripts/Fuzz/corpus/ (all start below 0xC0) still decodes to the same loss
 // and batch; the second-order calls added for those kinds read their extra
 // bytes (Hessian buffer length, vector) only after the old decoding is done.
-// Bytes 0xC0...0xFF select a newer family, `Family(rawValue: (byte - 0xC0) % 16)`
+// Bytes 0xC0...0xFF select a newer family, `Family(rawValue: byte - 0xC0)`
 // (the losses added later, and the old ones with the options they later
-// gained: class weights, label smoothing, ignored targets); 14 of the 16 slots
-// are taken, a free slot returns at once. A fixed 16, not the case count, so
-// that adding a family leaves every corpus file's meaning alone.
+// gained: class weights, label smoothing, ignored targets); 64 slots, 18
+// taken, a free slot returns at once. A fixed slot per byte, not a modulus of
+// the case count, so that adding a family leaves every corpus file's meaning
+// alone.
 
 #if canImport(Glibc)
 import Glibc
@@ -275,8 +276,8 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   var r = ByteReader(data: UnsafeBufferPointer(start: bytes, count: size))
   let selector = r.byte()
   if selector >= 0xC0 {
-    // 16 slots (4 byte values each); a slot with no family yet does nothing.
-    guard let family = Family(rawValue: Int(selector - 0xC0) % 16) else { return 0 }
+    // 64 slots, one byte value each; a slot with no family yet does nothing.
+    guard let family = Family(rawValue: Int(selector - 0xC0)) else { return 0 }
     fuzzFamily(family, &r)
     return 0
   }
@@ -391,7 +392,7 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 /// The loss families selected by a first byte 0xC0...0xFF (see the header).
-/// ADDING A LOSS: a case here, at the end (raw values up to 15, so that corpus
+/// ADDING A LOSS: a case here, at the end (raw values up to 63, so that corpus
 /// files keep their meaning), and its branch in `fuzzFamily`.
 enum Family: Int, CaseIterable {
   case binaryFocal, softDice, tversky, binaryWithIgnoredTarget
@@ -401,6 +402,7 @@ enum Family: Int, CaseIterable {
   case softOverlapSemimetric
   case asymmetric
   case polyCrossEntropy, binaryPoly
+  case seesaw, equalizationV2
 }
 
 /// A class count: usually small, sometimes 0 or negative (invalid), or huge.
@@ -446,6 +448,38 @@ func weightFactor(_ reduction: Reduction, _ weights: [Double]?, _ classWeights: 
 {
   reduction == .mean
     ? 1 : max(1, largestMagnitude(weights ?? [])) * max(1, largestMagnitude(classWeights ?? []))
+}
+
+/// A stateful loss's step (`call`): on a throw the state and the gradient
+/// array are untouched; otherwise the value is >= 0 and not NaN, the gradient
+/// has no NaN (finite where `scale` is), and the same step from the same state
+/// gives the same bits and the same new state.
+func exerciseStateful<S: Equatable>(
+  _ start: S, scale: Double,
+  _ call: (inout S, inout [Double]) throws(LossError) -> Double
+) {
+  let sentinel = -123.25
+  var state = start
+  var gradient = [Double](repeating: sentinel, count: 3)
+  let value: Double
+  do {
+    value = try call(&state, &gradient)
+  } catch {
+    require(state == start, "state changed by a throwing step")
+    require(gradient.allSatisfy { $0 == sentinel }, "gradient written by a throwing step")
+    return
+  }
+  require(!value.isNaN && value >= 0, "stateful value \(value)")
+  require(!gradient.contains { $0.isNaN }, "NaN in stateful gradient")
+  if scale < 0x1p1000 {
+    require(gradient.allSatisfy(\.isFinite), "non-finite stateful gradient (scale \(scale))")
+  }
+  var again = start
+  var second: [Double] = []
+  let repeated = try? call(&again, &second)
+  require(repeated?.bitPattern == value.bitPattern, "stateful value not deterministic")
+  require(second.map(\.bitPattern) == gradient.map(\.bitPattern), "stateful gradient not deterministic")
+  require(again == state, "stateful state not deterministic")
 }
 
 /// The newer families: the losses and options the first seven kinds do not
@@ -695,6 +729,49 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
     exerciseMultiLabelCategorical(
       loss, logits: logits, targets: targets, weights: weights,
       hessianCount: r.count(near: logits.count), extra: extra, scale: factor)
+  case .seesaw, .equalizationV2:
+    let logits = (0..<r.count(near: n * k)).map { _ in r.double() }
+    let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
+    // Labels in range, now and then anything (invalid, background, ignored).
+    let targets = (0..<r.count(near: n)).map { _ in
+      let b = r.byte()
+      return b % 8 == 0 ? Int(Int8(bitPattern: r.byte())) : Int(b) % max(k, 1)
+    }
+    let ignoreIndex: Int? = r.byte() % 3 == 0 ? Int(Int8(bitPattern: r.byte())) : nil
+    let statistics = (0..<r.count(near: k)).map { _ in r.double() }
+    let more = (0..<r.count(near: k)).map { _ in r.double() }
+    let factor = weightFactor(reduction, weights, nil)
+    if family == .seesaw {
+      guard var loss = try? SeesawLoss(
+        classCount: k, p: r.byte() % 2 == 0 ? 0.8 : r.double(),
+        q: r.byte() % 2 == 0 ? 2 : r.double(), epsilon: r.byte() % 2 == 0 ? 1e-2 : r.double())
+      else { return }
+      loss.reduction = reduction
+      loss.ignoreIndex = ignoreIndex
+      let start = r.byte() % 2 == 0 ? loss.makeState() : SeesawLoss.State(classCounts: statistics)
+      exerciseStateful(start, scale: factor) { (state: inout SeesawLoss.State, g) throws(LossError) in
+        try loss.valueAndGradient(
+          logits: logits, targets: targets, weights: weights, gradient: &g, state: &state)
+      }
+    } else {
+      guard var loss = try? EqualizationLossV2(
+        classCount: k, gamma: r.byte() % 2 == 0 ? 12 : r.double(),
+        mu: r.byte() % 2 == 0 ? 0.8 : r.double(), alpha: r.byte() % 2 == 0 ? 4 : r.double())
+      else { return }
+      loss.reduction = reduction
+      loss.ignoreIndex = ignoreIndex
+      let start =
+        r.byte() % 2 == 0
+        ? loss.makeState()
+        : EqualizationLossV2.State(
+          positiveGradients: statistics, negativeGradients: more, stepCount: Int(r.byte()))
+      // |∂l/∂z_ij| <= max(ω⁺, ω⁻) <= 1 + α per entry.
+      let bound = factor * max(1, 1 + loss.alpha)
+      exerciseStateful(start, scale: bound) { (state: inout EqualizationLossV2.State, g) throws(LossError) in
+        try loss.valueAndGradient(
+          logits: logits, targets: targets, weights: weights, gradient: &g, state: &state)
+      }
+    }
   default:
     fuzzSoftmaxFamily(
       family, &r, n: n, k: k, parallelism: parallelism, hasWeights: hasWeights,
