@@ -162,7 +162,7 @@ import Testing
 /// 1.6202740433485470873e-296 (K = 2: H = h [[1, -1], [-1, 1]]).
 @Test func softmaxFocalGammaIsCappedAndItsHessianFinite() throws {
   #expect(
-    throws: LossError.invalidParameter(name: "gamma", value: 1.7e265, requirement: "<= 1000")
+    throws: LossError.invalidParameter(name: "gamma", value: 1.7e265, requirement: "in [0, 1000]")
   ) { try SoftmaxFocalLoss(classCount: 2, gamma: 1.7e265) }
   let loss = try SoftmaxFocalLoss(classCount: 2, gamma: 1000)
   let (_, _, hessian) = try loss.valueGradientAndHessianDiagonal(

@@ -197,16 +197,10 @@ public struct BinaryFocalLoss: SecondOrderBinaryLoss {
   }
 
   func validateParameters() throws(LossError) {
-    guard gamma >= 0 && gamma <= 1000 else {
-      throw .invalidParameter(name: "gamma", value: gamma, requirement: "in [0, 1000]")
-    }
-    if let alpha, !(alpha >= 0 && alpha <= 1) {
-      throw .invalidParameter(name: "alpha", value: alpha, requirement: "in [0, 1]")
-    }
+    try Validation.check(gamma, name: "gamma", in: 0...1000)
+    if let alpha { try Validation.check(alpha, name: "alpha", in: 0...1) }
     try Validation.checkNonNegative(positiveWeight, name: "positiveWeight")
     try Validation.checkNonNegative(negativeWeight, name: "negativeWeight")
-    if let hessianFloor, !hessianFloor.isFinite {
-      throw .invalidParameter(name: "hessianFloor", value: hessianFloor, requirement: "finite")
-    }
+    try Validation.checkFinite(hessianFloor, name: "hessianFloor")
   }
 }

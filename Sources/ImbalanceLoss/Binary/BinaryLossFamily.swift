@@ -136,22 +136,9 @@ extension SoftConfusionLoss {
   ) throws(LossError) -> Double {
     let batch = try batch(logits, targets, weights, gradient: gradient)
     let (alpha, beta, smoothing) = tverskyParameters
-    let loss = BinaryKernels.tversky(
+    return BinaryKernels.tversky(
       batch, alpha: alpha, beta: beta, smoothing: smoothing, overlap: overlap,
-      gradient: gradient?.baseAddress, parallelism: parallelism)
-    let gamma = focalExponent
-    if gamma == 1 { return loss }
-    // (1 - I)^γ and the chain rule's γ (1 - I)^(γ-1); both 0 at L = 0.
-    guard loss > 0 else {
-      gradient?.update(repeating: 0)
-      return 0
-    }
-    let logLoss = Elementary.log(loss)
-    let factor = gamma * Elementary.exp((gamma - 1) * logLoss)
-    if let gradient {
-      for i in gradient.indices where gradient[i] != 0 { gradient[i] *= factor }
-    }
-    return Elementary.exp(gamma * logLoss)
+      exponent: focalExponent, gradient: gradient?.baseAddress, parallelism: parallelism)
   }
 }
 

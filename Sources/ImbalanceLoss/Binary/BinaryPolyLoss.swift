@@ -91,8 +91,6 @@ public struct BinaryPolyLoss: SecondOrderBinaryLoss {
     try PolyEpsilon.check(epsilon)
     try Validation.checkNonNegative(positiveWeight, name: "positiveWeight")
     try Validation.checkNonNegative(negativeWeight, name: "negativeWeight")
-    if let hessianFloor, !hessianFloor.isFinite {
-      throw .invalidParameter(name: "hessianFloor", value: hessianFloor, requirement: "finite")
-    }
+    try Validation.checkFinite(hessianFloor, name: "hessianFloor")
   }
 }

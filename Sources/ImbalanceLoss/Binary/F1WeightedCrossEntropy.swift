@@ -117,8 +117,6 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss {
   }
 
   func validateParameters() throws(LossError) {
-    if let f1, !(f1 >= 0 && f1 <= 1) {
-      throw .invalidParameter(name: "f1", value: f1, requirement: "in [0, 1]")
-    }
+    if let f1 { try Validation.check(f1, name: "f1", in: 0...1) }
   }
 }

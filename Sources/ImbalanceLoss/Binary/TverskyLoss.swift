@@ -89,9 +89,7 @@ public struct TverskyLoss: SoftConfusionLoss {
       throw .invalidParameter(name: "alpha + beta", value: 0, requirement: "positive")
     }
     try Validation.checkNonNegative(smoothing, name: "smoothing")
-    if !(exponent > 0 && exponent.isFinite) {
-      throw .invalidParameter(name: "exponent", value: exponent, requirement: "finite and > 0")
-    }
+    try Validation.checkPositive(exponent, name: "exponent")
   }
 
   var focalExponent: Double { exponent }

@@ -144,17 +144,8 @@ public struct AsymmetricLoss: SecondOrderBinaryLoss {
   }
 
   func validateParameters() throws(LossError) {
-    guard positiveFocusing >= 0 && positiveFocusing <= 1000 else {
-      throw .invalidParameter(
-        name: "positiveFocusing", value: positiveFocusing, requirement: "in [0, 1000]")
-    }
-    guard negativeFocusing >= 0 && negativeFocusing <= 1000 else {
-      throw .invalidParameter(
-        name: "negativeFocusing", value: negativeFocusing, requirement: "in [0, 1000]")
-    }
-    guard probabilityMargin >= 0 && probabilityMargin < 1 else {
-      throw .invalidParameter(
-        name: "probabilityMargin", value: probabilityMargin, requirement: "in [0, 1)")
-    }
+    try Validation.check(positiveFocusing, name: "positiveFocusing", in: 0...1000)
+    try Validation.check(negativeFocusing, name: "negativeFocusing", in: 0...1000)
+    try Validation.check(probabilityMargin, name: "probabilityMargin", in: 0..<1)
   }
 }

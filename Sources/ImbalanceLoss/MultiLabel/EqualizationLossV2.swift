@@ -92,9 +92,7 @@ public struct EqualizationLossV2: Sendable, Hashable {
     if classCount < 1 { throw .noClasses }
     try Validation.checkNonNegative(gamma, name: "gamma")
     try Validation.checkNonNegative(alpha, name: "alpha")
-    guard mu.isFinite else {
-      throw .invalidParameter(name: "mu", value: mu, requirement: "finite")
-    }
+    try Validation.checkFinite(mu, name: "mu")
     self.classCount = classCount
     self.gamma = gamma
     self.mu = mu

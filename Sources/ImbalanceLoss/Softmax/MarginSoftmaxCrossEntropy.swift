@@ -70,9 +70,7 @@ public struct MarginSoftmaxCrossEntropy: SecondOrderSoftmaxLoss {
     margins: [Double], scale: Double = 30, priors: ClassPriors? = nil, tau: Double = 1
   ) throws(LossError) {
     if margins.isEmpty { throw .noClasses }
-    if !(scale > 0 && scale.isFinite) {
-      throw .invalidParameter(name: "scale", value: scale, requirement: "finite and > 0")
-    }
+    try Validation.checkPositive(scale, name: "scale")
     for (k, m) in margins.enumerated() where !(m >= 0 && (scale * m).isFinite) {
       throw .invalidParameter(
         name: "margins[\(k)]", value: m, requirement: "finite and >= 0, with scale * margin finite")

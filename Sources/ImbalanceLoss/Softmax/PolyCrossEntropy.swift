@@ -104,8 +104,6 @@ public struct PolyCrossEntropy: SecondOrderSoftmaxLoss {
 enum PolyEpsilon {
   /// Throws unless `epsilon` is finite and in [-1, 1000].
   static func check(_ epsilon: Double) throws(LossError) {
-    if !(epsilon >= -1 && epsilon <= 1000) {
-      throw .invalidParameter(name: "epsilon", value: epsilon, requirement: "in [-1, 1000]")
-    }
+    try Validation.check(epsilon, name: "epsilon", in: -1...1000)
   }
 }

@@ -106,9 +106,7 @@ public struct SeesawLoss: Sendable, Hashable {
     if classCount < 1 { throw .noClasses }
     try Validation.checkNonNegative(p, name: "p")
     try Validation.checkNonNegative(q, name: "q")
-    guard epsilon > 0 && epsilon.isFinite else {
-      throw .invalidParameter(name: "epsilon", value: epsilon, requirement: "finite and > 0")
-    }
+    try Validation.checkPositive(epsilon, name: "epsilon")
     self.classCount = classCount
     self.p = p
     self.q = q

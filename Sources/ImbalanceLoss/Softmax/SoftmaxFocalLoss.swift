@@ -73,10 +73,7 @@ public struct SoftmaxFocalLoss: SecondOrderSoftmaxLoss {
   ///   the Hessian's `γ²` terms would overflow where `q^γ` is 0, giving NaN).
   public init(classCount: Int, gamma: Double = 2) throws(LossError) {
     if classCount <= 0 { throw .noClasses }
-    try Validation.checkNonNegative(gamma, name: "gamma")
-    if gamma > 1000 {
-      throw .invalidParameter(name: "gamma", value: gamma, requirement: "<= 1000")
-    }
+    try Validation.check(gamma, name: "gamma", in: 0...1000)
     self.classCount = classCount
     self.gamma = gamma
     self.offsets = [Double](repeating: 0, count: classCount)

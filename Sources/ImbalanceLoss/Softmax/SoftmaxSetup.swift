@@ -232,9 +232,7 @@ extension SoftmaxSetup {
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
     hessianDiagonal: UnsafeMutableBufferPointer<Double>
   ) throws(LossError) -> Double {
-    if let hessianFloor, !hessianFloor.isFinite {
-      throw .invalidParameter(name: "hessianFloor", value: hessianFloor, requirement: "finite")
-    }
+    try Validation.checkFinite(hessianFloor, name: "hessianFloor")
     return try withBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
       reduction: reduction

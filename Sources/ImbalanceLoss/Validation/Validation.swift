@@ -147,8 +147,52 @@ enum Validation {
   /// one check of every loss with a `labelSmoothing` option.
   @inlinable
   static func checkLabelSmoothing(_ eps: Double) throws(LossError) {
-    if !(eps >= 0 && eps <= 1) {
-      throw .invalidParameter(name: "labelSmoothing", value: eps, requirement: "in [0, 1]")
+    try check(eps, name: "labelSmoothing", in: 0...1)
+  }
+
+  /// Throws unless `value` lies in `range` (NaN never does); the requirement
+  /// reads "in [lower, upper]".
+  @usableFromInline
+  static func check(_ value: Double, name: String, in range: ClosedRange<Double>)
+    throws(LossError)
+  {
+    guard range.contains(value) else {
+      throw .invalidParameter(
+        name: name, value: value,
+        requirement: "in [\(bound(range.lowerBound)), \(bound(range.upperBound))]")
+    }
+  }
+
+  /// Throws unless `value` lies in `range` (NaN never does); the requirement
+  /// reads "in [lower, upper)".
+  @usableFromInline
+  static func check(_ value: Double, name: String, in range: Range<Double>) throws(LossError) {
+    guard range.contains(value) else {
+      throw .invalidParameter(
+        name: name, value: value,
+        requirement: "in [\(bound(range.lowerBound)), \(bound(range.upperBound)))")
+    }
+  }
+
+  /// A range bound as users write it: `1000`, not `1000.0`.
+  static func bound(_ x: Double) -> String {
+    x == x.rounded() && x.magnitude < 0x1p53 ? String(Int(x)) : String(x)
+  }
+
+  /// Throws unless `value` is finite and `> 0`.
+  @usableFromInline
+  static func checkPositive(_ value: Double, name: String) throws(LossError) {
+    guard value > 0 && value.isFinite else {
+      throw .invalidParameter(name: name, value: value, requirement: "finite and > 0")
+    }
+  }
+
+  /// Throws unless `value` is finite (an absent optional passes): the check of
+  /// every `hessianFloor`.
+  @usableFromInline
+  static func checkFinite(_ value: Double?, name: String) throws(LossError) {
+    if let value, !value.isFinite {
+      throw .invalidParameter(name: name, value: value, requirement: "finite")
     }
   }
 

@@ -36,9 +36,7 @@ public enum ClassWeights {
     classCounts: [Int], beta: Double
   ) throws(LossError) -> [Double] {
     try checkCounts(classCounts)
-    guard beta >= 0 && beta < 1 else {
-      throw .invalidParameter(name: "beta", value: beta, requirement: "in [0, 1)")
-    }
+    try Validation.check(beta, name: "beta", in: 0..<1)
     let logBeta = beta == 0 ? -Double.infinity : Elementary.log(beta)
     // 1 / (1 - beta^n) lies in [1, 1 / (1 - beta)] <= 2^53: no overflow.
     let inverse = classCounts.map { 1 / -expMinusOne(Double($0) * logBeta) }

@@ -83,7 +83,8 @@ extension BinaryKernels {
   ///     dL/dz_i = -(2 f_i / S) (y_i - F/2) p_i (1 - p_i)
   ///
   /// It is the Tversky gradient with `α = β = 1/2` and no smoothing. `gradient`
-  /// holds `exp(-|z|)` on entry, as for ``tverskyGradient(_:ratio:overlap:gradient:parallelism:)``.
+  /// holds `exp(-|z|)` on entry, as for
+  /// ``tverskyGradient(_:ratio:overlap:outerSlope:gradient:parallelism:)``.
   @inlinable
   static func smoothF1Gradient(
     _ batch: BinaryBatch, statistics: F1Statistics, overlap: OverlapForm = .product,
@@ -113,24 +114,30 @@ extension BinaryKernels {
   /// replaced by the slope `c_i` of `min(p_i, y_i)` in `p_i` (see
   /// ``SemimetricTarget``): `∂TP/∂z_i = f_i c_i p_i (1 - p_i)` and
   /// `∂(TP + FP)/∂z_i = f_i p_i (1 - p_i)` in both forms.
+  ///
+  /// Each element is multiplied by `outerSlope`, the derivative of an outer
+  /// function of the loss (focal Tversky's `γ L^(γ-1)`); at 1 the bits are
+  /// those of the plain formula.
   @inlinable
   static func tverskyGradient(
     _ batch: BinaryBatch, ratio: TverskyRatio, overlap: OverlapForm = .product,
-    gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism
+    outerSlope: Double = 1, gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism
   ) {
     switch overlap {
     case .product:
       tverskyGradient(
-        batch, ratio: ratio, gradient: gradient, parallelism: parallelism, ProductTarget.self)
+        batch, ratio: ratio, outerSlope: outerSlope, gradient: gradient,
+        parallelism: parallelism, ProductTarget.self)
     case .semimetric:
       tverskyGradient(
-        batch, ratio: ratio, gradient: gradient, parallelism: parallelism, SemimetricTarget.self)
+        batch, ratio: ratio, outerSlope: outerSlope, gradient: gradient,
+        parallelism: parallelism, SemimetricTarget.self)
     }
   }
 
   @inlinable
   static func tverskyGradient<Target: OverlapTarget>(
-    _ batch: BinaryBatch, ratio: TverskyRatio,
+    _ batch: BinaryBatch, ratio: TverskyRatio, outerSlope: Double,
     gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism, _: Target.Type
   ) {
     let d = ratio.denominator
@@ -143,11 +150,12 @@ extension BinaryKernels {
     if ratio.alpha == 0.5 && ratio.beta == 0.5 {
       _ = run(
         batch, reading: gradient, first: gradient, parallelism: parallelism,
-        DiceGradientElement<Target>(halfIndex: ratio.index / 2, denominator: d))
+        DiceGradientElement<Target>(
+          halfIndex: ratio.index / 2, denominator: d, outerSlope: outerSlope))
     } else {
       _ = run(
         batch, reading: gradient, first: gradient, parallelism: parallelism,
-        TverskyGradientElement<Target>(ratio))
+        TverskyGradientElement<Target>(ratio, outerSlope: outerSlope))
     }
   }
 
@@ -155,10 +163,12 @@ extension BinaryKernels {
   struct DiceGradientElement<Target: OverlapTarget>: BinaryElementFunction {
     @usableFromInline let halfIndex: Double
     @usableFromInline let denominator: Double
+    @usableFromInline let outerSlope: Double
 
-    @inlinable init(halfIndex: Double, denominator: Double) {
+    @inlinable init(halfIndex: Double, denominator: Double, outerSlope: Double) {
       self.halfIndex = halfIndex
       self.denominator = denominator
+      self.outerSlope = outerSlope
     }
 
     @inlinable @inline(__always)
@@ -167,7 +177,7 @@ extension BinaryKernels {
     {
       let s = Logistic(z, e: e)
       let y = Target.slope(y, s)
-      let g = -((y - halfIndex) * s.q) * ((f * s.p) / denominator)
+      let g = -((y - halfIndex) * s.q) * ((f * s.p) / denominator) * outerSlope
       return ((Vector(), Vector(), Vector()), g, Vector())
     }
   }
@@ -178,12 +188,14 @@ extension BinaryKernels {
     @usableFromInline let positiveFactor: Double
     @usableFromInline let index: Double
     @usableFromInline let denominator: Double
+    @usableFromInline let outerSlope: Double
 
-    @inlinable init(_ ratio: TverskyRatio) {
+    @inlinable init(_ ratio: TverskyRatio, outerSlope: Double) {
       alpha = ratio.alpha
       index = ratio.index
       positiveFactor = 1 - (1 - ratio.beta) * index
       denominator = ratio.denominator
+      self.outerSlope = outerSlope
     }
 
     @inlinable @inline(__always)
@@ -194,7 +206,9 @@ extension BinaryKernels {
       let y = Target.slope(y, s)
       let fp = f * s.p
       let d = denominator
-      let g = -s.q * (((fp * y) / d) * positiveFactor - ((alpha * ((1 - y) * fp)) / d) * index)
+      let g =
+        -s.q * (((fp * y) / d) * positiveFactor - ((alpha * ((1 - y) * fp)) / d) * index)
+        * outerSlope
       return ((Vector(), Vector(), Vector()), g, Vector())
     }
   }
@@ -274,17 +288,19 @@ struct TverskyRatio: Sendable {
 // f = w / W, so a smoothing constant given in units of the raw sums Σ w(...)
 // is divided by W here.
 extension BinaryKernels {
-  /// The Tversky loss `1 - (TP + ε) / (TP + α FP + β FN + ε)` with raw sums
-  /// (`TP = Σ w y p`, ...): returns the value and writes the gradient when
-  /// `gradient` is non-nil.
+  /// The Tversky loss `L = 1 - (TP + ε) / (TP + α FP + β FN + ε)` with raw
+  /// sums (`TP = Σ w y p`, ...), raised to `exponent` γ (focal Tversky):
+  /// returns `L^γ` and writes its gradient when `gradient` is non-nil, the
+  /// chain rule's `γ L^(γ-1)` applied in the gradient pass itself.
   ///
   /// A batch whose every sample is ignored has empty sums: the ratio is
   /// `ε / ε = 1` (loss 0) when `ε > 0` and, as smooth F1's `S = 0`, loss 1
-  /// when `ε = 0`; the gradient is 0 either way.
+  /// when `ε = 0`; the gradient is 0 either way. Where `L = 0` the value and
+  /// gradient are 0 for every γ (`γ L^(γ-1)` has no finite limit for γ < 1).
   @inlinable
   static func tversky(
     _ batch: BinaryBatch, alpha: Double, beta: Double, smoothing: Double,
-    overlap: OverlapForm = .product,
+    overlap: OverlapForm = .product, exponent: Double = 1,
     gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism
   ) -> Double {
     if batch.normalizer.reciprocal == 0 {
@@ -303,11 +319,24 @@ extension BinaryKernels {
       if !e.isFinite { e = .greatestFiniteMagnitude }
     }
     let ratio = statistics.tversky(alpha: alpha, beta: beta, smoothing: e)
+    var (loss, outerSlope) = (ratio.loss, 1.0)
+    if exponent != 1 {
+      guard loss > 0 else {
+        gradient?.initialize(repeating: 0, count: batch.count)
+        return 0
+      }
+      // γ L^(γ-1), saturated so that a zero element stays 0 (not 0 · inf).
+      let logLoss = Elementary.log(loss)
+      outerSlope = Swift.min(
+        exponent * Elementary.exp((exponent - 1) * logLoss), .greatestFiniteMagnitude)
+      loss = Elementary.exp(exponent * logLoss)
+    }
     if let gradient {
       tverskyGradient(
-        batch, ratio: ratio, overlap: overlap, gradient: gradient, parallelism: parallelism)
+        batch, ratio: ratio, overlap: overlap, outerSlope: outerSlope, gradient: gradient,
+        parallelism: parallelism)
     }
-    return ratio.loss
+    return loss
   }
 }
 
