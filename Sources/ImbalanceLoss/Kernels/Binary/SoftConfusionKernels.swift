@@ -177,7 +177,7 @@ extension BinaryKernels {
     {
       let s = Logistic(z, e: e)
       let y = Target.slope(y, s)
-      let g = -((y - halfIndex) * s.q) * ((f * s.p) / denominator) * outerSlope
+      let g: Vector = (-((y - halfIndex) * s.q) * ((f * s.p) / denominator)) * outerSlope
       return ((Vector(), Vector(), Vector()), g, Vector())
     }
   }
@@ -206,9 +206,8 @@ extension BinaryKernels {
       let y = Target.slope(y, s)
       let fp = f * s.p
       let d = denominator
-      let g =
-        -s.q * (((fp * y) / d) * positiveFactor - ((alpha * ((1 - y) * fp)) / d) * index)
-        * outerSlope
+      let balance: Vector = ((fp * y) / d) * positiveFactor - ((alpha * ((1 - y) * fp)) / d) * index
+      let g: Vector = (-s.q * balance) * outerSlope
       return ((Vector(), Vector(), Vector()), g, Vector())
     }
   }
