@@ -55,6 +55,7 @@ import Testing
   (["--data", "a.csv", "--task", "binary"], .conflict("--task", "--data")),
   (["--data", "a.csv", "--imbalance", "3"], .conflict("--imbalance", "--data")),
   (["--task", "multiclass", "--plot", "p.svg"], .conflict("--plot", "--task multiclass")),
+  (["--task", "multilabel", "--plot", "p.svg"], .conflict("--plot", "--task multilabel")),
 ])
 func badCommandLinesAreNamed(arguments: [String], expected: OptionsError) {
   #expect(throws: expected) { try Options(arguments: arguments) }
