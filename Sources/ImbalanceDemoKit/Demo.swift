@@ -264,10 +264,14 @@ public enum Demo {
     text += multiclassTable(
       results, reference: ("Bayes rule (nearest true mean)", bayes),
       groupSize: max(1, task.classCount / 3))
-    text += "\n\n" + leaders(results.map { ($0.name, $0.scores) }, [
-      ("balanced accuracy", \.balancedAccuracy), ("tail recall", \.tailRecall),
-      ("macro-F1", \.macroF1),
-    ])
+    text +=
+      "\n\n"
+      + leaders(
+        results.map { ($0.name, $0.scores) },
+        [
+          ("balanced accuracy", \.balancedAccuracy), ("tail recall", \.tailRecall),
+          ("macro-F1", \.macroF1),
+        ])
     let json = JSON.object([
       ("bayesBalancedAccuracy", .number(bayes)),
       ("losses", .object(results.map { ($0.name, multiclassJSON($0.scores)) })),
@@ -301,20 +305,21 @@ public enum Demo {
     ])
   }
 
-  /// One line naming the row with the highest value of each metric (the
-  /// first on ties), e.g. "Highest macro-F1: BCE (0.6123)."
+  /// A line per metric naming the row with its highest value (the first on
+  /// ties), e.g. "Highest macro-F1: BCE (0.6123)".
   static func leaders<Scores>(
     _ results: [(name: String, scores: Scores)], _ metrics: [(String, KeyPath<Scores, Double>)]
   ) -> String {
-    let parts = metrics.compactMap { (label, key) -> String? in
+    metrics.compactMap { (label, key) -> String? in
       guard
         let best = results.enumerated().max(by: {
-          ($0.element.scores[keyPath: key], $1.offset) < ($1.element.scores[keyPath: key], $0.offset)
+          ($0.element.scores[keyPath: key], $1.offset) < (
+            $1.element.scores[keyPath: key], $0.offset
+          )
         })?.element
       else { return nil }
-      return "\(label): \(best.name) (\(fixed(best.scores[keyPath: key], 4)))"
-    }
-    return "Highest " + parts.joined(separator: "; highest ") + "."
+      return "Highest \(label): \(best.name) (\(fixed(best.scores[keyPath: key], 4)))"
+    }.joined(separator: "\n")
   }
 
   // MARK: Built-in multi-label task
@@ -353,15 +358,21 @@ public enum Demo {
         fixed(s.tailRecall, 4), fixed(s.tailF1, 4),
       ])
     }
-    text += table.render() + "\n(labels predicted at probability 0.5; mAP: mean average "
+    text +=
+      table.render() + "\n(labels predicted at probability 0.5; mAP: mean average "
       + "precision, threshold-free;\nhead / tail: the labels with the most / fewest training rows; "
       + "EQLv2 takes one label per row,\nso it runs on the multiclass task only)\n\n"
-    text += leaders(results.map { ($0.name, $0.scores) }, [
-      ("macro-F1", \.macroF1), ("mAP", \.meanAveragePrecision), ("tail recall", \.tailRecall),
-      ("tail F1", \.tailF1),
-    ])
+    text += leaders(
+      results.map { ($0.name, $0.scores) },
+      [
+        ("macro-F1", \.macroF1), ("mAP", \.meanAveragePrecision), ("tail recall", \.tailRecall),
+        ("tail F1", \.tailF1),
+      ])
     let json = JSON.object([
-      ("labelRates", .object(task.labelRates.enumerated().map { ("\($0.offset)", .number($0.element)) })),
+      (
+        "labelRates",
+        .object(task.labelRates.enumerated().map { ("\($0.offset)", .number($0.element)) })
+      ),
       ("losses", .object(results.map { ($0.name, multiLabelJSON($0.scores)) })),
     ])
     return (text, json)

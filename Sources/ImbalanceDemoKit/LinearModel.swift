@@ -10,7 +10,7 @@ import ImbalanceLoss
 /// run: two runs from the same settings take the same steps.
 public typealias Objective =
   (_ logits: [Double], _ rows: [Int], _ epoch: Int, _ gradient: inout [Double])
-    throws(LossError) -> Double
+  throws(LossError) -> Double
 
 /// A linear model `z_i = W x_i + b` with `outputCount` logits per row: one for
 /// logistic regression, K for a softmax classifier.

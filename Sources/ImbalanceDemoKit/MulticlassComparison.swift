@@ -40,11 +40,14 @@ public struct MulticlassMethod: Sendable {
   /// One step of a loss on the batch's labels and per-sample weights (`nil`: none).
   typealias Step =
     (_ logits: [Double], _ labels: [Int], _ weights: [Double]?, _ gradient: inout [Double])
-      throws(LossError) -> Double
+    throws(LossError) -> Double
+
+  /// The per-class weights `a_k` of an epoch (counted from 0).
+  public typealias EpochWeights = @Sendable (_ epoch: Int) -> [Double]
 
   /// The per-class weights of each epoch, or `nil` for none.
   typealias WeightSchedule =
-    @Sendable (MulticlassTrainingSet) throws(LossError) -> (@Sendable (Int) -> [Double])?
+    @Sendable (MulticlassTrainingSet) throws(LossError) -> EpochWeights?
 
   /// A method that trains on the steps of `makeStep`, made afresh for each
   /// run, with the labels of each batch and, when `schedule` gives per-class
@@ -100,9 +103,8 @@ public struct MulticlassMethod: Sendable {
   /// the argmax of the raw logits.
   public static func loss<L: Loss>(
     _ name: String,
-    classWeightsByEpoch: @escaping @Sendable (MulticlassTrainingSet) throws(LossError) -> (
-      @Sendable (Int) -> [Double]
-    )?,
+    classWeightsByEpoch:
+      @escaping @Sendable (MulticlassTrainingSet) throws(LossError) -> EpochWeights?,
     _ makeLoss: @escaping @Sendable (MulticlassTrainingSet) throws(LossError) -> L
   ) -> MulticlassMethod where L.Target == Int {
     training(name, schedule: classWeightsByEpoch) { (set) throws(LossError) in

@@ -60,7 +60,8 @@ public struct Options: Sendable, Equatable {
       case "--task":
         let text = try value()
         guard let parsed = Task(rawValue: text) else {
-          throw .invalidValue(option: name, value: text, requirement: "binary, multiclass, multilabel or all")
+          throw .invalidValue(
+            option: name, value: text, requirement: "binary, multiclass, multilabel or all")
         }
         task = parsed
         taskGiven = true

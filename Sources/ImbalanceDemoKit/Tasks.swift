@@ -132,9 +132,9 @@ public struct MultiLabelTask: Sendable {
   }
 
   /// Label means, training and test sets drawn from `seed`.
-  public func data(seed: UInt64) -> (means: [[Double]], train: MultiLabelDataset,
-    test: MultiLabelDataset)
-  {
+  public func data(
+    seed: UInt64
+  ) -> (means: [[Double]], train: MultiLabelDataset, test: MultiLabelDataset) {
     var generator = SplitMix64(seed: seed)
     let means = (0..<labelCount).map { _ in
       (0..<dimension).map { _ in meanScale * generator.normal() }

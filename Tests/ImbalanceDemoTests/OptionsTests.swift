@@ -29,7 +29,8 @@ import Testing
   (["--seed"], .missingValue(option: "--seed")),
   (
     ["--task", "both"],
-    .invalidValue(option: "--task", value: "both", requirement: "binary, multiclass or all")
+    .invalidValue(
+      option: "--task", value: "both", requirement: "binary, multiclass, multilabel or all")
   ),
   (
     ["--seed", "-1"],
