@@ -132,5 +132,5 @@ func temporaryPath(_ name: String) -> String {
   #expect(text.contains("label rates 0.400 0.236 0.139 0.082 0.049 0.029 0.017 0.010"))
   for name in MultiLabelMethod.standard.map(\.name) { #expect(text.contains(name), "\(name)") }
   #expect(text.contains("Highest tail F1: "))
-  #expect(!text.contains("Binary task") && !text.contains("multiclass task"))
+  #expect(!text.contains("Binary task") && !text.contains("Long-tailed multiclass task"))
 }
