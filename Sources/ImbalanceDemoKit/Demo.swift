@@ -338,9 +338,9 @@ public enum Demo {
     let groupSize = max(1, task.labelCount / 3)
     var text = """
       Long-tailed multi-label task: L = \(task.labelCount) independent labels, \
-      x = Σ_l y_l μ_l + N(0, I) in R^\(task.dimension), imbalance \(fixed(task.imbalance, 1)), \
-      seed \(options.seed)
-      label rates \(task.labelRates.map { fixed($0, 3) }.joined(separator: " ")); \
+      x = Σ_l y_l μ_l + N(0, I) in R^\(task.dimension),
+      label rates \(task.labelRates.map { fixed($0, 3) }.joined(separator: " ")) \
+      (imbalance \(fixed(task.imbalance, 1))), seed \(options.seed);
       \(train.count) training rows (label counts \
       \(train.labelCounts.map(String.init).joined(separator: " "))), \(test.count) test rows;
       one sigmoid output per label (linear), \(trainingDescription(settings))
