@@ -339,7 +339,7 @@ public enum Demo {
     var text = """
       Long-tailed multi-label task: L = \(task.labelCount) independent labels, \
       x = Σ_l y_l μ_l + N(0, I) in R^\(task.dimension),
-      label rates \(task.labelRates.map { fixed($0, 3) }.joined(separator: " ")) \
+      label rates \(task.labelRates.map { fixed($0, 4) }.joined(separator: " ")) \
       (imbalance \(fixed(task.imbalance, 1))), seed \(options.seed);
       \(train.count) training rows (label counts \
       \(train.labelCounts.map(String.init).joined(separator: " "))), \(test.count) test rows;
