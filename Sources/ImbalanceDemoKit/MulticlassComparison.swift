@@ -62,9 +62,6 @@ public struct MulticlassMethod: Sendable {
       training: .objective { (set) throws(LossError) in
         let step = try makeStep(set)
         let classWeights = try schedule(set)
-        if let count = classWeights?(0).count, count != set.classCount {
-          throw .lengthMismatch(argument: "classWeights", expected: set.classCount, actual: count)
-        }
         var labels: [Int] = []
         var weights: [Double] = []
         return { z, rows, epoch, gradient throws(LossError) in
@@ -72,6 +69,10 @@ public struct MulticlassMethod: Sendable {
           for i in rows { labels.append(set.labels[i]) }
           guard let perClass = classWeights?(epoch) else {
             return try step(z, labels, nil, &gradient)
+          }
+          if perClass.count != set.classCount {
+            throw .lengthMismatch(
+              argument: "classWeights", expected: set.classCount, actual: perClass.count)
           }
           weights.removeAll(keepingCapacity: true)
           for c in labels { weights.append(perClass[c]) }
