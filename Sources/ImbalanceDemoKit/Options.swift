@@ -119,8 +119,9 @@ public struct Options: Sendable, Equatable {
       multilabel  8 independent labels with rates 0.4 · imbalance^(-l/7) (imbalance
                   40: 40 % down to 1 %), x = sum of the present labels' means +
                   N(0, I) in R^16, 5000 training and 10000 test rows (more at high
-                  imbalance), one sigmoid output per label; macro-F1 and head and
-                  tail recall at probability 0.5, mean average precision.
+                  imbalance), one sigmoid output per label; macro-F1, head and
+                  tail recall and tail F1 at probability 0.5, mean average
+                  precision.
 
     OPTIONS:
       --task binary|multiclass|multilabel|all
