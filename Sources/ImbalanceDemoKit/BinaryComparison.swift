@@ -49,7 +49,7 @@ public struct BinaryMethod: Sendable {
         let loss = makeLoss(set)
         let offset = logitOffset?(set) ?? 0
         var targets: [Double] = []
-        return { z, rows, gradient throws(LossError) in
+        return { z, rows, _, gradient throws(LossError) in
           set.gather(rows, into: &targets)
           // ∂L/∂z = ∂L/∂(z + offset): the gradient needs no correction.
           return try loss.valueAndGradient(
@@ -70,7 +70,7 @@ public struct BinaryMethod: Sendable {
       training: .objective { set in
         var running: Double?
         var targets: [Double] = []
-        return { z, rows, gradient throws(LossError) in
+        return { z, rows, _, gradient throws(LossError) in
           set.gather(rows, into: &targets)
           let batchF = try SmoothF1Loss().f1(logits: z, targets: targets)
           let f = running.map { momentum * $0 + (1 - momentum) * batchF } ?? batchF

@@ -172,3 +172,67 @@ extension Dataset {
     return copy
   }
 }
+
+/// A multi-label data set: `count` rows of `featureCount` features and
+/// `labelCount` targets 0/1 (both row-major); a row may have any number of
+/// labels, none included.
+public struct MultiLabelDataset: Sendable, Equatable {
+  /// `count * featureCount` features, row `i` at `i * featureCount`.
+  public var features: [Double]
+  /// `count * labelCount` targets 0 or 1, row `i` at `i * labelCount`.
+  public var targets: [Double]
+  /// The number of features per row.
+  public var featureCount: Int
+  /// The number of labels `L`.
+  public var labelCount: Int
+
+  /// A data set from its parts; targets must be 0 or 1.
+  public init(features: [Double], targets: [Double], featureCount: Int, labelCount: Int) {
+    precondition(features.count / featureCount == targets.count / labelCount)
+    precondition(features.count % featureCount == 0 && targets.count % labelCount == 0)
+    precondition(targets.allSatisfy { $0 == 0 || $0 == 1 })
+    self.features = features
+    self.targets = targets
+    self.featureCount = featureCount
+    self.labelCount = labelCount
+  }
+
+  /// The number of rows.
+  public var count: Int { targets.count / labelCount }
+
+  /// How many rows have each label.
+  public var labelCounts: [Int] {
+    var counts = [Int](repeating: 0, count: labelCount)
+    for (m, t) in targets.enumerated() where t == 1 { counts[m % labelCount] += 1 }
+    return counts
+  }
+
+  /// Label `l` of every row as a two-class label 0/1.
+  public func labels(_ l: Int) -> [Int] {
+    (0..<count).map { targets[$0 * labelCount + l] == 1 ? 1 : 0 }
+  }
+
+  /// Rows with independent labels, label `l` present with probability
+  /// `rates[l]`, and features `x = Σ_l y_l μ_l + N(0, I)`: each label
+  /// shifts the features along its own mean.
+  public static func gaussianLabels(
+    means: [[Double]], rates: [Double], count: Int, using generator: inout SplitMix64
+  ) -> MultiLabelDataset {
+    precondition(means.count == rates.count)
+    let (d, l) = (means[0].count, means.count)
+    var features: [Double] = []
+    features.reserveCapacity(count * d)
+    var targets: [Double] = []
+    targets.reserveCapacity(count * l)
+    for _ in 0..<count {
+      let y = rates.map { generator.uniform() < $0 ? 1.0 : 0 }
+      targets += y
+      for j in 0..<d {
+        var x = generator.normal()
+        for k in 0..<l where y[k] == 1 { x += means[k][j] }
+        features.append(x)
+      }
+    }
+    return MultiLabelDataset(features: features, targets: targets, featureCount: d, labelCount: l)
+  }
+}

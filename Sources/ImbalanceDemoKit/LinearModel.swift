@@ -1,10 +1,16 @@
 import ImbalanceLoss
 
 /// What a training run minimises, evaluated once per step on the logits of a
-/// batch whose training-set row indices are `rows`: returns the loss and
-/// writes `∂L/∂logits` into `gradient` (a reusable array, resized by the loss).
+/// batch whose training-set row indices are `rows`, in pass `epoch` (from 0):
+/// returns the loss and writes `∂L/∂logits` into `gradient` (a reusable
+/// array, resized by the loss).
+///
+/// A comparison makes a fresh objective for each training run, so whatever
+/// it captures (a running average, a stateful loss's state) belongs to that
+/// run: two runs from the same settings take the same steps.
 public typealias Objective =
-  (_ logits: [Double], _ rows: [Int], _ gradient: inout [Double]) throws(LossError) -> Double
+  (_ logits: [Double], _ rows: [Int], _ epoch: Int, _ gradient: inout [Double])
+  throws(LossError) -> Double
 
 /// A linear model `z_i = W x_i + b` with `outputCount` logits per row: one for
 /// logistic regression, K for a softmax classifier.
@@ -32,9 +38,12 @@ public struct LinearModel: Sendable, Equatable {
   public func bias(_ k: Int) -> Double { parameters[outputCount * inputCount + k] }
 
   /// The logits of every row of `data`, row-major (`count × outputCount`).
-  public func logits(_ data: Dataset) -> [Double] {
-    var z = [Double](repeating: 0, count: data.count * outputCount)
-    logits(data.features, into: &z)
+  public func logits(_ data: Dataset) -> [Double] { logits(features: data.features) }
+
+  /// The logits of rows of `inputCount` features, row-major (`rows × outputCount`).
+  public func logits(features: [Double]) -> [Double] {
+    var z = [Double](repeating: 0, count: features.count / inputCount * outputCount)
+    logits(features, into: &z)
     return z
   }
 
@@ -101,7 +110,7 @@ public struct LinearModel: Sendable, Equatable {
     var (beta1Power, beta2Power) = (1.0, 1.0)
     let (beta1, beta2, epsilon) = (0.9, 0.999, 1e-8)
     let rate = settings.learningRate
-    for _ in 0..<settings.epochs {
+    for epoch in 0..<settings.epochs {
       let order = batchSize == n ? Array(0..<n) : shuffler.permutation(n)
       for start in stride(from: 0, to: n, by: batchSize) {
         let rows = Array(order[start..<min(n, start + batchSize)])
@@ -113,7 +122,7 @@ public struct LinearModel: Sendable, Equatable {
           z = [Double](repeating: 0, count: rows.count * outputCount)
         }
         logits(batchFeatures, into: &z)
-        _ = try objective(z, rows, &g)
+        _ = try objective(z, rows, epoch, &g)
         parameterGradient(batchFeatures, logitGradient: g, into: &gradient)
         beta1Power *= beta1
         beta2Power *= beta2

@@ -98,3 +98,68 @@ public struct MulticlassScores: Sendable, Equatable {
     macroF1 = confusion.macroF1
   }
 }
+
+/// The scores of a multi-label classifier on a test set, each label
+/// predicted present when its logit is above 0 (probability above 0.5).
+public struct MultiLabelScores: Sendable, Equatable {
+  /// The mean over labels of each label's F1.
+  public var macroF1: Double
+  /// The mean over labels of each label's average precision (threshold-free).
+  public var meanAveragePrecision: Double
+  /// The mean recall of the head labels (the most frequent in training).
+  public var headRecall: Double
+  /// The mean recall of the tail labels (the least frequent in training).
+  public var tailRecall: Double
+  /// The mean F1 of the tail labels.
+  public var tailF1: Double
+
+  /// The scores of `logits` (`count × L`, row-major) against `test`; head
+  /// and tail are each the `max(1, L/3)` labels with the most and the fewest
+  /// training rows (`trainingCounts`).
+  public init(logits: [Double], test: MultiLabelDataset, trainingCounts: [Int]) {
+    let l = test.labelCount
+    precondition(logits.count == test.targets.count && trainingCounts.count == l)
+    var recalls: [Double] = []
+    var f1s: [Double] = []
+    var precisions: [Double] = []
+    for k in 0..<l {
+      let scores = (0..<test.count).map { logits[$0 * l + k] }
+      let labels = test.labels(k)
+      let confusion = ConfusionMatrix(
+        labels: labels, predictions: scores.map { $0 > 0 ? 1 : 0 }, classCount: 2)
+      recalls.append(confusion.recall(1))
+      f1s.append(confusion.f1(1))
+      precisions.append(averagePrecision(scores: scores, labels: labels))
+    }
+    let byFrequency = (0..<l).sorted { (trainingCounts[$0], $1) > (trainingCounts[$1], $0) }
+    let groupSize = max(1, l / 3)
+    func mean(_ values: [Double], _ labels: ArraySlice<Int>) -> Double {
+      labels.reduce(0) { $0 + values[$1] } / Double(labels.count)
+    }
+    macroF1 = f1s.reduce(0, +) / Double(l)
+    meanAveragePrecision = precisions.reduce(0, +) / Double(l)
+    headRecall = mean(recalls, byFrequency.prefix(groupSize))
+    tailRecall = mean(recalls, byFrequency.suffix(groupSize))
+    tailF1 = mean(f1s, byFrequency.suffix(groupSize))
+  }
+}
+
+/// The average precision of `scores` for the 0/1 `labels`, as scikit-learn's
+/// `average_precision_score`: `Σ_n (R_n - R_(n-1)) P_n` over the distinct
+/// scores taken as thresholds from the highest down (0 without positives).
+func averagePrecision(scores: [Double], labels: [Int]) -> Double {
+  let positives = labels.reduce(0, +)
+  guard positives > 0 else { return 0 }
+  let order = scores.indices.sorted { (scores[$0], $1) > (scores[$1], $0) }
+  var (truePositives, seen, previousRecall, total) = (0, 0, 0.0, 0.0)
+  for (n, i) in order.enumerated() {
+    truePositives += labels[i]
+    seen += 1
+    // Close a threshold only after the last row with this score.
+    if n + 1 < order.count && scores[order[n + 1]] == scores[i] { continue }
+    let recall = Double(truePositives) / Double(positives)
+    total += (recall - previousRecall) * Double(truePositives) / Double(seen)
+    previousRecall = recall
+  }
+  return total
+}

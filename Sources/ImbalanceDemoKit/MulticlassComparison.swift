@@ -10,6 +10,12 @@ public struct MulticlassTrainingSet: Sendable {
   public var counts: [Int]
   /// The class priors `π_k = n_k / N` of the training set.
   public var priors: ClassPriors
+  /// The passes over the training set of this run.
+  public var epochs: Int
+
+  /// The first re-weighted epoch of a deferred re-weighting: 4/5 of the run,
+  /// as Cao et al.'s 160 of 200.
+  public var deferralEpoch: Int { epochs * 4 / 5 }
 }
 
 /// One row of the multiclass comparison: how to train a linear softmax
@@ -18,6 +24,7 @@ public struct MulticlassTrainingSet: Sendable {
 /// Add a softmax loss to the demo with one line in ``standard``:
 /// `.loss("name") { (set) throws(LossError) in try MyLoss(counts: set.counts) }`,
 /// or re-weight an existing one with `.loss("name", classWeights: { ... }) { ... }`.
+/// A loss with a training state (``StatefulLoss``) uses ``statefulLoss(_:_:)``.
 public struct MulticlassMethod: Sendable {
   /// The row's name in tables and the JSON key of its scores.
   public var name: String
@@ -30,6 +37,51 @@ public struct MulticlassMethod: Sendable {
     case reuse(String)
   }
 
+  /// One step of a loss on the batch's labels and per-sample weights (`nil`: none).
+  typealias Step =
+    (_ logits: [Double], _ labels: [Int], _ weights: [Double]?, _ gradient: inout [Double])
+    throws(LossError) -> Double
+
+  /// The per-class weights `a_k` of an epoch (counted from 0).
+  public typealias EpochWeights = @Sendable (_ epoch: Int) -> [Double]
+
+  /// The per-class weights of each epoch, or `nil` for none.
+  typealias WeightSchedule =
+    @Sendable (MulticlassTrainingSet) throws(LossError) -> EpochWeights?
+
+  /// A method that trains on the steps of `makeStep`, made afresh for each
+  /// run, with the labels of each batch and, when `schedule` gives per-class
+  /// weights `a_k`, the per-sample weights `a_c` of its rows (those of the
+  /// step's epoch).
+  static func training(
+    _ name: String, schedule: @escaping WeightSchedule,
+    _ makeStep: @escaping @Sendable (MulticlassTrainingSet) throws(LossError) -> Step
+  ) -> MulticlassMethod {
+    MulticlassMethod(
+      name: name,
+      training: .objective { (set) throws(LossError) in
+        let step = try makeStep(set)
+        let classWeights = try schedule(set)
+        var labels: [Int] = []
+        var weights: [Double] = []
+        return { z, rows, epoch, gradient throws(LossError) in
+          labels.removeAll(keepingCapacity: true)
+          for i in rows { labels.append(set.labels[i]) }
+          guard let perClass = classWeights?(epoch) else {
+            return try step(z, labels, nil, &gradient)
+          }
+          if perClass.count != set.classCount {
+            throw .lengthMismatch(
+              argument: "classWeights", expected: set.classCount, actual: perClass.count)
+          }
+          weights.removeAll(keepingCapacity: true)
+          for c in labels { weights.append(perClass[c]) }
+          return try step(z, labels, weights, &gradient)
+        }
+      },
+      postHocTau: 0)
+  }
+
   /// A method that trains on `loss` and predicts the argmax of the raw logits.
   ///
   /// - Parameter classWeights: Per-class weights `a_k`, or `nil`: each
@@ -39,30 +91,45 @@ public struct MulticlassMethod: Sendable {
     classWeights: (@Sendable (MulticlassTrainingSet) throws(LossError) -> [Double])? = nil,
     _ makeLoss: @escaping @Sendable (MulticlassTrainingSet) throws(LossError) -> L
   ) -> MulticlassMethod where L.Target == Int {
-    MulticlassMethod(
-      name: name,
-      training: .objective { (set) throws(LossError) in
-        let loss = try makeLoss(set)
-        let perClass = try classWeights?(set)
-        if let perClass, perClass.count != set.classCount {
-          throw .lengthMismatch(
-            argument: "classWeights", expected: set.classCount, actual: perClass.count)
-        }
-        var labels: [Int] = []
-        var weights: [Double] = []
-        return { z, rows, gradient throws(LossError) in
-          labels.removeAll(keepingCapacity: true)
-          for i in rows { labels.append(set.labels[i]) }
-          guard let perClass else {
-            return try loss.valueAndGradient(logits: z, targets: labels, gradient: &gradient)
-          }
-          weights.removeAll(keepingCapacity: true)
-          for c in labels { weights.append(perClass[c]) }
-          return try loss.valueAndGradient(
-            logits: z, targets: labels, weights: weights, gradient: &gradient)
-        }
-      },
-      postHocTau: 0)
+    loss(
+      name,
+      classWeightsByEpoch: { (set) throws(LossError) in
+        guard let weights = try classWeights?(set) else { return nil }
+        return { _ in weights }
+      }, makeLoss)
+  }
+
+  /// A method that trains on `loss` with per-class weights that change with
+  /// the epoch (``DeferredReweighting/classWeights(epoch:)``), and predicts
+  /// the argmax of the raw logits.
+  public static func loss<L: Loss>(
+    _ name: String,
+    classWeightsByEpoch:
+      @escaping @Sendable (MulticlassTrainingSet) throws(LossError) -> EpochWeights?,
+    _ makeLoss: @escaping @Sendable (MulticlassTrainingSet) throws(LossError) -> L
+  ) -> MulticlassMethod where L.Target == Int {
+    training(name, schedule: classWeightsByEpoch) { (set) throws(LossError) in
+      let loss = try makeLoss(set)
+      return { z, labels, weights, gradient throws(LossError) in
+        try loss.valueAndGradient(logits: z, targets: labels, weights: weights, gradient: &gradient)
+      }
+    }
+  }
+
+  /// A method that trains on a stateful loss, with a fresh state
+  /// (``StatefulLoss/makeState()``) at the start of each run that every step
+  /// of the run advances, and predicts the argmax of the raw logits.
+  public static func statefulLoss<L: StatefulLoss>(
+    _ name: String, _ makeLoss: @escaping @Sendable (MulticlassTrainingSet) throws(LossError) -> L
+  ) -> MulticlassMethod {
+    training(name, schedule: { _ in nil }) { (set) throws(LossError) in
+      let loss = try makeLoss(set)
+      var state = loss.makeState()
+      return { z, labels, weights, gradient throws(LossError) in
+        try loss.valueAndGradient(
+          logits: z, targets: labels, weights: weights, gradient: &gradient, state: &state)
+      }
+    }
   }
 
   /// The model of method `base`, predicting `argmax_k (z_k - tau log π_k)`:
@@ -79,6 +146,9 @@ public struct MulticlassMethod: Sendable {
     .loss("logit-adjusted CE (tau 1)") { (set) throws(LossError) in
       try LogitAdjustedCrossEntropy(priors: set.priors, tau: 1)
     },
+    .loss("balanced softmax") { (set) throws(LossError) in
+      try LogitAdjustedCrossEntropy.balancedSoftmax(classCounts: set.counts)
+    },
     .postHoc("softmax CE + post-hoc adjustment (tau 1)", of: "softmax CE", tau: 1),
     .loss(
       "CE, class-balanced weights (beta 0.999)",
@@ -92,14 +162,36 @@ public struct MulticlassMethod: Sendable {
       // Scale 1: these are raw linear logits, not the cosine logits s = 30 assumes.
       try MarginSoftmaxCrossEntropy.ldam(classCounts: set.counts, largestMargin: 0.5, scale: 1)
     },
+    .loss(
+      "LDAM-DRW (beta 0.9999 from 4/5 of the run)",
+      classWeightsByEpoch: { (set) throws(LossError) in
+        try DeferredReweighting(
+          classCounts: set.counts, deferralEpoch: set.deferralEpoch, beta: 0.9999
+        ).classWeights(epoch:)
+      }
+    ) { (set) throws(LossError) in
+      try MarginSoftmaxCrossEntropy.ldam(classCounts: set.counts, largestMargin: 0.5, scale: 1)
+    },
     .loss("softmax focal (gamma 2)") { (set) throws(LossError) in
       try SoftmaxFocalLoss(classCount: set.classCount, gamma: 2)
+    },
+    .loss("Poly-1 (epsilon 1)") { (set) throws(LossError) in
+      try PolyCrossEntropy(classCount: set.classCount, epsilon: 1)
+    },
+    .statefulLoss("seesaw (p 0.8, q 2)") { (set) throws(LossError) in
+      try SeesawLoss(classCount: set.classCount)
+    },
+    .statefulLoss("EQLv2 (one-vs-all sigmoid)") { (set) throws(LossError) in
+      try EqualizationLossV2(classCount: set.classCount)
     },
     .loss("macro smooth F1") { (set) throws(LossError) in
       try MacroSmoothF1Loss(classCount: set.classCount)
     },
     .loss("macro-F1-weighted CE (batch F)") { (set) throws(LossError) in
       try MacroF1WeightedCrossEntropy(classCount: set.classCount)
+    },
+    .loss("generalized Dice") { (set) throws(LossError) in
+      try GeneralizedDiceLoss(classCount: set.classCount)
     },
   ]
 }
@@ -128,7 +220,7 @@ public func runMulticlassComparison(
   let counts = train.classCounts
   let set = MulticlassTrainingSet(
     labels: train.labels, classCount: train.classCount, counts: counts,
-    priors: try ClassPriors(counts: counts))
+    priors: try ClassPriors(counts: counts), epochs: settings.epochs)
   var results: [MulticlassResult] = []
   for method in methods {
     progress(method.name)

@@ -93,3 +93,57 @@ public struct MulticlassTask: Sendable {
       .balancedAccuracy
   }
 }
+
+/// The built-in long-tailed multi-label task: `L` independent labels with
+/// rates `π_l = π_max · ρ^(-l/(L-1))`, label means drawn from
+/// `N(0, meanScale² I)` in R^d, and features `x = Σ_l y_l μ_l + N(0, I)`.
+public struct MultiLabelTask: Sendable {
+  /// `L`.
+  public var labelCount = 8
+  /// `d`.
+  public var dimension = 16
+  /// `ρ = π_0 / π_(L-1)`.
+  public var imbalance: Double
+  /// `π_max = π_0`.
+  public var largestRate = 0.4
+  /// The standard deviation of each mean coordinate (means about 2 long).
+  public var meanScale = 0.5
+  /// Training rows.
+  public var trainCount: Int
+  /// Test rows.
+  public var testCount: Int
+
+  /// The task with rate ratio `ρ` (40: the rarest label on 1 % of the rows):
+  /// by default enough training rows for about 50 of the rarest label
+  /// (at least 5000), and twice as many test rows.
+  public init(imbalance: Double = 40, trainCount: Int? = nil, testCount: Int? = nil) {
+    self.imbalance = imbalance
+    let train = trainCount ?? max(5000, Int((50 * imbalance / largestRate).rounded()))
+    self.trainCount = train
+    self.testCount = testCount ?? 2 * train
+  }
+
+  /// The label rates `π_l`.
+  public var labelRates: [Double] {
+    (0..<labelCount).map { l in
+      let exponent = labelCount > 1 ? -Double(l) / Double(labelCount - 1) : 0
+      return largestRate * Platform.exp(exponent * Platform.log(imbalance))
+    }
+  }
+
+  /// Label means, training and test sets drawn from `seed`.
+  public func data(
+    seed: UInt64
+  ) -> (means: [[Double]], train: MultiLabelDataset, test: MultiLabelDataset) {
+    var generator = SplitMix64(seed: seed)
+    let means = (0..<labelCount).map { _ in
+      (0..<dimension).map { _ in meanScale * generator.normal() }
+    }
+    let rates = labelRates
+    let train = MultiLabelDataset.gaussianLabels(
+      means: means, rates: rates, count: trainCount, using: &generator)
+    let test = MultiLabelDataset.gaussianLabels(
+      means: means, rates: rates, count: testCount, using: &generator)
+    return (means, train, test)
+  }
+}

@@ -42,7 +42,18 @@ func temporaryPath(_ name: String) -> String {
   #expect(json.contains(#""losses": {"BCE": {"balancedError": "#))
   #expect(json.contains(#"}, "multiclass": {"bayesBalancedAccuracy": "#))
   #expect(json.contains(#""softmax CE": {"balancedAccuracy": "#))
-  for key in ["f1", "precision", "recall", "worstClassRecall", "macroF1"] {
+  for name in [
+    "balanced softmax", "LDAM-DRW (beta 0.9999 from 4/5 of the run)", "Poly-1 (epsilon 1)",
+    "seesaw (p 0.8, q 2)", "EQLv2 (one-vs-all sigmoid)", "generalized Dice",
+  ] {
+    #expect(json.contains("\"\(name)\": {\"balancedAccuracy\": "), "\(name)")
+  }
+  #expect(json.contains(#"}, "multilabel": {"labelRates": {"0": 0.4, "#))
+  #expect(json.contains(#""ASL (gamma+ 0, gamma- 4, clip 0.05)": {"macroF1": "#))
+  for key in [
+    "f1", "precision", "recall", "worstClassRecall", "macroF1", "meanAveragePrecision",
+    "tailRecall", "tailF1",
+  ] {
     #expect(json.contains("\"\(key)\": "), "\(key)")
   }
   #expect(!json.contains("null") && !json.contains("nan"))
@@ -110,4 +121,16 @@ func temporaryPath(_ name: String) -> String {
   #expect(status == 1)
   #expect(capture.output.contains("Bayes-optimal (analytic)"))
   #expect(capture.errors.contains("/nonexistent-dir/p.svg: No such file or directory"))
+}
+
+@Test func multilabelTaskRunsAloneWithItsTable() {
+  let capture = Capture()
+  #expect(
+    Demo.run(arguments: ["--task", "multilabel", "--epochs", "1"], console: capture.console) == 0)
+  let text = capture.output
+  #expect(text.hasPrefix("Long-tailed multi-label task: L = 8 independent labels"))
+  #expect(text.contains("label rates 0.4000 0.2362 0.1394 0.0823 0.0486 0.0287 0.0169 0.0100"))
+  for name in MultiLabelMethod.standard.map(\.name) { #expect(text.contains(name), "\(name)") }
+  #expect(text.contains("Highest tail F1: "))
+  #expect(!text.contains("Binary task") && !text.contains("Long-tailed multiclass task"))
 }

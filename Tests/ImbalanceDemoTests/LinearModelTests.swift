@@ -60,7 +60,7 @@ import Testing
       features: data.features,
       settings: TrainingSettings(
         epochs: 200, learningRate: 0.05, batchSize: batchSize, shuffleSeed: 1)
-    ) { z, rows, gradient throws(LossError) in
+    ) { z, rows, _, gradient throws(LossError) in
       try BinaryCrossEntropy().valueAndGradient(
         logits: z, targets: rows.map { targets[$0] }, gradient: &gradient)
     }

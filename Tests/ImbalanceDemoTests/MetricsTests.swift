@@ -37,3 +37,33 @@ import Testing
   // F1: class 0: 2·1/(2 + 3) = 0.4, class 1: 2/(2 + 1) = 2/3, class 2: 0.
   expectClose(scores.macroF1, (0.4 + 2.0 / 3) / 3, relative: 1e-15)
 }
+
+@Test func averagePrecisionIsScikitLearns() {
+  // Thresholds 0.9, 0.8, 0.7, 0.6 (by hand): recall steps of 1/2 at precision
+  // 1 and 2/3: AP = 1/2 + 1/3.
+  expectClose(
+    averagePrecision(scores: [0.9, 0.8, 0.7, 0.6], labels: [1, 0, 1, 0]), 5.0 / 6,
+    relative: 1e-15)
+  // Tied scores form one threshold: recall 1/2 at precision 1/2, then 1 at 2/3.
+  expectClose(
+    averagePrecision(scores: [1, 1, 0], labels: [1, 0, 1]), 0.25 + 1.0 / 3, relative: 1e-15)
+  #expect(averagePrecision(scores: [1, 2], labels: [0, 0]) == 0)
+}
+
+@Test func multiLabelScoresPerLabelThenAveraged() {
+  // Four rows, three labels (columns 1 0 1 0, 1 0 0 0, 0 1 0 1); the model
+  // predicts label 0 perfectly, label 1 on no row, label 2 on every row.
+  // Training counts make label 0 the head and label 2 the tail.
+  let test = MultiLabelDataset(
+    features: [0, 0, 0, 0],
+    targets: [1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1], featureCount: 1, labelCount: 3)
+  let logits: [Double] = [3, -1, 1, -2, -1, 1, 2, -1, 1, -3, -1, 1]
+  let scores = MultiLabelScores(logits: logits, test: test, trainingCounts: [30, 20, 10])
+  // F1 (by hand): label 0 1, label 1 0, label 2 2·2 / (2·2 + 2 + 0) = 2/3.
+  expectClose(scores.macroF1, (1 + 0 + 2.0 / 3) / 3, relative: 1e-15)
+  #expect(scores.headRecall == 1 && scores.tailRecall == 1)
+  expectClose(scores.tailF1, 2.0 / 3, relative: 1e-15)
+  // AP: label 0 ranks its positives first (1); labels 1 and 2 tie every
+  // row, one threshold: their precision 1/4 and 2/4.
+  expectClose(scores.meanAveragePrecision, (1 + 0.25 + 0.5) / 3, relative: 1e-15)
+}

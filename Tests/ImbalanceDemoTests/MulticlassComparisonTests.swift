@@ -68,3 +68,86 @@ func logitAdjustmentRaisesBalancedAccuracyOnTheLongTail(seed: UInt64) throws {
       settings: settings)
   }
 }
+
+/// The objective a method builds for one training run on `set`.
+func objective(_ method: MulticlassMethod, _ set: MulticlassTrainingSet) throws -> Objective {
+  guard case .objective(let make) = method.training else {
+    Issue.record("\(method.name) trains no model")
+    throw LossError.noClasses
+  }
+  return try make(set)
+}
+
+func method(_ name: String) throws -> MulticlassMethod {
+  try #require(MulticlassMethod.standard.first { $0.name == name })
+}
+
+/// Three classes, six rows, counts 3, 2, 1.
+let smallSet = MulticlassTrainingSet(
+  labels: [0, 0, 0, 1, 1, 2], classCount: 3, counts: [3, 2, 1],
+  priors: try! ClassPriors(counts: [3, 2, 1]), epochs: 10)
+let smallLogits: [Double] = [0.3, -0.2, 0.1, 0.5, 0.4, -1, -0.3, 0.2, 0.6]
+
+@Test(arguments: ["seesaw (p 0.8, q 2)", "EQLv2 (one-vs-all sigmoid)"])
+func statefulObjectivesCarryTheirStateThroughOneRunOnly(name: String) throws {
+  let method = try method(name)
+  var g: [Double] = []
+  // Step A (rows of class 0 only), then step B; and B alone on a fresh run.
+  func run(_ batches: [[Int]]) throws -> [Double] {
+    let step = try objective(method, smallSet)
+    return try batches.map { rows in try step(smallLogits, rows, 0, &g) }
+  }
+  let afterA = try run([[0, 1, 2], [3, 4, 5]])
+  let fresh = try run([[3, 4, 5]])
+  // The state of step A changes step B's loss; a new run starts afresh.
+  #expect(afterA[1] != fresh[0])
+  // The same steps from the start give the same bits.
+  #expect(try run([[0, 1, 2], [3, 4, 5]]) == afterA)
+  // The state is the library's: the same steps on one explicit state.
+  let labels = smallSet.labels
+  if name.hasPrefix("seesaw") {
+    let loss = try SeesawLoss(classCount: 3)
+    var state = loss.makeState()
+    _ = try loss.valueAndGradient(logits: smallLogits, targets: [0, 0, 0], state: &state)
+    let b = try loss.valueAndGradient(logits: smallLogits, targets: [1, 1, 2], state: &state)
+    #expect(b.value == afterA[1])
+  } else {
+    let loss = try EqualizationLossV2(classCount: 3)
+    var state = loss.makeState()
+    _ = try loss.valueAndGradient(logits: smallLogits, targets: [0, 0, 0], state: &state)
+    let b = try loss.valueAndGradient(
+      logits: smallLogits, targets: [3, 4, 5].map { labels[$0] }, state: &state)
+    #expect(b.value == afterA[1])
+  }
+}
+
+@Test func ldamDRWSwitchesToEffectiveNumberWeightsAtFourFifthsOfTheRun() throws {
+  #expect(smallSet.deferralEpoch == 8)
+  let step = try objective(try method("LDAM-DRW (beta 0.9999 from 4/5 of the run)"), smallSet)
+  let ldam = try MarginSoftmaxCrossEntropy.ldam(
+    classCounts: smallSet.counts, largestMargin: 0.5, scale: 1)
+  let rows = [0, 3, 5]
+  let labels = rows.map { smallSet.labels[$0] }
+  let deferred = try ClassWeights.effectiveNumber(classCounts: smallSet.counts, beta: 0.9999)
+  var g: [Double] = []
+  for epoch in [0, 7] {
+    let plain = try ldam.valueAndGradient(logits: smallLogits, targets: labels)
+    #expect(try step(smallLogits, rows, epoch, &g) == plain.value, "epoch \(epoch)")
+    #expect(g == plain.gradient, "epoch \(epoch)")
+  }
+  for epoch in [8, 9] {
+    let weighted = try ldam.valueAndGradient(
+      logits: smallLogits, targets: labels, weights: labels.map { deferred[$0] })
+    #expect(try step(smallLogits, rows, epoch, &g) == weighted.value, "epoch \(epoch)")
+    #expect(g == weighted.gradient, "epoch \(epoch)")
+  }
+  #expect(deferred[2] > deferred[1] && deferred[1] > deferred[0])
+}
+
+@Test func balancedSoftmaxIsLogitAdjustmentWithTauOne() throws {
+  let a = try objective(try method("balanced softmax"), smallSet)
+  let b = try objective(try method("logit-adjusted CE (tau 1)"), smallSet)
+  var (ga, gb): ([Double], [Double]) = ([], [])
+  #expect(try a(smallLogits, [0, 3, 5], 0, &ga) == (try b(smallLogits, [0, 3, 5], 0, &gb)))
+  #expect(ga == gb)
+}

@@ -29,7 +29,8 @@ import Testing
   (["--seed"], .missingValue(option: "--seed")),
   (
     ["--task", "both"],
-    .invalidValue(option: "--task", value: "both", requirement: "binary, multiclass or all")
+    .invalidValue(
+      option: "--task", value: "both", requirement: "binary, multiclass, multilabel or all")
   ),
   (
     ["--seed", "-1"],
@@ -55,6 +56,7 @@ import Testing
   (["--data", "a.csv", "--task", "binary"], .conflict("--task", "--data")),
   (["--data", "a.csv", "--imbalance", "3"], .conflict("--imbalance", "--data")),
   (["--task", "multiclass", "--plot", "p.svg"], .conflict("--plot", "--task multiclass")),
+  (["--task", "multilabel", "--plot", "p.svg"], .conflict("--plot", "--task multilabel")),
 ])
 func badCommandLinesAreNamed(arguments: [String], expected: OptionsError) {
   #expect(throws: expected) { try Options(arguments: arguments) }

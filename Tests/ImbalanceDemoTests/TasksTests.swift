@@ -37,3 +37,28 @@ import Testing
   #expect(
     MulticlassTask.bayesBalancedAccuracy(means: [means[1], means[0], [0, -100]], test: test) == 0)
 }
+
+@Test func multiLabelTaskHasTheIntendedLabelRates() {
+  let task = MultiLabelTask()
+  #expect((task.trainCount, task.testCount) == (5000, 10_000))
+  let rates = task.labelRates
+  expectClose(rates[0], 0.4, relative: 1e-15)
+  expectClose(rates[7], 0.01, relative: 1e-14)
+  #expect(zip(rates, rates.dropFirst()).allSatisfy { $0 > $1 })
+  let (means, train, test) = task.data(seed: 1)
+  #expect(means.count == 8 && means.allSatisfy { $0.count == 16 })
+  #expect(train.count == 5000 && test.count == 10_000 && train.featureCount == 16)
+  // Each label's count is binomial: within 4 standard deviations of n π.
+  for data in [train, test] {
+    for (count, rate) in zip(data.labelCounts, rates) {
+      let n = Double(data.count)
+      let deviation = (n * rate * (1 - rate)).squareRoot()
+      #expect(abs(Double(count) - n * rate) < 4 * deviation, "rate \(rate): \(count) of \(n)")
+    }
+  }
+  // The same seed gives the same data, another seed other data.
+  #expect(task.data(seed: 1).train == train && task.data(seed: 1).test == test)
+  #expect(task.data(seed: 2).train != train)
+  // About 50 rows of the rarest label at any imbalance.
+  #expect(MultiLabelTask(imbalance: 400).trainCount == 50_000)
+}
