@@ -456,7 +456,10 @@ func weightFactor(_ reduction: Reduction, _ weights: [Double]?, _ classWeights: 
 /// gives the same bits and the same new state.
 func exerciseStateful<S: Equatable>(
   _ start: S, scale: Double,
-  _ call: (inout S, inout [Double]) throws(LossError) -> Double
+  _ call: (inout S, inout [Double]) throws(LossError) -> Double,
+  secondOrder: (inout S) throws(LossError) -> (
+    value: Double, gradient: [Double], hessianDiagonal: [Double]
+  )
 ) {
   let sentinel = -123.25
   var state = start
@@ -480,6 +483,17 @@ func exerciseStateful<S: Equatable>(
   require(repeated?.bitPattern == value.bitPattern, "stateful value not deterministic")
   require(second.map(\.bitPattern) == gradient.map(\.bitPattern), "stateful gradient not deterministic")
   require(again == state, "stateful state not deterministic")
+  // The second-order step: the same value, gradient and state, and a
+  // Hessian diagonal in [0, scale / 4].
+  var third = start
+  guard let full = try? secondOrder(&third) else { fatalError("stateful second order threw alone") }
+  require(full.value.bitPattern == value.bitPattern, "stateful second-order value differs")
+  require(full.gradient.map(\.bitPattern) == gradient.map(\.bitPattern), "second-order gradient differs")
+  require(third == state, "stateful second-order state differs")
+  require(full.hessianDiagonal.allSatisfy { $0 >= 0 }, "stateful Hessian negative or NaN")
+  if scale < 0x1p1000 {
+    require(full.hessianDiagonal.allSatisfy { $0 <= scale / 4 }, "stateful Hessian above scale / 4")
+  }
 }
 
 /// The newer families: the losses and options the first seven kinds do not
@@ -752,6 +766,9 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
       exerciseStateful(start, scale: factor) { (state: inout SeesawLoss.State, g) throws(LossError) in
         try loss.valueAndGradient(
           logits: logits, targets: targets, weights: weights, gradient: &g, state: &state)
+      } secondOrder: { (state: inout SeesawLoss.State) throws(LossError) in
+        try loss.valueGradientAndHessianDiagonal(
+          logits: logits, targets: targets, weights: weights, state: &state)
       }
     } else {
       guard var loss = try? EqualizationLossV2(
@@ -770,6 +787,9 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
       exerciseStateful(start, scale: bound) { (state: inout EqualizationLossV2.State, g) throws(LossError) in
         try loss.valueAndGradient(
           logits: logits, targets: targets, weights: weights, gradient: &g, state: &state)
+      } secondOrder: { (state: inout EqualizationLossV2.State) throws(LossError) in
+        try loss.valueGradientAndHessianDiagonal(
+          logits: logits, targets: targets, weights: weights, state: &state)
       }
     }
   default:

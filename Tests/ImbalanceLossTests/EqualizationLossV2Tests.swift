@@ -110,6 +110,60 @@ private func weightedBCE(
     #expect(state.stepCount == 10)
   }
 
+  /// The Hessian diagonal, weights held: central differences of the
+  /// independent held gradient along each logit, and the same step's value,
+  /// gradient and state as the first-order call.
+  @Test func hessianDiagonalIsExactWithTheWeightsHeldConstant() throws {
+    var rng = SplitMix64(seed: 23)
+    let k = 4
+    let n = 5
+    var loss = try EqualizationLossV2(classCount: k)
+    loss.ignoreIndex = -1
+    let start = EqualizationLossV2.State(
+      positiveGradients: [3, 0.5, 0.01, 0], negativeGradients: [4, 2, 5, 1], stepCount: 7)
+    let z = rng.uniforms(n * k, in: -4...4)
+    let labels = [0, 4, 2, -1, 3]  // a background row (label K) and an ignored row
+    let w = rng.uniforms(n, in: 0.1...2)
+    let (positive, negative) = try loss.classWeights(for: start)
+    var state = start
+    let r = try loss.valueGradientAndHessianDiagonal(
+      logits: z, targets: labels, weights: w, state: &state)
+    var firstOrderState = start
+    let first = try loss.valueAndGradient(
+      logits: z, targets: labels, weights: w, state: &firstOrderState)
+    #expect(r.value == first.value && r.gradient == first.gradient && state == firstOrderState)
+    let kept = labels.map { $0 == -1 ? 0.0 : 1.0 }
+    let keptWeights = zip(w, kept).map { $0 * $1 }
+    // ∂/∂z_j of the held gradient (w_i / Σ w) ω_ij (σ(z_ij) - t_ij).
+    let second = z.indices.map { j in
+      let i = j / k
+      let t = labels[i] == j % k ? 1.0 : 0.0
+      let omega = t == 1 ? positive[j % k] : negative[j % k]
+      return centralDifferences(at: [z[j]]) { x in
+        keptWeights[i] / keptWeights.reduce(0, +) * omega * (1 / (1 + exp(-x[0])) - t)
+      }[0]
+    }
+    expectClose(r.hessianDiagonal, second, relative: 1e-7)
+    #expect(Array(r.hessianDiagonal[12..<16]) == [0, 0, 0, 0])
+    var short = [Double](repeating: 0, count: 3)
+    var g = [Double](repeating: 7, count: z.count)
+    var unchanged = start
+    #expect(throws: LossError.lengthMismatch(argument: "hessianDiagonal", expected: 20, actual: 3)) {
+      try z.withUnsafeBufferPointer { zb in
+        try labels.withUnsafeBufferPointer { tb in
+          try g.withUnsafeMutableBufferPointer { gb in
+            try short.withUnsafeMutableBufferPointer { hb in
+              try loss.valueGradientAndHessianDiagonal(
+                logits: zb, targets: tb, weights: nil, gradient: gb, hessianDiagonal: hb,
+                state: &unchanged)
+            }
+          }
+        }
+      }
+    }
+    #expect(g.allSatisfy { $0 == 7 } && short == [0, 0, 0] && unchanged == start)
+  }
+
   @Test func deterministicBits() throws {
     var rng = SplitMix64(seed: 4)
     let k = 6

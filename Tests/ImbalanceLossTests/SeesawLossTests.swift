@@ -51,6 +51,22 @@ private func crossEntropy(
   return total / weightSum
 }
 
+/// The gradient of `crossEntropy` (shifts held): `(w_i / Σ w)(σ(z + shift) - onehot)`.
+private func heldGradient(
+  _ z: [Double], shifts: [Double], labels: [Int], weights: [Double], classCount k: Int
+) -> [Double] {
+  let weightSum = weights.reduce(0, +)
+  var g = [Double](repeating: 0, count: z.count)
+  for (i, c) in labels.enumerated() {
+    let a = (0..<k).map { z[i * k + $0] + shifts[i * k + $0] }
+    let m = a.max()!
+    let e = a.map { exp($0 - m) }
+    let s = e.reduce(0, +)
+    for j in 0..<k { g[i * k + j] = weights[i] / weightSum * (e[j] / s - (j == c ? 1 : 0)) }
+  }
+  return g
+}
+
 @Suite struct SeesawLossTests {
   @Test func matchesPyTorchOverSeveralSteps() throws {
     for c in seesawCases {
@@ -163,6 +179,52 @@ private func crossEntropy(
       expectClose(r.gradient, numeric, relative: 1e-7, "p \(p) q \(q)")
       #expect(state.classCounts.reduce(0, +) == before.classCounts.reduce(0, +) + Double(n))
     }
+  }
+
+  /// The Hessian diagonal, factors held: central differences of the
+  /// independent gradient on the held adjusted rows, and the same
+  /// step's value, gradient and state as the first-order call.
+  @Test func hessianDiagonalIsExactWithTheFactorsHeldConstant() throws {
+    var rng = SplitMix64(seed: 6)
+    let k = 5
+    let n = 6
+    for (p, q, eps) in [(0.8, 2.0, 1e-2), (0.0, 3.0, 1e-3)] {
+      let loss = try SeesawLoss(classCount: k, p: p, q: q, epsilon: eps)
+      let z = rng.uniforms(n * k, in: -4...4)
+      let labels = (0..<n).map { _ in Int(rng.next() % UInt64(k)) }
+      let w = rng.uniforms(n, in: 0.1...2)
+      let start = SeesawLoss.State(classCounts: [300, 40, 40, 3, 0])
+      var state = start
+      let r = try loss.valueGradientAndHessianDiagonal(
+        logits: z, targets: labels, weights: w, state: &state)
+      var firstOrderState = start
+      let first = try loss.valueAndGradient(
+        logits: z, targets: labels, weights: w, state: &firstOrderState)
+      #expect(r.value == first.value && r.gradient == first.gradient)
+      #expect(state == firstOrderState)
+      var shifts = [Double](repeating: 0, count: n * k)
+      for i in 0..<n {
+        let row = z[(i * k)..<(i * k + k)]
+        let a = adjustedRow(
+          row, label: labels[i], counts: state.classCounts, p: p, q: q, epsilon: eps)
+        for j in 0..<k { shifts[i * k + j] = a[j] - z[i * k + j] }
+      }
+      let second = z.indices.map { j in
+        centralDifferences(at: [z[j]]) { x in
+          var probe = z
+          probe[j] = x[0]
+          return heldGradient(probe, shifts: shifts, labels: labels, weights: w, classCount: k)[j]
+        }[0]
+      }
+      expectClose(r.hessianDiagonal, second, relative: 1e-7, "p \(p) q \(q)")
+    }
+    // A certain row: σ̃ (1 - σ̃) is formed without cancellation (not 1 - 1).
+    let loss = try SeesawLoss(classCount: 3, p: 0, q: 0)
+    var state = loss.makeState()
+    let r = try loss.valueGradientAndHessianDiagonal(
+      logits: [50, 0, 0], targets: [0], state: &state)
+    expectClose(r.hessianDiagonal[0], 3.8574996959278356e-22, relative: 1e-14)
+    expectClose(r.hessianDiagonal[1], 1.9287498479639178e-22, relative: 1e-14)
   }
 
   @Test func withoutFactorsItIsSoftmaxCrossEntropy() throws {

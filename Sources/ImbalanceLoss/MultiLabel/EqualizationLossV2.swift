@@ -148,6 +148,61 @@ public struct EqualizationLossV2: Sendable, Hashable {
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
     state: inout State
   ) throws(LossError) -> Double {
+    try step(
+      logits: logits, targets: targets, weights: weights, gradient: gradient, hessian: nil,
+      state: &state)
+  }
+
+  /// One training step with second order: as
+  /// ``valueAndGradient(logits:targets:weights:gradient:state:)``, and
+  /// writes the diagonal of the Hessian with the weights held constant,
+  ///
+  ///     ∂²L/∂z_ij² = (w_i / Σ w) ω_ij σ(z_ij) (1 - σ(z_ij)),
+  ///
+  /// into `hessianDiagonal` (for Newton steps and gradient-boosting
+  /// objectives).
+  ///
+  /// - Throws: as the first-order step, and for a `hessianDiagonal` whose
+  ///   length is not `N * K`. Buffers and `state` are untouched after a throw.
+  /// - Complexity: O(N K).
+  public func valueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Double>, state: inout State
+  ) throws(LossError) -> Double {
+    try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
+    return try step(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      hessian: hessianDiagonal.baseAddress, state: &state)
+  }
+
+  /// One training step with second order over arrays: the value, gradient
+  /// and Hessian diagonal (weights held) in new arrays.
+  ///
+  /// - Throws: ``LossError`` for invalid input or state (`state` untouched).
+  /// - Complexity: O(N K).
+  public func valueGradientAndHessianDiagonal(
+    logits: [Double], targets: [Int], weights: [Double]? = nil, state: inout State
+  ) throws(LossError) -> (value: Double, gradient: [Double], hessianDiagonal: [Double]) {
+    var gradient = [Double](repeating: 0, count: logits.count)
+    var hessian = gradient
+    let value = try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
+      try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
+        try hessian.withUnsafeMutableBufferPointer { (h) throws(LossError) in
+          try valueGradientAndHessianDiagonal(
+            logits: z, targets: t, weights: w, gradient: g, hessianDiagonal: h, state: &state)
+        }
+      }
+    }
+    return (value, gradient, hessian)
+  }
+
+  /// The step behind every entry point; `hessian` only with a gradient.
+  func step(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    hessian: UnsafeMutablePointer<Double>?, state: inout State
+  ) throws(LossError) -> Double {
     let (positive, negative) = try classWeights(for: state)
     let rows = try Validation.checkShapes(
       logitCount: logits.count, logitsPerSample: classCount, targetCount: targets.count,
@@ -200,6 +255,7 @@ public struct EqualizationLossV2: Sendable, Hashable {
       let c = targets[i]
       if c == ignoreIndex {
         if let g { for j in 0..<k { g[i * k + j] = 0 } }
+        if let hessian { for j in 0..<k { hessian[i * k + j] = 0 } }
         continue
       }
       let w = weights?[i] ?? 1
@@ -213,6 +269,9 @@ public struct EqualizationLossV2: Sendable, Hashable {
         let sigma = z >= 0 ? r : e * r
         let complement = z >= 0 ? e * r : r
         let l = Elementary.log1p(e)
+        if let hessian {
+          hessian[i * k + j] = f * ((j == c ? positive[j] : negative[j]) * (sigma * complement))
+        }
         if j == c {
           // -log σ = softplus(-z); ∂/∂z = σ - 1 = -(1 - σ).
           row.add(positive[j] * (Swift.max(-z, 0) + l))

@@ -140,6 +140,61 @@ public struct SeesawLoss: Sendable, Hashable {
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
     state: inout State
   ) throws(LossError) -> Double {
+    try step(
+      logits: logits, targets: targets, weights: weights, gradient: gradient, hessian: nil,
+      state: &state)
+  }
+
+  /// One training step with second order: as
+  /// ``valueAndGradient(logits:targets:weights:gradient:state:)``, and
+  /// writes the diagonal of the Hessian with the factors held constant,
+  ///
+  ///     ∂²L/∂z_ik² = (w_i / Σ w) σ̃_ik (1 - σ̃_ik),   σ̃_i = softmax(z̃_i),
+  ///
+  /// into `hessianDiagonal` (for Newton steps and gradient-boosting
+  /// objectives). `1 - σ̃` is formed without cancellation.
+  ///
+  /// - Throws: as the first-order step, and for a `hessianDiagonal` whose
+  ///   length is not `N * K`. Buffers and `state` are untouched after a throw.
+  /// - Complexity: O(N K).
+  public func valueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Double>, state: inout State
+  ) throws(LossError) -> Double {
+    try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
+    return try step(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      hessian: hessianDiagonal.baseAddress, state: &state)
+  }
+
+  /// One training step with second order over arrays: the value, gradient
+  /// and Hessian diagonal (factors held) in new arrays.
+  ///
+  /// - Throws: ``LossError`` for invalid input or state (`state` untouched).
+  /// - Complexity: O(N K).
+  public func valueGradientAndHessianDiagonal(
+    logits: [Double], targets: [Int], weights: [Double]? = nil, state: inout State
+  ) throws(LossError) -> (value: Double, gradient: [Double], hessianDiagonal: [Double]) {
+    var gradient = [Double](repeating: 0, count: logits.count)
+    var hessian = gradient
+    let value = try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
+      try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
+        try hessian.withUnsafeMutableBufferPointer { (h) throws(LossError) in
+          try valueGradientAndHessianDiagonal(
+            logits: z, targets: t, weights: w, gradient: g, hessianDiagonal: h, state: &state)
+        }
+      }
+    }
+    return (value, gradient, hessian)
+  }
+
+  /// The step behind every entry point; `hessian` only with a gradient.
+  func step(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    hessian: UnsafeMutablePointer<Double>?, state: inout State
+  ) throws(LossError) -> Double {
     try checkState(state)
     let batch = try SoftmaxBatch(
       logits: logits, labels: targets, weights: weights, gradient: gradient,
@@ -163,7 +218,7 @@ public struct SeesawLoss: Sendable, Hashable {
       return scratch.withUnsafeMutableBufferPointer { a in
         run(
           batch, counts: counts, logCounts: logN.baseAddress!, logEpsilon: logEpsilon,
-          adjusted: a.baseAddress!, gradient: gradient?.baseAddress)
+          adjusted: a.baseAddress!, gradient: gradient?.baseAddress, hessian: hessian)
       }
     }
   }
@@ -233,7 +288,7 @@ public struct SeesawLoss: Sendable, Hashable {
   func run(
     _ batch: SoftmaxBatch, counts: [Double], logCounts logN: UnsafePointer<Double>,
     logEpsilon: Double, adjusted a: UnsafeMutablePointer<Double>,
-    gradient: UnsafeMutablePointer<Double>?
+    gradient: UnsafeMutablePointer<Double>?, hessian: UnsafeMutablePointer<Double>?
   ) -> Double {
     let k = classCount
     var total = CompensatedSum()
@@ -241,6 +296,7 @@ public struct SeesawLoss: Sendable, Hashable {
       let z = batch.logits + i * k
       if batch.isIgnored(i) {
         if let gradient { for j in 0..<k { gradient[i * k + j] = 0 } }
+        if let hessian { for j in 0..<k { hessian[i * k + j] = 0 } }
         continue
       }
       let c = batch.labels[i]
@@ -285,6 +341,12 @@ public struct SeesawLoss: Sendable, Hashable {
           let softmax = a[j] * reciprocal
           let entry = j != c ? softmax : (c == top ? -rest * reciprocal : softmax - 1)
           gradient[i * k + j] = f * entry
+          if let hessian {
+            // 1 - σ̃_j = (1 + rest - a_j) / (1 + rest): rest for the top
+            // entry (a = 1), and at least 1 / (1 + rest) for the others.
+            let complement = (j == top ? rest : 1 + (rest - a[j])) * reciprocal
+            hessian[i * k + j] = f * (softmax * complement)
+          }
         }
       }
     }
