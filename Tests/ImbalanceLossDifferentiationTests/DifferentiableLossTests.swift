@@ -46,6 +46,12 @@ struct Fixture {
   var x: [Double]
   var layer: Linear
 
+  /// A given batch and layer.
+  init(x: [Double], layer: Linear) {
+    self.x = x
+    self.layer = layer
+  }
+
   /// Seeded values in [-1, 1): x (N×D), W (K×D) and b (K).
   init(rows n: Int, inputs d: Int, outputs k: Int, seed: UInt64) {
     var state = seed
@@ -299,6 +305,65 @@ func checkThroughLinearLayer<L: Loss>(
     #expect(throws: LossError.invalidWeight(index: 0, value: -1)) {
       try loss.differentiable(targets: [0], weights: [-1], state: state)
     }
+  }
+
+  @Test func articleExampleTrainsTheModel() throws {
+    // snippet: docc-differentiable-swift
+    // A linear model, one logit per sample: z_i = w · x_i + b.
+    struct Model: Differentiable {
+      var w: [Double]
+      var b: Double
+
+      @differentiable(reverse, wrt: self)
+      func callAsFunction(_ x: [[Double]]) -> [Double] {
+        var z: [Double] = []
+        for row in withoutDerivative(at: x) {
+          var s = b
+          for j in withoutDerivative(at: row.indices) { s += w[j] * row[j] }
+          z.append(s)
+        }
+        return z
+      }
+    }
+
+    let x: [[Double]] = [[1, 2], [0.5, -1], [-2, 0.3], [1.5, 0.5]]
+    // Targets and weights are checked here: a bad one throws a LossError.
+    let loss = try BinaryCrossEntropy(positiveWeight: 3)
+      .differentiable(targets: [1, 0, 0, 1])
+    var model = Model(w: [0.1, -0.2], b: 0)
+    for _ in 0..<200 {
+      let (value, 𝛁model) = valueWithGradient(at: model) { m in loss(m(x)) }
+      model.w = zip(model.w, 𝛁model.w.base).map { $0 - 0.5 * $1 }
+      model.b -= 0.5 * 𝛁model.b
+      _ = value
+    }
+    // end-snippet
+    let start = loss(Model(w: [0.1, -0.2], b: 0)(x))
+    let end = loss(model(x))
+    #expect(end < start / 4, "\(start) -> \(end)")
+    // The model's gradient is the chain rule through the loss's gradient.
+    let (_, g) = try BinaryCrossEntropy(positiveWeight: 3).valueAndGradient(
+      logits: model(x), targets: [1, 0, 0, 1])
+    let tangent = gradient(at: model) { m in loss(m(x)) }
+    for j in 0..<2 {
+      let expected = (0..<4).reduce(0.0) { $0 + g[$1] * x[$1][j] }
+      #expect(abs(tangent.w.base[j] - expected) <= 1e-15 * max(1, abs(expected)))
+    }
+    #expect(abs(tangent.b - g.reduce(0, +)) <= 1e-15)
+  }
+
+  @Test func readmeQuickStart() throws {
+    let model = Linear(weight: [0.5, -1, 0.2, 0.3, 0.1, -0.4], bias: [0, 0.1, -0.1])
+    let x: [Double] = [1, 2, -1, 0.5]  // two rows of two inputs
+    // snippet: readme-differentiable
+    let loss = try SoftmaxCrossEntropy(classCount: 3).differentiable(targets: [0, 2])
+    let (value, 𝛁model) = valueWithGradient(at: model) { m in loss(m(x)) }
+    // end-snippet
+    let (expected, g) = try SoftmaxCrossEntropy(classCount: 3).valueAndGradient(
+      logits: model(x), targets: [0, 2])
+    #expect(value == expected)
+    let fixture = Fixture(x: x, layer: model)
+    expectAgree(𝛁model.weight.base + 𝛁model.bias.base, fixture.chainRule(g), tolerance: 1e-14, "chain rule")
   }
 }
 #endif
