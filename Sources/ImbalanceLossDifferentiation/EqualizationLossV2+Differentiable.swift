@@ -29,19 +29,7 @@ extension EqualizationLossV2 {
   public func differentiable(
     targets: [Int], weights: [Double]? = nil, state: State
   ) throws(LossError) -> DifferentiableLoss {
-    let loss = self
-    var probe = state
-    _ = try value(
-      logits: [Double](repeating: 0, count: targets.count * classCount),
-      targets: targets, weights: weights, state: &probe)
-    return DifferentiableLoss(logitCount: targets.count * classCount) {
-      (logits, withGradient) throws(LossError) in
-      var step = state
-      return withGradient
-        ? try loss.valueAndGradient(
-          logits: logits, targets: targets, weights: weights, state: &step)
-        : (try loss.value(logits: logits, targets: targets, weights: weights, state: &step), [])
-    }
+    try frozenStep(targets: targets, weights: weights, from: state).function
   }
 }
 #endif

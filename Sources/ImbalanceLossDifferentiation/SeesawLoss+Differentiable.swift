@@ -24,21 +24,10 @@ extension SeesawLoss {
   public func differentiable(
     targets: [Int], weights: [Double]? = nil, state: inout State
   ) throws(LossError) -> DifferentiableLoss {
-    let loss = self
-    let before = state
-    var after = state
-    _ = try value(
-      logits: [Double](repeating: 0, count: targets.count * classCount),
-      targets: targets, weights: weights, state: &after)
+    // A seesaw step's update reads the labels only: the zero-logit step's is it.
+    let (function, after) = try frozenStep(targets: targets, weights: weights, from: state)
     state = after
-    return DifferentiableLoss(logitCount: targets.count * classCount) {
-      (logits, withGradient) throws(LossError) in
-      var step = before
-      return withGradient
-        ? try loss.valueAndGradient(
-          logits: logits, targets: targets, weights: weights, state: &step)
-        : (try loss.value(logits: logits, targets: targets, weights: weights, state: &step), [])
-    }
+    return function
   }
 }
 #endif
