@@ -79,6 +79,26 @@ func classMajor(_ a: [Double], classCount k: Int) -> [Double] {
     #expect(c.hessian == [r.hessian[0], r.hessian[3], r.hessian[1], r.hessian[4], r.hessian[2], r.hessian[5]])
   }
 
+  @Test func articleExample() throws {
+    // snippet: docc-gradient-boosting
+    // LightGBM's training scores for N = 2 samples of K = 3 classes, class-major.
+    let scores: [Double] = [2, 0.1, 0.5, 0.2, -1, 0.3]  // score[k * N + i]
+    var loss = try SoftmaxFocalLoss(classCount: 3, gamma: 2)
+    loss.reduction = .sum  // each sample's own derivatives
+    let (value, gradient, hessian) = try loss.gradientBoostingObjective(
+      scores: scores, targets: [0, 2], layout: .classMajor, hessianFloor: 1e-6)
+    // LGBM_BoosterUpdateOneIterCustom takes Float buffers in this same layout.
+    let grad = gradient.map(Float.init)
+    let hess = hessian.map(Float.init)
+    // end-snippet
+    let rows = try loss.valueGradientAndHessianDiagonal(
+      logits: [2, 0.5, -1, 0.1, 0.2, 0.3], targets: [0, 2])
+    #expect(value == rows.value)
+    #expect(gradient == classMajor(rows.gradient, classCount: 3))
+    #expect(hessian == classMajor(rows.hessianDiagonal.map { max($0, 1e-6) }, classCount: 3))
+    #expect(grad.count == 6 && hess.allSatisfy { $0 > 0 })
+  }
+
   @Test func invalidInputThrowsAndLeavesTheBuffersAlone() throws {
     let loss = try SoftmaxCrossEntropy(classCount: 3)
     /// The error of one call into buffers of 7s, and whether they still hold 7s.
