@@ -104,8 +104,8 @@ import Testing
           Issue.record("\(document.lastPathComponent): snippet '\(name)' has no test")
           continue
         }
-        // The markdown adds the import a reader needs; the test file has it at the top.
-        let body = code.filter { $0 != "import ImbalanceLoss" }
+        // The markdown adds the imports a reader needs; the test file has them at the top.
+        let body = code.filter { !$0.hasPrefix("import ") }
           .drop(while: { $0.isEmpty })
         #expect(
           Array(body) == expected,
