@@ -1,26 +1,6 @@
 #if canImport(_Differentiation)
 import ImbalanceLoss
 
-/// The step API that ``SeesawLoss`` and ``EqualizationLossV2`` share, as
-/// their factories use it.
-protocol StatefulLoss: Sendable {
-  /// The run's accumulated statistics.
-  associatedtype State: Sendable
-  /// The number of classes `K` (logits per row).
-  var classCount: Int { get }
-  /// One step's value; advances `state`.
-  func value(
-    logits: [Double], targets: [Int], weights: [Double]?, state: inout State
-  ) throws(LossError) -> Double
-  /// One step's value and gradient; advances `state`.
-  func valueAndGradient(
-    logits: [Double], targets: [Int], weights: [Double]?, state: inout State
-  ) throws(LossError) -> (value: Double, gradient: [Double])
-}
-
-extension SeesawLoss: StatefulLoss {}
-extension EqualizationLossV2: StatefulLoss {}
-
 extension StatefulLoss {
   /// The step from `state` with `targets` and `weights` fixed, as a
   /// differentiable function of the logits that never changes a state, and

@@ -56,10 +56,10 @@
 /// `avg_factor`); here `.mean` divides by `Σ w` like every loss of the
 /// package (the same without weights).
 ///
-/// `SeesawLoss` does not conform to ``Loss``: it cannot compute without a
-/// state, and a stateless entry point would have to hide one. It runs on
-/// the calling thread.
-public struct SeesawLoss: Sendable, Hashable {
+/// A ``StatefulLoss`` (not a ``Loss``: it cannot compute without a state,
+/// and a stateless entry point would have to hide one); the array forms of
+/// its steps come from that protocol. It runs on the calling thread.
+public struct SeesawLoss: StatefulLoss, Hashable {
   /// The accumulated per-class sample counts `N_k` of a training run.
   ///
   /// The training loop owns it: create it with ``SeesawLoss/makeState()``,
@@ -168,27 +168,6 @@ public struct SeesawLoss: Sendable, Hashable {
       hessian: hessianDiagonal.baseAddress, state: &state)
   }
 
-  /// One training step with second order over arrays: the value, gradient
-  /// and Hessian diagonal (factors held) in new arrays.
-  ///
-  /// - Throws: ``LossError`` for invalid input or state (`state` untouched).
-  /// - Complexity: O(N K).
-  public func valueGradientAndHessianDiagonal(
-    logits: [Double], targets: [Int], weights: [Double]? = nil, state: inout State
-  ) throws(LossError) -> (value: Double, gradient: [Double], hessianDiagonal: [Double]) {
-    var gradient = [Double](repeating: 0, count: logits.count)
-    var hessian = gradient
-    let value = try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
-      try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
-        try hessian.withUnsafeMutableBufferPointer { (h) throws(LossError) in
-          try valueGradientAndHessianDiagonal(
-            logits: z, targets: t, weights: w, gradient: g, hessianDiagonal: h, state: &state)
-        }
-      }
-    }
-    return (value, gradient, hessian)
-  }
-
   /// The step behind every entry point; `hessian` only with a gradient.
   func step(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
@@ -220,55 +199,6 @@ public struct SeesawLoss: Sendable, Hashable {
           batch, counts: counts, logCounts: logN.baseAddress!, logEpsilon: logEpsilon,
           adjusted: a.baseAddress!, gradient: gradient?.baseAddress, hessian: hessian)
       }
-    }
-  }
-
-  /// One training step over arrays: the value and a new gradient (the
-  /// buffer form's semantics).
-  ///
-  /// - Throws: ``LossError`` for invalid input or state (both left untouched).
-  /// - Complexity: O(N K).
-  public func valueAndGradient(
-    logits: [Double], targets: [Int], weights: [Double]? = nil, state: inout State
-  ) throws(LossError) -> (value: Double, gradient: [Double]) {
-    var gradient = [Double](repeating: 0, count: logits.count)
-    let value = try valueAndGradient(
-      logits: logits, targets: targets, weights: weights, gradient: &gradient, state: &state)
-    return (value, gradient)
-  }
-
-  /// One training step over arrays, the gradient written into a reusable
-  /// array (resized to `logits.count` if needed; unchanged after a throw).
-  ///
-  /// - Throws: ``LossError`` for invalid input or state (both left untouched).
-  /// - Complexity: O(N K).
-  public func valueAndGradient(
-    logits: [Double], targets: [Int], weights: [Double]? = nil,
-    gradient: inout [Double], state: inout State
-  ) throws(LossError) -> Double {
-    if gradient.count != logits.count {
-      // Validate on a copy first so that a throwing call changes nothing.
-      var probe = state
-      _ = try value(logits: logits, targets: targets, weights: weights, state: &probe)
-      gradient = [Double](repeating: 0, count: logits.count)
-    }
-    return try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
-      try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
-        try valueAndGradient(logits: z, targets: t, weights: w, gradient: g, state: &state)
-      }
-    }
-  }
-
-  /// One training step without a gradient: the loss value. It updates
-  /// `state` like every step.
-  ///
-  /// - Throws: ``LossError`` for invalid input or state (both left untouched).
-  /// - Complexity: O(N K).
-  public func value(
-    logits: [Double], targets: [Int], weights: [Double]? = nil, state: inout State
-  ) throws(LossError) -> Double {
-    try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
-      try valueAndGradient(logits: z, targets: t, weights: w, gradient: nil, state: &state)
     }
   }
 
