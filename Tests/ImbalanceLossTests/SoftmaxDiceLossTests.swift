@@ -135,13 +135,13 @@ private func dice(
     }
     #expect(g == [-7, -7, -7])
   }
-  // ε_nr > 0 needs ε_dr > 0 (a finite ratio): F_k of an empty class is ε_nr / ε_dr.
-  for (nr, dr) in [(1e-5, 0.0), (1e300, 1e-300)] {
+  // ε_nr > 0 needs ε_dr > 0 (a ratio <= 2^64): F_k of an empty class is ε_nr / ε_dr.
+  for (nr, dr) in [(1e-5, 0.0), (1e300, 1e-300), (0x1p65, 1)] {
     var g = [-7.0, -7, -7]
     #expect(
       throws: LossError.invalidParameter(
         name: "denominatorSmoothing", value: dr,
-        requirement: "> 0 with numeratorSmoothing / denominatorSmoothing finite")
+        requirement: "> 0 with numeratorSmoothing / denominatorSmoothing <= 2^64")
     ) {
       try dice(3, nr: nr, dr: dr).valueAndGradient(logits: z, targets: [0], gradient: &g)
     }

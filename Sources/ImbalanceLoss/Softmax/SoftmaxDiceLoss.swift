@@ -22,7 +22,8 @@
 /// ignored the loss is `1 - ε_nr / ε_dr` (1 without smoothing) with a zero
 /// gradient. With `ε_nr > ε_dr` a perfect class scores above 1 and the loss
 /// can go below 0, as in MONAI, down to `1 - ε_nr / ε_dr`; `ε_dr = 0` with
-/// `ε_nr > 0` (a NaN or infinity in MONAI for an empty class) is refused.
+/// `ε_nr > 0` (a NaN or infinity in MONAI for an empty class) is refused, as
+/// is a ratio `ε_nr / ε_dr` above 2^64.
 ///
 /// The loss is a ratio of batch sums: it has no `reduction`, and `weights`
 /// scale each sample's contribution to T and S (the smoothing is in the units
@@ -66,7 +67,7 @@ public struct SoftmaxDiceLoss: SoftmaxLossFamily {
   ///
   /// - Throws: ``LossError`` for a smoothing that is negative or not finite,
   ///   `numeratorSmoothing > 0` with a `denominatorSmoothing` of 0 (or a ratio
-  ///   of the two beyond the double range), `includeBackground == false` with
+  ///   of the two above 2^64), `includeBackground == false` with
   ///   one class, a logit count that is not
   ///   a multiple of K, an empty batch, mismatched lengths, a non-finite
   ///   logit, a label outside `0..<K` (other than `ignoreIndex`) or an invalid
@@ -79,11 +80,12 @@ public struct SoftmaxDiceLoss: SoftmaxLossFamily {
     let (nr, dr) = (numeratorSmoothing, denominatorSmoothing)
     try Validation.checkNonNegative(nr, name: "numeratorSmoothing")
     try Validation.checkNonNegative(dr, name: "denominatorSmoothing")
-    // F_k lies between 2 T_k / S_k and ε_nr / ε_dr: that ratio must be finite.
-    if nr > 0 && !(nr / dr).isFinite {
+    // F_k lies between 2 T_k / S_k and ε_nr / ε_dr: with that ratio below
+    // 2^64 every coefficient of the row pass (<= F_k 2^900 / K') stays finite.
+    if nr > 0 && !(nr / dr <= 0x1p64) {
       throw .invalidParameter(
         name: "denominatorSmoothing", value: dr,
-        requirement: "> 0 with numeratorSmoothing / denominatorSmoothing finite")
+        requirement: "> 0 with numeratorSmoothing / denominatorSmoothing <= 2^64")
     }
     if !includeBackground && classCount == 1 {
       throw .invalidParameter(

@@ -169,6 +169,8 @@ enum SoftmaxF1Kernel {
     into gradient: UnsafeMutablePointer<Double>
   ) {
     let k = batch.classCount
+    // Every u_ik = f_i beta_k as it stands (<= 2^901): differences of u are finite.
+    let unscaled = up.allSatisfy { $0 == 1 }
     for i in 0..<batch.rows {
       let g = gradient + i * k
       if batch.isIgnored(i) {
@@ -201,13 +203,40 @@ enum SoftmaxF1Kernel {
       let uc = (f * up[c]) * (beta[c] - gamma[c])
       let rest = others + row.p * uc  // Σ_{k != top} p_k u_k
       let dot = rest + puTop
-      for j in 0..<k where j != c && j != top {
-        let p = g[j] / total
-        g[j] = up[j] == 1 ? p * (f * beta[j] - dot) : pu(p, j) - p * dot
+      if top >= 0 && unscaled {
+        // Also relative to u_M (Σ_k p_k = 1): ∂L/∂z_ij = p_ij ((u_j - u_M) + w),
+        // w = Σ_{k != M} p_k (u_M - u_k), rounded relative to `spread`. A class
+        // that shares u_M (generalised Dice's equal weights, absent classes)
+        // adds an exact 0 there, so a row whose gradient is only p_c (u_M - u_c)
+        // keeps its digits, where u_j - Σ p u is rounding noise of u_M (rows
+        // were off by 1e14 bounds). Each entry takes the form whose rounding is
+        // relative to the smaller magnitude.
+        let uTop = f * beta[top]
+        var w = row.p * (uTop - uc)  // u_c <= 0 <= u_M: no cancellation
+        var spread = abs(w)
+        for j in 0..<k where j != c && j != top {
+          let term = (g[j] / total) * (uTop - f * beta[j])
+          w += term
+          spread += abs(term)
+        }
+        for j in 0..<k where j != c && j != top {
+          let p = g[j] / total
+          let u = f * beta[j]
+          let relative = abs(u - uTop) + spread < Swift.max(abs(u), abs(dot))
+          g[j] = relative ? p * ((u - uTop) + w) : p * (u - dot)
+        }
+        let tail = r.sPrime / total  // 1 - p_M
+        let relative = spread < Swift.max(abs(uTop) * tail, abs(rest))
+        g[top] = relative ? pTop * w : puTop * tail - pTop * rest
+      } else {
+        for j in 0..<k where j != c && j != top {
+          let p = g[j] / total
+          g[j] = up[j] == 1 ? p * (f * beta[j] - dot) : pu(p, j) - p * dot
+        }
+        // u_M - Σ p u = u_M (1 - p_M) - Σ_{k != M} p_k u_k with 1 - p_M = s' / (1 + s'):
+        // no cancellation when the wrong class M takes almost all the mass.
+        if top >= 0 { g[top] = puTop * (r.sPrime / total) - pTop * rest }
       }
-      // u_M - Σ p u = u_M (1 - p_M) - Σ_{k != M} p_k u_k with 1 - p_M = s' / (1 + s'):
-      // no cancellation when the wrong class M takes almost all the mass.
-      if top >= 0 { g[top] = puTop * (r.sPrime / total) - pTop * rest }
       g[c] = row.p * (uc * row.q - (others + puTop))
     }
   }
