@@ -100,6 +100,16 @@ private func dice(
       }
     }
   }
+  // Regression (fuzzer): subnormal weights put the smoothing, ε / Σ w, beyond
+  // the double range; F_k is then ε_nr / ε_dr and the gradient underflows to 0
+  // (it was NaN from inf / inf).
+  let tiny = [Double](repeating: 0x1p-1074, count: 4)
+  for (nr, dr) in [(1e-5, 1e-5), (1, 0.5)] {
+    let loss = try dice(3, background: false, nr: nr, dr: dr)
+    let (value, gradient) = try loss.valueAndGradient(
+      logits: [Double](repeating: 0x1p-1074, count: 12), targets: [0, 0, 0, 1], weights: tiny)
+    #expect(value == 1 - nr / dr && gradient.allSatisfy { $0 == 0 }, "\(value) \(gradient)")
+  }
   // A perfect batch keeps its digits: 1 - F is summed, not subtracted. Here
   // S_k = 2 and D_k = 2 q with q = 1 / (1 + e^40) (mpmath), so L = q.
   let perfect = try dice(2, nr: 0, dr: 0).value(logits: [40, 0, 0, 40], targets: [0, 1])
@@ -168,4 +178,13 @@ private func dice(
     try loss.valueAndGradient(logits: z + z, targets: [0, 1], weights: [1, -1], gradient: &g3)
   }
   #expect(g3.allSatisfy { $0 == -7 })
+}
+
+/// The example of SoftmaxDiceLoss's doc comment runs as written.
+@Test func softmaxDiceDocumentationExample() throws {
+  var loss = try SoftmaxDiceLoss(classCount: 3)
+  loss.includeBackground = false
+  let (value, gradient) = try loss.valueAndGradient(
+    logits: [2.0, 0.5, -1.0, 0.1, 0.2, 0.3], targets: [0, 2])
+  #expect(value > 0 && value < 1 && gradient.count == 6)
 }

@@ -50,8 +50,8 @@ struct MacroF1Statistics {
 /// Macro smooth F1 is `a = b = 0`, `first = 0` (the same bits as before this
 /// type); the softmax Dice loss adds MONAI's smoothing and may drop the
 /// background class. `1 - F_k` is summed as `(D_k + (b - a)) / (S_k + b)`,
-/// from D_k's non-negative terms; a class with `S_k + b = 0` has `F_k = empty`
-/// and no gradient. `empty` is the raw `ε_nr / ε_dr` (or 0), and F_k lies
+/// from D_k's non-negative terms; a class with `S_k + b = 0` (or beyond the
+/// double range) has `F_k = empty` and no gradient. `empty` is the raw `ε_nr / ε_dr` (or 0), and F_k lies
 /// between `2 T_k / S_k <= 1` and it (a mediant): F_k is held below
 /// `max(1, empty)`, where a `b` or `S_k` that underflowed would put it out.
 /// `up`, `beta`, `gamma` are the coefficients of
@@ -82,7 +82,10 @@ struct MacroDiceRatios {
     var sum = CompensatedSum()
     for j in first..<k {
       var total = s.totals[j] + b
-      guard total != 0 else {
+      // b beyond the double range (raw smoothing over a subnormal total weight):
+      // F_k = (2 T_k + a) / (S_k + b) is ε_nr / ε_dr to within S_k / b, and the
+      // gradient, below 1 / b, underflows.
+      guard total != 0 && total.isFinite else {
         scores[j] = empty
         sum.add(1 - empty)
         continue
