@@ -249,7 +249,8 @@ private func smoothed(_ loss: PolyCrossEntropy, _ eps: Double) -> PolyCrossEntro
   return l
 }
 
-/// The losses every reliability test runs over: all 21 loss types in the table (every public loss but the stateful SeesawLoss and EqualizationLossV2, and CombinedLoss).
+/// The losses every reliability test runs over: 21 loss types, every public
+/// loss but the stateful SeesawLoss and EqualizationLossV2 (and CombinedLoss).
 /// ADDING A LOSS: one line in `binary`, `softmax(classCount:)` or
 /// `multiLabel(labelCount:)`.
 enum LossTable {
