@@ -877,7 +877,11 @@ func exerciseCombined<T: Sendable>(
   require(!value.isNaN && gradient.allSatisfy { !$0.isNaN }, "combined \(value) \(gradient)")
   let valueOnly = try? combined.value(logits: logits, targets: targets, weights: weights)
   require(valueOnly.map { $0.bitPattern == value.bitPattern } ?? false, "value-only call differs")
-  // The members' own calls, weighted and summed in order.
+  // The members' own calls, weighted and summed in order, in units of 2^e
+  // (e the largest weight's exponent), where opposite terms that overflow
+  // when weighted still have their finite sum, as CombinedLoss gives them.
+  let largest = terms.reduce(0) { max($0, $1.weight) }
+  let down = largest > 0 ? Double(sign: .plus, exponent: -largest.exponent, significand: 1) : 1
   var sum = 0.0
   var magnitude = 0.0
   var sums = [Double](repeating: 0, count: logits.count)
@@ -886,19 +890,22 @@ func exerciseCombined<T: Sendable>(
     guard let (v, g) = try? loss.valueAndGradient(logits: logits, targets: targets, weights: weights)
     else { return require(false, "a member threw where the combination did not") }
     guard lambda != 0 else { continue }
-    sum += lambda * v
-    magnitude += abs(lambda * v)
+    let scaled = lambda * down
+    sum += scaled * v
+    magnitude += abs(scaled * v)
     for j in g.indices {
-      sums[j] += lambda * g[j]
-      magnitudes[j] += abs(lambda * g[j])
+      sums[j] += scaled * g[j]
+      magnitudes[j] += abs(scaled * g[j])
     }
   }
   func close(_ a: Double, _ b: Double, _ m: Double) -> Bool {
     a == b || abs(a - b) <= 8 * Double(terms.count) * m.ulp
   }
-  require(close(value, sum, magnitude), "value \(value) vs Σ λ L \(sum)")
+  require(close(value * down, sum, magnitude), "value \(value) vs Σ λ L \(sum / down)")
   for j in gradient.indices {
-    require(close(gradient[j], sums[j], magnitudes[j]), "[\(j)] \(gradient[j]) vs Σ λ g \(sums[j])")
+    require(
+      close(gradient[j] * down, sums[j], magnitudes[j]),
+      "[\(j)] \(gradient[j]) vs Σ λ g \(sums[j] / down)")
   }
 }
 
