@@ -881,7 +881,7 @@ func exerciseCombined<T: Sendable>(
   // (e the largest weight's exponent), where opposite terms that overflow
   // when weighted still have their finite sum, as CombinedLoss gives them.
   let largest = terms.reduce(0) { max($0, $1.weight) }
-  let down = largest > 0 ? Double(sign: .plus, exponent: -largest.exponent, significand: 1) : 1
+  let down = largest > 1 ? Double(sign: .plus, exponent: -largest.exponent, significand: 1) : 1
   var sum = 0.0
   var magnitude = 0.0
   var sums = [Double](repeating: 0, count: logits.count)
@@ -898,13 +898,15 @@ func exerciseCombined<T: Sendable>(
       magnitudes[j] += abs(scaled * g[j])
     }
   }
+  /// `a` (unscaled) against the scaled sum `b` of magnitude `m`; equal
+  /// infinities where the sum overflows once scaled back.
   func close(_ a: Double, _ b: Double, _ m: Double) -> Bool {
-    a == b || abs(a - b) <= 8 * Double(terms.count) * m.ulp
+    a == b / down || abs(a * down - b) <= 8 * Double(terms.count) * m.ulp
   }
-  require(close(value * down, sum, magnitude), "value \(value) vs Σ λ L \(sum / down)")
+  require(close(value, sum, magnitude), "value \(value) vs Σ λ L \(sum / down)")
   for j in gradient.indices {
     require(
-      close(gradient[j] * down, sums[j], magnitudes[j]),
+      close(gradient[j], sums[j], magnitudes[j]),
       "[\(j)] \(gradient[j]) vs Σ λ g \(sums[j] / down)")
   }
 }
