@@ -24,7 +24,7 @@
 // bytes (Hessian buffer length, vector) only after the old decoding is done.
 // Bytes 0xC0...0xFF select a newer family, `Family(rawValue: byte - 0xC0)`
 // (the losses added later, and the old ones with the options they later
-// gained: class weights, label smoothing, ignored targets); 64 slots, 18
+// gained: class weights, label smoothing, ignored targets); 64 slots, 20
 // taken, a free slot returns at once. A fixed slot per byte, not a modulus of
 // the case count, so that adding a family leaves every corpus file's meaning
 // alone.
@@ -85,11 +85,13 @@ func require(_ condition: Bool, _ message: @autoclosure () -> String) {
 /// w_i / W or w_i, times the largest class weight): where it is representable
 /// the gradient must be finite; beyond it, ±inf is the honest answer (never NaN).
 ///
-/// Every loss is non-negative; `valueBound` is a known upper bound on the value
-/// (1 for the overlap losses and smooth accuracy), or infinity.
+/// Every loss is at least `valueFloor` (0 for all but a smoothed Dice whose
+/// numerator smoothing exceeds the denominator's); `valueBound` is a known
+/// upper bound on the value (1 for the overlap losses and smooth accuracy),
+/// or infinity.
 func exercise<L: Loss>(
   _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?, scale: Double = 1,
-  valueBound: Double = .infinity
+  valueBound: Double = .infinity, valueFloor: Double = 0
 ) {
   if verbose {
     fputs("\(loss) logits: \(logits) targets: \(targets) weights: \(weights as Any)\n", stderr)
@@ -110,7 +112,7 @@ func exercise<L: Loss>(
   if let v = bufferValue {
     // +inf only where the true value exceeds the double range (a term such as
     // softplus(1.7e308) * a_pos, or 745 * 1.7e308 under `.sum`); never NaN.
-    require((v.isFinite || v == .infinity) && v >= 0, "value \(v)")
+    require((v.isFinite || v == .infinity) && v >= valueFloor, "value \(v) below \(valueFloor)")
     require(v <= valueBound, "value \(v) above \(valueBound)")
     require(
       gradient.allSatisfy { $0.isFinite || (!$0.isNaN && !(scale < 1e300)) },
@@ -403,6 +405,8 @@ enum Family: Int, CaseIterable {
   case asymmetric
   case polyCrossEntropy, binaryPoly
   case seesaw, equalizationV2
+  case softmaxDice
+  case combined
 }
 
 /// A class count: usually small, sometimes 0 or negative (invalid), or huge.
@@ -792,10 +796,138 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
           logits: logits, targets: targets, weights: weights, state: &state)
       }
     }
+  case .combined:
+    fuzzCombined(&r, n: n, k: k, hasWeights: hasWeights, reduction: reduction)
   default:
     fuzzSoftmaxFamily(
       family, &r, n: n, k: k, parallelism: parallelism, hasWeights: hasWeights,
       reduction: reduction, extra: extra)
+  }
+}
+
+/// `CombinedLoss` of two or three decoded members of one target type (binary
+/// or softmax) with decoded member weights: a throw leaves the gradient
+/// buffer untouched and comes from a member or a bad member weight; a
+/// success has no NaN, and its value and gradient are the weighted sums of
+/// the members' own calls (to a few ulps of the sum of magnitudes).
+func fuzzCombined(_ r: inout ByteReader, n: Int, k: Int, hasWeights: Bool, reduction: Reduction) {
+  let memberCount = 2 + r.int(below: 2)
+  let lambdas = (0..<memberCount).map { _ in r.byte() % 2 == 0 ? [0.5, 1, 0, 3][r.int(below: 4)] : r.double() }
+  let kinds = (0..<memberCount).map { _ in r.int(below: 8) }
+  if r.byte() % 2 == 0 {
+    let logits = (0..<r.count(near: n)).map { _ in r.double() }
+    let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
+    let targets = (0..<r.count(near: n)).map { _ in r.double() }
+    let members: [any Loss<Double>] = kinds.map { kind in
+      switch kind % 5 {
+      case 0:
+        var l = BinaryCrossEntropy(positiveWeight: 3)
+        l.reduction = reduction
+        return l
+      case 1: return SoftDiceLoss()
+      case 2: return TverskyLoss(alpha: 0.3, beta: 0.7)
+      case 3: return SmoothF1Loss()
+      default: return BinaryFocalLoss(gamma: 2)
+      }
+    }
+    exerciseCombined(Array(zip(lambdas, members)), logits: logits, targets: targets, weights: weights)
+  } else {
+    let logits = (0..<r.count(near: n * k)).map { _ in r.double() }
+    let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
+    let targets = (0..<r.count(near: n)).map { _ in Int(Int8(bitPattern: r.byte())) % (k + 2) }
+    let ignore: Int? = r.byte() % 3 == 0 ? -1 : nil
+    var members: [any Loss<Int>] = []
+    for kind in kinds {
+      switch kind % 6 {
+      case 0:
+        guard var l = try? SoftmaxCrossEntropy(classCount: k) else { return }
+        l.ignoreIndex = ignore
+        l.reduction = reduction
+        members.append(l)
+      case 1:
+        guard var l = try? SoftmaxDiceLoss(classCount: k) else { return }
+        l.ignoreIndex = ignore
+        l.includeBackground = k == 1 || kind != 7  // kind 7: without the background
+        members.append(l)
+      case 2:
+        guard var l = try? GeneralizedDiceLoss(classCount: k) else { return }
+        l.ignoreIndex = ignore
+        members.append(l)
+      case 3:
+        guard var l = try? MacroSmoothF1Loss(classCount: k) else { return }
+        l.ignoreIndex = ignore
+        members.append(l)
+      case 4:
+        guard var l = try? SoftmaxFocalLoss(classCount: k, gamma: 2) else { return }
+        l.ignoreIndex = ignore
+        members.append(l)
+      default:
+        guard var l = try? PolyCrossEntropy(classCount: k, epsilon: 1) else { return }
+        l.ignoreIndex = ignore
+        members.append(l)
+      }
+    }
+    exerciseCombined(Array(zip(lambdas, members)), logits: logits, targets: targets, weights: weights)
+  }
+}
+
+func exerciseCombined<T: Sendable>(
+  _ terms: [(weight: Double, loss: any Loss<T>)], logits: [Double], targets: [T],
+  weights: [Double]?
+) {
+  let combined = CombinedLoss<T>(terms)
+  if verbose {
+    fputs("CombinedLoss \(terms) logits: \(logits) targets: \(targets) weights: \(weights as Any)\n", stderr)
+  }
+  let sentinel = -123.25
+  var gradient = [Double](repeating: sentinel, count: logits.count)
+  let value: Double
+  do {
+    value = try combined.valueAndGradient(
+      logits: logits, targets: targets, weights: weights, gradient: &gradient)
+  } catch {
+    require(gradient.allSatisfy { $0 == sentinel }, "combined gradient written before \(error)")
+    let badWeight = terms.contains { !($0.weight >= 0 && $0.weight.isFinite) }
+    let memberThrows = terms.contains {
+      (try? $0.loss.value(logits: logits, targets: targets, weights: weights)) == nil
+    }
+    require(badWeight || memberThrows, "combined threw \(error), no member or weight did")
+    return
+  }
+  require(!value.isNaN && gradient.allSatisfy { !$0.isNaN }, "combined \(value) \(gradient)")
+  let valueOnly = try? combined.value(logits: logits, targets: targets, weights: weights)
+  require(valueOnly.map { $0.bitPattern == value.bitPattern } ?? false, "value-only call differs")
+  // The members' own calls, weighted and summed in order, in units of 2^e
+  // (e the largest weight's exponent), where opposite terms that overflow
+  // when weighted still have their finite sum, as CombinedLoss gives them.
+  let largest = terms.reduce(0) { max($0, $1.weight) }
+  let down = largest > 1 ? Double(sign: .plus, exponent: -largest.exponent, significand: 1) : 1
+  var sum = 0.0
+  var magnitude = 0.0
+  var sums = [Double](repeating: 0, count: logits.count)
+  var magnitudes = sums
+  for (lambda, loss) in terms {
+    guard let (v, g) = try? loss.valueAndGradient(logits: logits, targets: targets, weights: weights)
+    else { return require(false, "a member threw where the combination did not") }
+    guard lambda != 0 else { continue }
+    let scaled = lambda * down
+    sum += scaled * v
+    magnitude += abs(scaled * v)
+    for j in g.indices {
+      sums[j] += scaled * g[j]
+      magnitudes[j] += abs(scaled * g[j])
+    }
+  }
+  /// `a` (unscaled) against the scaled sum `b` of magnitude `m`; equal
+  /// infinities where the sum overflows once scaled back.
+  func close(_ a: Double, _ b: Double, _ m: Double) -> Bool {
+    a == b / down || abs(a * down - b) <= 8 * Double(terms.count) * m.ulp
+  }
+  require(close(value, sum, magnitude), "value \(value) vs Σ λ L \(sum / down)")
+  for j in gradient.indices {
+    require(
+      close(gradient[j], sums[j], magnitudes[j]),
+      "[\(j)] \(gradient[j]) vs Σ λ g \(sums[j] / down)")
   }
 }
 
@@ -975,6 +1107,24 @@ func fuzzSoftmaxFamily(
     dice.weighting = kinds[Int(r.byte()) % 3]
     dice.smoothing = r.byte() % 2 == 0 ? 1e-5 : r.double()
     exercise(dice, logits: logits, targets: targets, weights: weights, scale: 8, valueBound: 1)
+  case .softmaxDice:
+    guard var loss = try? SoftmaxDiceLoss(classCount: k) else { return }
+    loss.ignoreIndex = ignore
+    loss.includeBackground = r.byte() % 4 != 0
+    let smoothings: [Double] = [1e-5, 0, 1, 0.25]
+    for numerator in [true, false] {
+      let b = r.byte()
+      let x = b % 2 == 0 ? smoothings[Int(b / 2) % smoothings.count] : r.double()
+      if numerator { loss.numeratorSmoothing = x } else { loss.denominatorSmoothing = x }
+    }
+    // F_k <= C = max(1, ε_nr / ε_dr): L in [1 - C, 1]; |u_ik| p_ik <= (C + 2) / K'
+    // (f_i p_ik <= S_k), so |∂L/∂z| <= 4 (C + 2).
+    let ratio = loss.denominatorSmoothing > 0
+      ? loss.numeratorSmoothing / loss.denominatorSmoothing : 0
+    let c = max(1, ratio.isNaN ? 1 : ratio)
+    exercise(
+      loss, logits: logits, targets: targets, weights: weights, scale: 4 * (c + 2),
+      valueBound: 1, valueFloor: 1 - c * (1 + 0x1p-40))
   case .polyCrossEntropy:
     let epsilons: [Double] = [-1, -0.5, 0, 1, 2, 1000, -1 + 0x1p-53]
     let b = r.byte()

@@ -100,3 +100,29 @@ private let weights: [Double] = [1, 2, 0.5, 1, 0, 3, 1]
   #expect(value == 1e300)
   #expect(gradient.allSatisfy { $0.isFinite })
 }
+
+/// Regression: two members whose weighted gradients overflow with opposite
+/// signs (cross-entropy under `.sum` and a Dice loss whose ε_nr = 10^6 ε_dr
+/// puts an entry at -5077) though their sum is finite: the sum is formed in
+/// units of a power of two, not as inf - inf = NaN.
+@Test func combinedLossOppositeOverflowingTermsGiveTheirFiniteSum() throws {
+  var ce = try SoftmaxCrossEntropy(classCount: 3)
+  ce.reduction = .sum
+  var dice = try SoftmaxDiceLoss(classCount: 3)
+  dice.numeratorSmoothing = 1e6
+  dice.denominatorSmoothing = 1
+  let z = [-4.797831731235492, 4.247257315168058, -1.239645872029147]  // found with torch
+  let (c, w) = ([0], [4.0])
+  let a = try ce.gradient(logits: z, targets: c, weights: w)
+  let b = try dice.gradient(logits: z, targets: c, weights: w)
+  // λ_1 a_1 = 1.05 M and λ_2 b_2 = -1.02 M (M the largest double): each overflows.
+  let m = Double.greatestFiniteMagnitude
+  let (l1, l2) = (1.05 * (m / a[1]), 1.02 * (m / -b[1]))
+  #expect((l1 * a[1]).isInfinite && (l2 * b[1]).isInfinite, "\(a) \(b)")
+  let combined = CombinedLoss<Int>([(l1, ce), (l2, dice)])
+  let (value, gradient) = try combined.valueAndGradient(logits: z, targets: c, weights: w)
+  #expect(!value.isNaN && !gradient.contains { $0.isNaN }, "\(gradient)")
+  let s = 0x1p-1023
+  let expected = ((l1 * s) * a[1] + (l2 * s) * b[1]) / s
+  #expect(expected.isFinite && gradient[1] == expected, "\(gradient[1]) vs \(expected)")
+}

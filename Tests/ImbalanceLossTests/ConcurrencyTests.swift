@@ -7,7 +7,7 @@ import Testing
 // large batches take the multi-threaded kernel path (more than 2^15 logits),
 // so each task also fans out over Dispatch: this is the test that
 // `swift test --sanitize=thread` (.ci/run) checks for races. Every loss of
-// `LossTable.onePerType` (all 18 types) runs, the large batches just above
+// `LossTable.onePerType` (all 21 types) runs, the large batches just above
 // the threshold (debug-build kernels are slow); MacroSmoothF1Loss computes on
 // the calling thread whatever its `parallelism`, which this test also covers.
 

@@ -101,3 +101,27 @@ private func weighting(_ name: String) -> GeneralizedDiceLoss.Weighting {
     try loss.value(logits: [0, 1, 2], targets: [3])
   }
 }
+
+/// Regression (PropertyTests' row sums): a row whose label has p_c below an
+/// ulp and whose wrong classes share one weight has the exact gradient
+/// `p_j p_c (u_M - u_c)` (j != c), `-p_c (1 - p_c) (u_M - u_c)` at the label.
+/// Formed as `u_j - Σ p u` it was rounding noise of u_M, of either sign.
+@Test func generalizedDiceKeepsTheDigitsOfAConfidentlyWrongRow() throws {
+  var loss = try GeneralizedDiceLoss(classCount: 3)
+  loss.weighting = .uniform
+  for weighting in [GeneralizedDiceLoss.Weighting.uniform, .square] {
+    loss.weighting = weighting
+    // Row 0: label 0 at p_0 ≈ 2e-18, classes 1 and 2 tied (class 2 absent
+    // under .square gets the largest weight, as class 1 has the smallest volume).
+    let g = try loss.gradient(logits: [-40, 0, 0, 0, 1, 2, 3, 0, 1], targets: [0, 1, 0])
+    #expect(g[0] < 0, "\(weighting) \(g)")
+    if weighting == .uniform {
+      #expect(g[1] == g[2], "\(weighting) \(g)")
+      expectClose(g[1], -g[0] / 2, relative: 1e-14, "\(weighting)")
+    }
+    let row: Double = g[0] + g[1] + g[2]
+    let magnitude: Double = abs(g[0]) + abs(g[1]) + abs(g[2])
+    let bound: Double = 8 * magnitude * Double.ulpOfOne
+    #expect(abs(row) <= bound, "\(weighting) \(g)")
+  }
+}

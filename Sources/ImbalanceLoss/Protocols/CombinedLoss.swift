@@ -24,7 +24,9 @@
 /// "logitsPerSample"), and otherwise what a member throws. Every member is
 /// computed before the caller's gradient buffer is written, so the buffer is
 /// untouched after a throw; a call with a gradient allocates two scratch
-/// buffers of `logits.count`.
+/// buffers of `logits.count`. Member weights above 2^64 are applied scaled
+/// by a power of two, so that two weighted terms that overflow with opposite
+/// signs give their true sum (or ±inf if that overflows), never NaN.
 public struct CombinedLoss<Target: Sendable>: Loss {
   /// The members `(λ_j, L_j)`, in the order they are added.
   public var terms: [(weight: Double, loss: any Loss<Target>)]
@@ -65,14 +67,20 @@ public struct CombinedLoss<Target: Sendable>: Loss {
           requirement: "the same for every member (\(first.loss.logitsPerSample))")
       }
     }
+    // Weights above 2^64 are applied as (λ 2^-s) x, the sums scaled by 2^s
+    // after: two members whose weighted terms would each overflow, with
+    // opposite signs, then give their true sum (or an honest ±inf) instead of
+    // inf - inf = NaN. Weights up to 2^64 (all in practice) keep `λ x`'s bits.
+    let largest = terms.reduce(0) { Swift.max($0, $1.weight) }
+    let down = largest > 0x1p64 ? PowerOfTwo.scale(bringingToUnit: largest) : 1
     guard let gradient else {
       var value = 0.0
       for term in terms {
         let v = try term.loss.valueAndGradient(
           logits: logits, targets: targets, weights: weights, gradient: nil)
-        value += Self.weighted(term.weight, v)
+        value += Self.weighted(term.weight * down, v)
       }
-      return value
+      return down == 1 ? value : value / down
     }
     if gradient.count != logits.count {
       throw .lengthMismatch(argument: "gradient", expected: logits.count, actual: gradient.count)
@@ -85,13 +93,16 @@ public struct CombinedLoss<Target: Sendable>: Loss {
         for term in terms {
           let v = try term.loss.valueAndGradient(
             logits: logits, targets: targets, weights: weights, gradient: g)
-          value += Self.weighted(term.weight, v)
-          for k in 0..<g.count { sum[k] += Self.weighted(term.weight, g[k]) }
+          value += Self.weighted(term.weight * down, v)
+          for k in 0..<g.count { sum[k] += Self.weighted(term.weight * down, g[k]) }
         }
       }
     }
+    if down != 1 {
+      for k in total.indices { total[k] /= down }
+    }
     _ = gradient.update(fromContentsOf: total)
-    return value
+    return down == 1 ? value : value / down
   }
 
   /// `λ x`, and 0 for `λ = 0` even where `x` is infinite (a member switched off).

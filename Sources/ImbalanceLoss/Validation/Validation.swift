@@ -17,6 +17,13 @@ struct WeightNormalizer: Sendable {
     self.scale = scale
     self.reciprocal = reciprocal
   }
+
+  /// `x / W`: an amount in raw weight units (a smoothing constant) in the
+  /// units of the factors `w_i / W`, 0 when every row is ignored. `reciprocal
+  /// <= 1`, so the order of the two products never overflows early.
+  @inlinable func normalized(_ x: Double) -> Double {
+    scale >= 1 ? (x * reciprocal) * scale : (x * scale) * reciprocal
+  }
 }
 
 @usableFromInline

@@ -232,6 +232,16 @@ private func semimetric(_ loss: TverskyLoss) -> TverskyLoss {
   return l
 }
 
+/// Soft Dice without the background class, numerator smoothing 0.5 and
+/// denominator smoothing 2 (`k >= 2`).
+private func softmaxDice(_ k: Int) throws -> SoftmaxDiceLoss {
+  var l = try SoftmaxDiceLoss(classCount: k)
+  l.includeBackground = false
+  l.numeratorSmoothing = 0.5
+  l.denominatorSmoothing = 2
+  return l
+}
+
 /// `loss` with label smoothing `eps`.
 private func smoothed(_ loss: PolyCrossEntropy, _ eps: Double) -> PolyCrossEntropy {
   var l = loss
@@ -239,7 +249,8 @@ private func smoothed(_ loss: PolyCrossEntropy, _ eps: Double) -> PolyCrossEntro
   return l
 }
 
-/// The losses every reliability test runs over: all 18 public loss types.
+/// The losses every reliability test runs over: 21 loss types, every public
+/// loss but the stateful SeesawLoss and EqualizationLossV2 (and CombinedLoss).
 /// ADDING A LOSS: one line in `binary`, `softmax(classCount:)` or
 /// `multiLabel(labelCount:)`.
 enum LossTable {
@@ -337,13 +348,22 @@ enum LossTable {
         layout: .softmax(k)),
       // No reduction: a ratio of batch sums (its passes run on the calling thread).
       .whole("MacroSmoothF1Loss(K: \(k))", MacroSmoothF1Loss(classCount: k), layout: .softmax(k)),
+      // Smoothing in raw weight units: the weights' scale matters.
+      .whole(
+        "GeneralizedDiceLoss(K: \(k))", GeneralizedDiceLoss(classCount: k), layout: .softmax(k),
+        weightScaleInvariant: false),
+      .whole(
+        "SoftmaxDiceLoss(K: \(k))", SoftmaxDiceLoss(classCount: k), layout: .softmax(k),
+        weightScaleInvariant: false),
       .separable(
         "MacroF1WeightedCrossEntropy(K: \(k))", MacroF1WeightedCrossEntropy(classCount: k),
         layout: .softmax(k), perSampleUsesUnweightedBatch: true),
       .separable(
         "MacroF1WeightedCrossEntropy(K: \(k), classF1)",
         MacroF1WeightedCrossEntropy(classCount: k, classF1: classF1), layout: .softmax(k)),
-    ]
+    ] + (k < 2 ? [] : [.whole(
+      "SoftmaxDiceLoss(K: \(k), no background, 0.5/2)", softmaxDice(k), layout: .softmax(k),
+      weightScaleInvariant: false)])
   }
 
   /// The multi-label losses for `labelCount` labels. Their targets are N×L

@@ -38,10 +38,69 @@ struct MacroF1Statistics {
   }
 
   /// `1 - mean_k F_k`, as the mean of `D_k / S_k` (1 when `S_k = 0`).
-  @inlinable var loss: Double {
+  @inlinable var loss: Double { MacroDiceRatios(self).loss }
+}
+
+/// The per-class Dice ratios of a batch, with smoothing `a`, `b` (in the
+/// units of the normalised sums) and the mean over the classes `k >= first`:
+///
+///     F_k  = (2 T_k + a) / (S_k + b)      L = 1 - (1/K') Σ_{k >= first} F_k,  K' = K - first
+///     u_ik = ∂L/∂p_ik = f_i (F_k - 2 [c_i == k]) / (K' (S_k + b))      (0 for k < first)
+///
+/// Macro smooth F1 is `a = b = 0`, `first = 0` (the same bits as before this
+/// type); the softmax Dice loss adds MONAI's smoothing and may drop the
+/// background class. `1 - F_k` is summed as `(D_k + (b - a)) / (S_k + b)`,
+/// from D_k's non-negative terms; a class with `S_k + b = 0` (or beyond the
+/// double range) has `F_k = empty` and no gradient. `empty` is the raw `ε_nr / ε_dr` (or 0), and F_k lies
+/// between `2 T_k / S_k <= 1` and it (a mediant): F_k is held below
+/// `max(1, empty)`, where a `b` or `S_k` that underflowed would put it out.
+/// `up`, `beta`, `gamma` are the coefficients of
+/// `SoftmaxF1Kernel.gradient(_:rule:up:beta:gamma:into:)`.
+@usableFromInline
+struct MacroDiceRatios {
+  @usableFromInline var loss: Double
+  @usableFromInline var scores: [Double]
+  @usableFromInline var up: [Double]
+  @usableFromInline var beta: [Double]
+  @usableFromInline var gamma: [Double]
+
+  /// `excess` is `b - a`, formed from the raw smoothing so that it is exact
+  /// (0) when the two are equal.
+  @inlinable
+  init(
+    _ s: MacroF1Statistics, numerator a: Double = 0, denominator b: Double = 0,
+    excess: Double = 0, empty: Double = 0, firstClass first: Int = 0
+  ) {
+    let k = s.totals.count
+    assert(first < k)
+    let included = Double(k - first)
+    scores = [Double](repeating: 0, count: k)
+    up = [Double](repeating: 1, count: k)
+    beta = [Double](repeating: 0, count: k)
+    gamma = [Double](repeating: 0, count: k)
+    let ceiling = Swift.max(1, empty)
     var sum = CompensatedSum()
-    for (d, s) in zip(errors, totals) { sum.add(s == 0 ? 1 : d / s) }
-    return sum.value / Double(totals.count)
+    for j in first..<k {
+      var total = s.totals[j] + b
+      // b beyond the double range (raw smoothing over a subnormal total weight):
+      // F_k = (2 T_k + a) / (S_k + b) is ε_nr / ε_dr to within S_k / b, and the
+      // gradient, below 1 / b, underflows.
+      guard total != 0 && total.isFinite else {
+        scores[j] = empty
+        sum.add(1 - empty)
+        continue
+      }
+      scores[j] = Swift.min((2 * s.truePositives[j] + a) / total, ceiling)
+      sum.add(Swift.max((s.errors[j] + excess) / total, 1 - ceiling))
+      // 1 / (K' total) would overflow for a subnormal total: up brings it into [1, 2).
+      if total < 0x1p-900 {
+        up[j] = PowerOfTwo.scale(bringingToUnit: total, limit: 1023)
+        total *= up[j]
+      }
+      beta[j] = scores[j] / (included * total)
+      gamma[j] = 2 / (included * total)
+    }
+    loss = sum.value / included
   }
 }
 
@@ -93,25 +152,10 @@ enum SoftmaxF1Kernel {
     _ batch: SoftmaxBatch, rule: SoftmaxRule, statistics: MacroF1Statistics,
     into gradient: UnsafeMutablePointer<Double>
   ) {
-    let k = batch.classCount
-    let scores = statistics.f1Scores
-    // u_ik = f_i (beta_k - gamma_k [c_i == k]), with 1 / S_k taken as
-    // up_k / S'_k, S'_k = S_k up_k (in [1, 2) unless S_k is subnormal), where S_k < 2^-900 (1 / (K S_k)
-    // would overflow for a subnormal S_k). Then every product is formed as
-    // ((p f) up) beta' with p f <= S_k: bounded, where f beta alone is not.
-    var up = [Double](repeating: 1, count: k)
-    var beta = [Double](repeating: 0, count: k)
-    var gamma = [Double](repeating: 0, count: k)
-    for j in 0..<k where statistics.totals[j] != 0 {
-      var total = statistics.totals[j]
-      if total < 0x1p-900 {
-        up[j] = PowerOfTwo.scale(bringingToUnit: total, limit: 1023)
-        total *= up[j]
-      }
-      beta[j] = scores[j] / (Double(k) * total)
-      gamma[j] = 2 / (Double(k) * total)
-    }
-    Self.gradient(batch, rule: rule, up: up, beta: beta, gamma: gamma, into: gradient)
+    // u_ik = f_i up_k (beta_k - gamma_k [c_i == k]): every product is then
+    // formed as ((p f) up) beta' with p f <= S_k, bounded where f beta alone is not.
+    let r = MacroDiceRatios(statistics)
+    Self.gradient(batch, rule: rule, up: r.up, beta: r.beta, gamma: r.gamma, into: gradient)
   }
 
   /// The row pass of a loss whose derivative in the probabilities is
@@ -128,6 +172,8 @@ enum SoftmaxF1Kernel {
     into gradient: UnsafeMutablePointer<Double>
   ) {
     let k = batch.classCount
+    // Every u_ik = f_i beta_k as it stands (<= 2^901): differences of u are finite.
+    let unscaled = up.allSatisfy { $0 == 1 }
     for i in 0..<batch.rows {
       let g = gradient + i * k
       if batch.isIgnored(i) {
@@ -160,13 +206,40 @@ enum SoftmaxF1Kernel {
       let uc = (f * up[c]) * (beta[c] - gamma[c])
       let rest = others + row.p * uc  // Σ_{k != top} p_k u_k
       let dot = rest + puTop
-      for j in 0..<k where j != c && j != top {
-        let p = g[j] / total
-        g[j] = up[j] == 1 ? p * (f * beta[j] - dot) : pu(p, j) - p * dot
+      if top >= 0 && unscaled {
+        // Also relative to u_M (Σ_k p_k = 1): ∂L/∂z_ij = p_ij ((u_j - u_M) + w),
+        // w = Σ_{k != M} p_k (u_M - u_k), rounded relative to `spread`. A class
+        // that shares u_M (generalised Dice's equal weights, absent classes)
+        // adds an exact 0 there, so a row whose gradient is only p_c (u_M - u_c)
+        // keeps its digits, where u_j - Σ p u is rounding noise of u_M (rows
+        // were off by 1e14 bounds). Each entry takes the form whose rounding is
+        // relative to the smaller magnitude.
+        let uTop = f * beta[top]
+        var w = row.p * (uTop - uc)  // u_c <= 0 <= u_M: no cancellation
+        var spread = abs(w)
+        for j in 0..<k where j != c && j != top {
+          let term = (g[j] / total) * (uTop - f * beta[j])
+          w += term
+          spread += abs(term)
+        }
+        for j in 0..<k where j != c && j != top {
+          let p = g[j] / total
+          let u = f * beta[j]
+          let relative = abs(u - uTop) + spread < Swift.max(abs(u), abs(dot))
+          g[j] = relative ? p * ((u - uTop) + w) : p * (u - dot)
+        }
+        let tail = r.sPrime / total  // 1 - p_M
+        let relative = spread < Swift.max(abs(uTop) * tail, abs(rest))
+        g[top] = relative ? pTop * w : puTop * tail - pTop * rest
+      } else {
+        for j in 0..<k where j != c && j != top {
+          let p = g[j] / total
+          g[j] = up[j] == 1 ? p * (f * beta[j] - dot) : pu(p, j) - p * dot
+        }
+        // u_M - Σ p u = u_M (1 - p_M) - Σ_{k != M} p_k u_k with 1 - p_M = s' / (1 + s'):
+        // no cancellation when the wrong class M takes almost all the mass.
+        if top >= 0 { g[top] = puTop * (r.sPrime / total) - pTop * rest }
       }
-      // u_M - Σ p u = u_M (1 - p_M) - Σ_{k != M} p_k u_k with 1 - p_M = s' / (1 + s'):
-      // no cancellation when the wrong class M takes almost all the mass.
-      if top >= 0 { g[top] = puTop * (r.sPrime / total) - pTop * rest }
       g[c] = row.p * (uc * row.q - (others + puTop))
     }
   }
