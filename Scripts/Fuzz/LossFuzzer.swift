@@ -911,11 +911,14 @@ func exerciseCombined<T: Sendable>(
     else { return require(false, "a member threw where the combination did not") }
     guard lambda != 0 else { continue }
     let scaled = lambda * down
-    sum += scaled * v
-    magnitude += abs(scaled * v)
+    // An infinite member term stays infinite weighted (as in CombinedLoss),
+    // even where the scaled weight underflows to 0.
+    func term(_ x: Double) -> Double { x.isInfinite ? x : scaled * x }
+    sum += term(v)
+    magnitude += abs(term(v))
     for j in g.indices {
-      sums[j] += scaled * g[j]
-      magnitudes[j] += abs(scaled * g[j])
+      sums[j] += term(g[j])
+      magnitudes[j] += abs(term(g[j]))
     }
   }
   /// `a` (unscaled) against the scaled sum `b` of magnitude `m`; equal

@@ -127,6 +127,24 @@ import Testing
   expectClose(tie, [-big / 9, -big / 9, 2 * big / 9], relative: 1e-15)
 }
 
+/// Scripts/Fuzz/corpus/regression-poly-hvp-zero-weight-row and
+/// -underflowed-weight: a row whose factor is 0 (weight 0 under `.sum`, or a
+/// weight that underflows in the mean) multiplied its product, read scaled
+/// down and scaled back up to infinity, by that 0: NaN. Its H v is 0.
+@Test func hessianVectorProductOfAZeroFactorRowWithAHugeVector() throws {
+  let big = Double.greatestFiniteMagnitude
+  for epsilon in [0.0, 20] {
+    var loss = try PolyCrossEntropy(classCount: 3, epsilon: epsilon)
+    loss.reduction = .sum
+    let product = try loss.hessianVectorProduct(
+      logits: [0, 0, 1, 0.5, 0.3, 2], targets: [2, 1], weights: [0, 1],
+      vector: [1, -big, 0, 1, 2, 3])
+    #expect(product[0..<3].allSatisfy { $0 == 0 }, "ε \(epsilon): \(product)")
+    let finite = product.allSatisfy { $0.isFinite }
+    #expect(finite, "ε \(epsilon): \(product)")
+  }
+}
+
 /// Scripts/Fuzz/corpus/regression-second-order-log1p: the first-order
 /// cross-entropy took log1p(s') from the vector log1p, the second-order and
 /// Hessian-vector entry points from libm's, one ulp apart. ln 3 by mpmath:

@@ -157,8 +157,12 @@ extension SoftmaxKernel {
       ? Double(sign: .plus, exponent: largest.exponent - limit.exponent + 1, significand: 1) : 1
     let down = 1 / up
     @inline(__always) func v(_ j: Int) -> Double { vector[j] * down }
-    // `scale (x up)`, 0 for x = 0 where s² overflowed (see hessianDiagonal).
-    @inline(__always) func weighted(_ x: Double) -> Double { x == 0 ? x : scale * (x * up) }
+    // `scale (x up)`, 0 for x = 0 where s² overflowed (see hessianDiagonal),
+    // and `scale x` (a signed 0) for a zero factor (a zero-weight row, or one
+    // whose weight underflowed) where `x up` overflows: 0, not 0 × inf.
+    @inline(__always) func weighted(_ x: Double) -> Double {
+      x == 0 ? x : scale == 0 ? scale * x : scale * (x * up)
+    }
     // p·v as (Σ_{below max} e_k v_k + Σ_{at max} v_k) / total, the two apart so
     // that v_j - p·v at a maximum j is (s' v_j - below - (other maxima)) / total.
     var below = 0.0
