@@ -488,7 +488,7 @@ func exerciseStateful<S: Equatable>(
   require(second.map(\.bitPattern) == gradient.map(\.bitPattern), "stateful gradient not deterministic")
   require(again == state, "stateful state not deterministic")
   // The second-order step: the same value, gradient and state, and a
-  // Hessian diagonal in [0, scale / 4].
+  // Hessian diagonal in [0, scale / 4] (up to the rounding of p (1 - p)).
   var third = start
   guard let full = try? secondOrder(&third) else { fatalError("stateful second order threw alone") }
   require(full.value.bitPattern == value.bitPattern, "stateful second-order value differs")
@@ -496,7 +496,8 @@ func exerciseStateful<S: Equatable>(
   require(third == state, "stateful second-order state differs")
   require(full.hessianDiagonal.allSatisfy { $0 >= 0 }, "stateful Hessian negative or NaN")
   if scale < 0x1p1000 {
-    require(full.hessianDiagonal.allSatisfy { $0 <= scale / 4 }, "stateful Hessian above scale / 4")
+    let top = largestMagnitude(full.hessianDiagonal)
+    require(top <= scale / 4 * (1 + 0x1p-48), "stateful Hessian \(top) above scale / 4 = \(scale / 4)")
   }
 }
 
@@ -906,19 +907,21 @@ func exerciseCombined<T: Sendable>(
   var magnitude = 0.0
   var sums = [Double](repeating: 0, count: logits.count)
   var magnitudes = sums
+  var valueKnown = true
+  var entryKnown = [Bool](repeating: true, count: logits.count)
   for (lambda, loss) in terms {
     guard let (v, g) = try? loss.valueAndGradient(logits: logits, targets: targets, weights: weights)
     else { return require(false, "a member threw where the combination did not") }
     guard lambda != 0 else { continue }
     let scaled = lambda * down
-    // An infinite member term stays infinite weighted (as in CombinedLoss),
-    // even where the scaled weight underflows to 0.
-    func term(_ x: Double) -> Double { x.isInfinite ? x : scaled * x }
-    sum += term(v)
-    magnitude += abs(term(v))
+    // A member term that overflowed (inf) has no known weighted value: a
+    // tiny weight may bring the true product back into range. Such sums are
+    // not compared (NaN is ruled out above).
+    if v.isInfinite { valueKnown = false } else { sum += scaled * v; magnitude += abs(scaled * v) }
     for j in g.indices {
-      sums[j] += term(g[j])
-      magnitudes[j] += abs(term(g[j]))
+      if g[j].isInfinite { entryKnown[j] = false; continue }
+      sums[j] += scaled * g[j]
+      magnitudes[j] += abs(scaled * g[j])
     }
   }
   /// `a` (unscaled) against the scaled sum `b` of magnitude `m`; equal
@@ -926,8 +929,8 @@ func exerciseCombined<T: Sendable>(
   func close(_ a: Double, _ b: Double, _ m: Double) -> Bool {
     a == b / down || abs(a * down - b) <= 8 * Double(terms.count) * m.ulp
   }
-  require(close(value, sum, magnitude), "value \(value) vs Σ λ L \(sum / down)")
-  for j in gradient.indices {
+  require(!valueKnown || close(value, sum, magnitude), "value \(value) vs Σ λ L \(sum / down)")
+  for j in gradient.indices where entryKnown[j] {
     require(
       close(gradient[j], sums[j], magnitudes[j]),
       "[\(j)] \(gradient[j]) vs Σ λ g \(sums[j] / down)")
