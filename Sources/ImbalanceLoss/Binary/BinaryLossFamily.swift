@@ -41,7 +41,7 @@ extension BinaryLossFamily {
 
 /// A binary loss that is a reduction of per-sample terms: it supplies the
 /// kernel of its value and gradient and the writer of its terms.
-protocol SeparableBinaryLoss: BinaryLossFamily, SeparableLoss {
+protocol SeparableBinaryLoss: BinaryLossFamily, SeparableLoss, DataParallelLoss {
   /// The loss of a validated batch; writes the gradient when given a pointer.
   func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double
 
@@ -77,6 +77,34 @@ extension SeparableBinaryLoss {
     let batch = try batch(logits, targets, nil, gradient: nil)
     try Validation.checkValuesCount(values.count, sampleCount: batch.count)
     writeTerms(batch, into: values.baseAddress!)
+  }
+
+  /// This shard's sums for data-parallel training: the number of samples
+  /// not ignored and their total weight `Σ w`.
+  ///
+  /// - Throws: ``LossError`` for invalid input, as the loss itself.
+  /// - Complexity: O(N).
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
+    return try BatchStatistics(of: self, samples: batch.count, sums: batch.keptSums())
+  }
+
+  /// This shard's share `Σ_shard w_i l_i / Σ_all w` (or `Σ_shard w_i l_i`
+  /// for `.sum`) and its rows of the whole batch's gradient.
+  ///
+  /// - Throws: ``LossError`` for invalid input and for statistics of another loss.
+  /// - Complexity: O(N).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    let batch = try batch(logits, targets, weights, gradient: gradient, reduction: .sum)
+      .withNormalizer(of: statistics, for: self, reduction: reduction)
+    return run(batch, gradient: gradient?.baseAddress)
   }
 }
 

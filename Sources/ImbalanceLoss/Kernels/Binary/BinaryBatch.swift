@@ -7,7 +7,7 @@ struct BinaryBatch: @unchecked Sendable {
   @usableFromInline let targets: UnsafePointer<Double>
   @usableFromInline let weights: UnsafePointer<Double>?
   @usableFromInline let count: Int
-  @usableFromInline let normalizer: WeightNormalizer
+  @usableFromInline var normalizer: WeightNormalizer
   /// Samples whose target equals this marker are skipped (see IgnoredTargets.swift).
   @usableFromInline let ignoredTarget: Double?
   /// Label smoothing `y -> y (1 - eps) + eps / 2` as `(1 - eps, eps / 2)`, or
@@ -40,5 +40,36 @@ struct BinaryBatch: @unchecked Sendable {
     self.logits = logits.baseAddress!
     self.targets = targets.baseAddress!
     self.weights = weights?.baseAddress
+  }
+}
+
+extension BinaryBatch {
+  /// The data-parallel sums of a separable loss: the number of samples not
+  /// ignored and their total weight `Σ w` (unscaled).
+  @inlinable
+  func keptSums() -> [CompensatedSum] {
+    var kept = CompensatedSum()
+    var total = CompensatedSum()
+    for i in 0..<count {
+      if let marker = ignoredTarget, marker.isNaN ? targets[i].isNaN : targets[i] == marker {
+        continue
+      }
+      kept.add(1)
+      total.add(weights?[i] ?? 1)
+    }
+    return [kept, total]
+  }
+
+  /// This batch with the normaliser of the whole data-parallel batch that
+  /// `statistics` (made by `keptSums`) describe.
+  @inlinable
+  func withNormalizer<L: Loss>(
+    of statistics: BatchStatistics, for loss: L, reduction: Reduction
+  ) throws(LossError) -> BinaryBatch {
+    let totals = try statistics.totals(for: loss, sums: 2, samples: count)
+    var batch = self
+    batch.normalizer = try WeightNormalizer(
+      kept: totals[0], total: totals[1], weighted: weights != nil, reduction: reduction)
+    return batch
   }
 }
