@@ -290,3 +290,70 @@ func shardsOfASoftmaxBatchGiveItsValueAndGradient(classCount k: Int) throws {
 private enum BinaryCrossEntropyFingerprint {
   static let pinned: Double = 110_036
 }
+
+@Test func combinedLossesShardLikeTheirMembers() throws {
+  let binary = CombinedLoss<Double>([
+    (0.5, BinaryFocalLoss(gamma: 2)), (1, BinaryCrossEntropy(positiveWeight: 4)),
+    (0.25, SmoothAccuracyLoss()),
+  ])
+  try checkShards(
+    .custom("CombinedLoss(focal, BCE, accuracy)", binary, layout: .binary, setParallelism: nil),
+    seeds: 0..<20
+  ) { rng in
+    let n = Int.random(in: 1...48, using: &rng)
+    return (
+      (0..<n).map { _ in rng.shardLogit() }, rng.labels(n, positiveRate: 0.3),
+      rng.shardWeights(n), n
+    )
+  }
+  let softmax = try CombinedLoss<Int>([
+    (1, SoftmaxCrossEntropy(classCount: 3)),
+    (2, LogitAdjustedCrossEntropy(priors: [0.6, 0.3, 0.1])),
+  ])
+  try checkShards(
+    .custom("CombinedLoss(CE, LA)", softmax, layout: .softmax(3), setParallelism: nil),
+    seeds: 0..<20
+  ) { rng in
+    let n = Int.random(in: 1...30, using: &rng)
+    return (
+      (0..<(3 * n)).map { _ in rng.shardLogit() }, rng.classes(n, classCount: 3),
+      rng.shardWeights(n), n
+    )
+  }
+}
+
+/// A loss of the caller's own that is no `DataParallelLoss`.
+private struct PlainLoss: Loss {
+  var parallelism: Parallelism = .serial
+  var logitsPerSample: Int { 1 }
+  func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    if let gradient { for i in gradient.indices { gradient[i] = 0 } }
+    return 0
+  }
+}
+
+@Test func combinedStatisticsNeedDataParallelMembersAndTheirOwnStatistics() throws {
+  let z = [0.5, -1.0, 2.0]
+  let y = [1.0, 0, 1]
+  let loss = CombinedLoss<Double>([(1, BinaryCrossEntropy()), (1, PlainLoss())])
+  #expect(
+    throws: LossError.invalidParameter(
+      name: "terms[1]", value: 1, requirement: "a loss that conforms to DataParallelLoss")
+  ) { _ = try loss.statistics(logits: z, targets: y) }
+  let a = CombinedLoss<Double>([(1, BinaryCrossEntropy()), (0.5, BinaryFocalLoss(gamma: 2))])
+  let b = CombinedLoss<Double>([(1, BinaryCrossEntropy()), (0.5, BinaryFocalLoss(gamma: 1))])
+  let statistics = try b.statistics(logits: z, targets: y)
+  var g = [7.0, 7, 7]
+  #expect(throws: LossError.self) {
+    _ = try a.valueAndGradient(logits: z, targets: y, gradient: &g, statistics: statistics)
+  }
+  // A member's own statistics are not the combination's.
+  let member = try BinaryCrossEntropy().statistics(logits: z, targets: y)
+  #expect(throws: LossError.self) {
+    _ = try a.valueAndGradient(logits: z, targets: y, gradient: &g, statistics: member)
+  }
+  #expect(g == [7, 7, 7])
+}
