@@ -213,7 +213,7 @@ func shardsOfASoftmaxBatchGiveItsValueAndGradient(classCount k: Int) throws {
     _ = try loss.valueAndGradient(logits: z, targets: y, gradient: &g, statistics: other)
     Issue.record("statistics of another configuration accepted")
   } catch {
-    guard case .invalidStatistics(index: 1, _, _) = error else {
+    guard case .invalidParameter(name: "statistics.scalars[1]", _, _) = error else {
       Issue.record("\(error)")
       return
     }
@@ -230,7 +230,7 @@ func shardsOfASoftmaxBatchGiveItsValueAndGradient(classCount k: Int) throws {
     _ = try loss.valueAndGradient(logits: z, targets: y, gradient: &g, statistics: part)
     Issue.record("statistics without this shard accepted")
   } catch {
-    guard case .invalidStatistics(index: 2, _, _) = error else {
+    guard case .invalidParameter(name: "statistics.scalars[2]", _, _) = error else {
       Issue.record("\(error)")
       return
     }
@@ -252,7 +252,7 @@ func shardsOfASoftmaxBatchGiveItsValueAndGradient(classCount k: Int) throws {
       _ = try BatchStatistics(scalars: s)
       Issue.record("\(s) accepted")
     } catch {
-      guard case .invalidStatistics(let i, _, _) = error, i == index else {
+      guard case .invalidParameter(let name, _, _) = error, name == "statistics.scalars[\(index)]" else {
         Issue.record("\(s): \(error), expected index \(index)")
         return
       }

@@ -209,14 +209,14 @@ extension CombinedLoss: DataParallelLoss {
     let shards = s[0]
     let fingerprint = Fingerprint.of(self)
     if s[1] != fingerprint * shards {
-      throw .invalidStatistics(
-        index: 1, value: s[1],
+      throw .invalidParameter(
+        name: "statistics.scalars[\(1)]", value: s[1],
         requirement:
           "\(Int(fingerprint)) times the shard count: statistics of this loss's type and configuration")
     }
     if s[2] < Double(samples) {
-      throw .invalidStatistics(
-        index: 2, value: s[2],
+      throw .invalidParameter(
+        name: "statistics.scalars[\(2)]", value: s[2],
         requirement: "at least this shard's \(samples) samples: statistics that include this shard")
     }
     var members: [BatchStatistics] = []
@@ -224,8 +224,8 @@ extension CombinedLoss: DataParallelLoss {
     for j in terms.indices {
       let count = k + 1 < s.count ? (s[k] + s[k + 1]) / shards : -1
       guard count >= 0, count == count.rounded(), k + 2 + 2 * Int(count) <= s.count else {
-        throw .invalidStatistics(
-          index: k, value: k < s.count ? s[k] : .nan,
+        throw .invalidParameter(
+        name: "statistics.scalars[\(k)]", value: k < s.count ? s[k] : .nan,
           requirement: "member \(j)'s number of sums times the shard count")
       }
       let member = try dataParallelMember(j)

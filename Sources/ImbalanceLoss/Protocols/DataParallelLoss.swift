@@ -48,7 +48,7 @@ public protocol DataParallelLoss<Target>: Loss {
   /// - Returns: Statistics whose ``BatchStatistics/scalars`` have the same
   ///   length on every shard for the same loss.
   /// - Throws: ``LossError`` for invalid input, as the loss itself, and
-  ///   ``LossError/invalidStatistics(index:value:requirement:)`` when a sum
+  ///   ``LossError/invalidParameter(name:value:requirement:)`` (name `"statistics.scalars[j]"`) when a sum
   ///   overflows `Double`.
   /// - Complexity: O(`logits.count`); the softmax losses run their kernel.
   func statistics(
@@ -170,7 +170,7 @@ public struct BatchStatistics: Sendable, Equatable, CustomStringConvertible {
 
   /// Statistics from their scalars (for example after an all-reduce).
   ///
-  /// - Throws: ``LossError/invalidStatistics(index:value:requirement:)`` for
+  /// - Throws: ``LossError/invalidParameter(name:value:requirement:)`` (name `"statistics.scalars[j]"`) for
   ///   a length that is no layout, a NaN or infinite scalar, a shard or
   ///   sample count that is not a whole number `>= 1`, a fingerprint that is
   ///   not a whole multiple of the shard count, or a negative total.
@@ -244,7 +244,8 @@ public struct BatchStatistics: Sendable, Equatable, CustomStringConvertible {
 
   static func validate(_ s: [Double]) throws(LossError) {
     func fail(_ j: Int, _ requirement: String) -> LossError {
-      .invalidStatistics(index: j, value: j < s.count ? s[j] : Double(s.count), requirement: requirement)
+      .invalidParameter(
+        name: "statistics.scalars[\(j)]", value: j < s.count ? s[j] : Double(s.count), requirement: requirement)
     }
     if s.count < headerCount || (s.count - headerCount) % 2 != 0 {
       throw fail(s.count, "a length of 3 + 2 m (a header and m (hi, lo) pairs); got \(s.count) scalars")
@@ -277,7 +278,7 @@ extension BatchStatistics {
   /// One shard's statistics: its sample count and its sums, each a
   /// compensated sum (`(hi, lo)` exact) or an exact count.
   ///
-  /// - Throws: ``LossError/invalidStatistics(index:value:requirement:)`` when
+  /// - Throws: ``LossError/invalidParameter(name:value:requirement:)`` (name `"statistics.scalars[j]"`) when
   ///   a sum overflowed.
   @usableFromInline
   init<L: Loss>(of loss: L, samples: Int, sums: [CompensatedSum]) throws(LossError) {
@@ -288,8 +289,8 @@ extension BatchStatistics {
     for (m, sum) in sums.enumerated() {
       let j = Self.headerCount + 2 * m
       guard sum.sum.isFinite else {
-        throw .invalidStatistics(
-          index: j, value: sum.sum, requirement: "finite: this shard's sum overflows Double")
+        throw .invalidParameter(
+        name: "statistics.scalars[\(j)]", value: sum.sum, requirement: "finite: this shard's sum overflows Double")
       }
       let hi = sum.sum + sum.compensation
       s[j] = hi
@@ -310,14 +311,14 @@ extension BatchStatistics {
     try Self.validate(scalars)
     let fingerprint = Fingerprint.of(loss)
     if scalars[1] != fingerprint * scalars[0] {
-      throw .invalidStatistics(
-        index: 1, value: scalars[1],
+      throw .invalidParameter(
+        name: "statistics.scalars[\(1)]", value: scalars[1],
         requirement:
           "\(Int(fingerprint)) times the shard count: statistics of this loss's type and configuration")
     }
     if scalars[2] < Double(samples) {
-      throw .invalidStatistics(
-        index: 2, value: scalars[2],
+      throw .invalidParameter(
+        name: "statistics.scalars[\(2)]", value: scalars[2],
         requirement: "at least this shard's \(samples) samples: statistics that include this shard")
     }
     return (0..<sums).map { m in

@@ -56,10 +56,6 @@ public enum LossError: Error, Equatable, Sendable, CustomStringConvertible {
   /// `targets[index]` of a loss that needs hard labels is neither 0 nor 1.
   case targetNotBinary(index: Int, value: Double)
 
-  /// ``BatchStatistics`` are malformed or belong to another loss:
-  /// `scalars[index]` is `value`, and `requirement` says what it must be.
-  case invalidStatistics(index: Int, value: Double, requirement: String)
-
   /// What was wrong and where, e.g. `logits[7] is nan; logits must be finite`.
   public var description: String {
     switch self {
@@ -91,8 +87,6 @@ public enum LossError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(name) is \(value); it must be \(requirement)"
     case let .targetNotBinary(index, value):
       return "targets[\(index)] is \(value); this loss needs hard labels 0 or 1"
-    case let .invalidStatistics(index, value, requirement):
-      return "statistics.scalars[\(index)] is \(value); it must be \(requirement)"
     }
   }
 
@@ -124,8 +118,6 @@ public enum LossError: Error, Equatable, Sendable, CustomStringConvertible {
       return n1 == n2 && same(v1, v2) && r1 == r2
     case let (.targetNotBinary(i1, v1), .targetNotBinary(i2, v2)):
       return i1 == i2 && same(v1, v2)
-    case let (.invalidStatistics(i1, v1, r1), .invalidStatistics(i2, v2, r2)):
-      return i1 == i2 && same(v1, v2) && r1 == r2
     default:
       return false
     }
