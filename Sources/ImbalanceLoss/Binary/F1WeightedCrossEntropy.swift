@@ -26,6 +26,10 @@
 /// On a batch with no positives the batch F is 0, so `a_neg = 0` and the loss
 /// and gradient are 0: supply `f1` to keep learning from such batches.
 ///
+/// Split across workers (``DataParallelLoss``), the batch F is the F of the
+/// whole batch, formed from the merged sums `TP`, `FP`, `FN` of every shard,
+/// not the F of a shard.
+///
 /// The Hessian (``SecondOrderLoss``) is diagonal, with F held constant as in
 /// the gradient (a stop-gradient, not the derivative of the batch F):
 ///
