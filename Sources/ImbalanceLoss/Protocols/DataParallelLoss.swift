@@ -60,7 +60,9 @@ public protocol DataParallelLoss<Target>: Loss {
   /// non-nil, this shard's rows of the whole batch's gradient.
   ///
   /// - Parameters:
-  ///   - logits, targets, weights: this shard, as for ``statistics(logits:targets:weights:)``.
+  ///   - logits: this shard's logits, as for ``statistics(logits:targets:weights:)``.
+  ///   - targets: its targets.
+  ///   - weights: its per-sample weights, or `nil` for all ones.
   ///   - gradient: `nil`, or `logits.count` elements that receive `∂L/∂z`
   ///     of this shard's logits; untouched if the call throws.
   ///   - statistics: the merged statistics of every shard of the batch.
