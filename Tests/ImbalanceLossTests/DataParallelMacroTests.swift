@@ -48,9 +48,13 @@ private let weights: [Double] = [1, 0.5, 2, 1.5, 0.25, 3]
   dice.includeBackground = false
   var generalized = try GeneralizedDiceLoss(classCount: 3)
   generalized.smoothing = 0.1
+  var simple = try GeneralizedDiceLoss(classCount: 3)
+  simple.weighting = .simple
+  var uniform = try GeneralizedDiceLoss(classCount: 3)
+  uniform.weighting = .uniform
   let losses: [any DataParallelLoss<Int>] = [
     try MacroSmoothF1Loss(classCount: 3), dice, generalized,
-    try GeneralizedDiceLoss(classCount: 3),
+    try GeneralizedDiceLoss(classCount: 3), simple, uniform,
   ]
   for loss in losses {
     for w in [nil, weights] {
@@ -90,6 +94,26 @@ private let weights: [Double] = [1, 0.5, 2, 1.5, 0.25, 3]
     let own = try MacroF1WeightedCrossEntropy(classCount: 3, classF1: ownScores)
     let ownSplit = try sharded(own, logits, labels, w, shards)
     #expect(rows(ownSplit.gradient, first, width: 3) != rows(split.gradient, first, width: 3))
+  }
+}
+
+@Test func macroF1WeightedCrossEntropyWithOptionsIsShardedExactly() throws {
+  let c = [0, -1, 1, 0, 2, -1]
+  for reduction in [Reduction.mean, .sum] {
+    for classF1 in [nil, [0.2, 0.9, 0.5]] {
+      var loss = try MacroF1WeightedCrossEntropy(classCount: 3, classF1: classF1)
+      loss.classWeights = [2, 0.5, 1]
+      loss.ignoreIndex = -1
+      loss.reduction = reduction
+      for w in [nil, weights] {
+        let whole = try loss.valueAndGradient(logits: logits, targets: c, weights: w)
+        for shards in [[0..<6], [0..<1, 1..<2, 2..<6], [0..<4, 4..<5, 5..<6]] {
+          let split = try sharded(loss, logits, c, w, shards)
+          expectClose(split.value, whole.value, relative: 1e-15, "\(reduction) \(shards)")
+          expectClose(split.gradient, whole.gradient, relative: 1e-15, "\(reduction) \(shards)")
+        }
+      }
+    }
   }
 }
 
