@@ -162,7 +162,10 @@ func exerciseShards<L: DataParallelLoss>(
   guard rows >= 2, targets.count % rows == 0, (weights?.count ?? rows) % rows == 0 else { return }
   let t = targets.count / rows
   let u = (weights?.count ?? rows) / rows
-  let cut = rows / 2
+  // Shards of whole rows: a multi-label binary loss has L entries per row.
+  let granularity = (loss as? MultiLabelBinaryCrossEntropy)?.labelCount ?? 1
+  let cut = rows / granularity / 2 * granularity
+  guard cut > 0, rows % granularity == 0 else { return }
   func part(_ r: Range<Int>) -> ([Double], [L.Target], [Double]?) {
     (
       Array(logits[(r.lowerBound * k)..<(r.upperBound * k)]),

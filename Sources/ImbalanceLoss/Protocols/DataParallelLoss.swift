@@ -62,7 +62,7 @@ public protocol DataParallelLoss<Target>: Loss {
   /// - Parameters:
   ///   - logits: this shard's logits, as for ``statistics(logits:targets:weights:)``.
   ///   - targets: its targets.
-  ///   - weights: its weights, or `nil` for all ones.
+  ///   - weights: its per-sample weights, or `nil` for all ones.
   ///   - gradient: `nil`, or `logits.count` elements that receive `∂L/∂z`
   ///     of this shard's logits; untouched if the call throws.
   ///   - statistics: the merged statistics of every shard of the batch.

@@ -215,6 +215,20 @@ struct SoftmaxSetup: Sendable {
     ) { batch, _ in batch.keptSums() }
   }
 
+  /// A shard's data-parallel sums of a macro-F1-family loss (no class
+  /// weights): its rows not ignored and their `Σ w`, then the per-class
+  /// `T_k`, `S_k`, `D_k`, `r_k` of `SoftmaxF1Kernel.sums` with raw weights
+  /// (`2 + 4 K` sums; `MacroF1Statistics(merged:normalizer:)` reads them back).
+  @inlinable
+  func macroSums(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> [CompensatedSum] {
+    try withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: nil, reduction: .sum
+    ) { batch, rule in batch.keptSums() + SoftmaxF1Kernel.sums(batch, rule: rule) }
+  }
+
   /// A shard's share of the loss and its rows of the gradient, with the
   /// normaliser of the whole batch (`kept` rows of total weight `total`).
   @inlinable
