@@ -137,7 +137,7 @@ private func expectNear(
     _ = try semimetric.valueAndGradient(logits: z, targets: y, gradient: &g, statistics: product)
     Issue.record("statistics of the product form accepted")
   } catch {
-    guard case .invalidStatistics(index: 1, _, _) = error else {
+    guard case .invalidParameter(name: "statistics.scalars[1]", _, _) = error else {
       Issue.record("\(error)")
       return
     }
