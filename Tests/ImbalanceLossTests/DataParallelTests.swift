@@ -372,3 +372,47 @@ private struct PlainLoss: Loss {
   // Zero and 2^-500 are fine.
   _ = try SmoothF1Loss().statistics(logits: [1, 2], targets: [1, 0], weights: [0, 0x1p-500])
 }
+
+/// Two shards, each above the parallel threshold: the same bits on one
+/// thread and on several, for the statistics, the shares and the gradients.
+private func expectShardsSameBitsOnAnyThreadCount<T: Sendable>(
+  _ loss: LossCase<T>, layout: RowLayout, _ z: [Double], _ t: [T], _ w: [Double]
+) throws {
+  guard var parallel = loss.dataParallel else {
+    Issue.record("\(loss.name) is not a DataParallelLoss")
+    return
+  }
+  let rows = w.count
+  let shards = [0..<(rows / 2), (rows / 2)..<rows]
+  var results: [[UInt64]] = []
+  for p in [Parallelism.serial, .maximumThreads(2), .automatic] {
+    parallel.parallelism = p
+    let r = try sharded(parallel, layout: layout, z, t, w, shards, byScalars: true)
+    results.append([r.value.bitPattern] + r.gradient.map(\.bitPattern))
+  }
+  #expect(results[0] == results[1] && results[0] == results[2], "\(loss.name)")
+}
+
+@Test(arguments: LossTable.onePerType(LossTable.binary))
+func binaryShardsGiveTheSameBitsOnAnyThreadCount(_ loss: LossCase<Double>) throws {
+  var rng = SplitMix64(seed: 0xD9_0001)
+  let n = 2 * (ChunkedReductionThreshold.logits + 1_003)
+  try expectShardsSameBitsOnAnyThreadCount(
+    loss, layout: .binary, rng.uniforms(n, in: -30...30), rng.labels(n, positiveRate: 0.2),
+    rng.uniforms(n, in: 0...3))
+}
+
+@Test(arguments: LossTable.onePerType(LossTable.softmax(classCount: 10)))
+func softmaxShardsGiveTheSameBitsOnAnyThreadCount(_ loss: LossCase<Int>) throws {
+  var rng = SplitMix64(seed: 0xD9_0002)
+  let rows = 2 * (ChunkedReductionThreshold.logits / 10 + 3)
+  try expectShardsSameBitsOnAnyThreadCount(
+    loss, layout: .softmax(10), rng.uniforms(rows * 10, in: -30...30),
+    rng.classes(rows, classCount: 10), rng.uniforms(rows, in: 0...2))
+}
+
+/// `ChunkedReduction.parallelThreshold` (internal): batches above it may run
+/// on several threads.
+private enum ChunkedReductionThreshold {
+  static let logits = 1 << 15
+}

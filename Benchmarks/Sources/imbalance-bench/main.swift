@@ -297,6 +297,10 @@ func dataParallelOverhead() {
       return try l.valueAndGradient(logits: z, targets: t, gradient: &g, statistics: s)
     }
     let n = Double(z.count)
+    func format(_ x: Double) -> String {
+      let r = (x * 100).rounded() / 100
+      return "\(r)"
+    }
     print(
       "| \(name) | \(z.count) | \(format(plain / n * 1e9)) | \(format(statisticsOnly / n * 1e9)) | "
         + "\(format(sharded / n * 1e9)) | \(format(sharded / plain)) |")
