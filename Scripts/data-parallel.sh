@@ -4,6 +4,7 @@
 # gradient with the two-phase `DataParallelLoss` step, checked epoch by epoch
 # against the same training in one process (rank 0). Run by .ci/run.
 #
+# 0. checks that the DocC article's MPI block is the example's ArticleStep.swift;
 # 1. installs Open MPI (libopenmpi-dev openmpi-bin pkg-config) with apt-get
 #    when `mpirun` or `pkg-config ompi-c` is missing;
 # 2. builds the example (release, in Examples/DataParallel/.build);
@@ -25,6 +26,20 @@ if ! command -v mpirun >/dev/null || ! pkg-config --exists ompi-c 2>/dev/null; t
   $sudo apt-get update -q
   $sudo apt-get install -y -q --no-install-recommends libopenmpi-dev openmpi-bin pkg-config
 fi
+
+# The article's MPI block must be the code the example compiles and runs
+# (ArticleStep.swift); the library's tests run it against a one-rank stand-in.
+python3 - <<'PY'
+import sys
+article = open("Sources/ImbalanceLoss/ImbalanceLoss.docc/TrainingOnSeveralWorkers.md").read()
+block = article.split("<!-- snippet: docc-data-parallel-mpi -->\n```swift\n")[1].split("```")[0]
+block = "".join(l for l in block.splitlines(True) if not l.startswith("import ")).lstrip("\n")
+source = open("Examples/DataParallel/Sources/data-parallel/ArticleStep.swift").read()
+region = source.split("// snippet: docc-data-parallel-mpi\n")[1].split("// end-snippet")[0]
+if block != region:
+    sys.exit("error: the article's MPI block differs from Examples/DataParallel/"
+             "Sources/data-parallel/ArticleStep.swift")
+PY
 
 echo "== building Examples/DataParallel (release)"
 swift build -c release --package-path Examples/DataParallel

@@ -107,7 +107,43 @@ do {
     "Multi-class: LogitAdjustedCrossEntropy, Σ w from \(how), K = 10, "
       + "counts \(counts), weighted, batch 1001", multiReports) && passed
 
+  // The article's MPI step (ArticleStep.swift, plain sums) on this rank's rows
+  // of the first 4001 binary rows, 5 full-batch steps, against one process.
+  let articleRows = 4_001
+  let row = { (i: Int) in [binary.features[2 * i], binary.features[2 * i + 1]] }
+  let mine = shard(count: articleRows, rank: comm.rank, size: comm.size)
+  var (w, b) = ([0.0, 0.0], 0.0)
+  var (referenceW, referenceB) = ([0.0, 0.0], 0.0)
+  var articleDifference = 0.0
+  for _ in 1...5 {
+    let value = try step(
+      f1Loss, w: &w, b: &b, x: mine.map(row), y: mine.map { binary.targets[$0] },
+      learningRate: 1)
+    if isRoot {
+      let x = (0..<articleRows).map(row)
+      let z = x.map { r in zip(referenceW, r).reduce(referenceB) { $0 + $1.0 * $1.1 } }
+      let whole = try f1Loss.valueAndGradient(
+        logits: z, targets: Array(binary.targets[0..<articleRows]))
+      var total = [0.0, 0.0, 0.0]
+      for (r, g) in zip(x, whole.gradient) {
+        total[0] += g * r[0]
+        total[1] += g * r[1]
+        total[2] += g
+      }
+      referenceW = [referenceW[0] - total[0], referenceW[1] - total[1]]
+      referenceB -= total[2]
+      articleDifference = max(
+        articleDifference, abs(value - whole.value) / abs(whole.value),
+        relativeDifference(w + [b], referenceW + [referenceB]))
+    }
+  }
   if isRoot {
+    let pass = articleDifference <= tolerance
+    passed = passed && pass
+    print(
+      "\nThe article's MPI step (ArticleStep.swift), 5 steps on 4001 rows: largest relative "
+        + "difference of loss and weights \(sci(articleDifference)) \(pass ? "PASS" : "FAIL")")
+
     // How good the distributed models are (on the training data).
     let zb = binaryModel.logits(binary, rows: Array(0..<binary.count)[...])
     var tp = 0.0, fp = 0.0, fn = 0.0
