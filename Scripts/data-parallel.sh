@@ -7,7 +7,7 @@
 # 0. checks that the DocC article's MPI block is the example's ArticleStep.swift;
 # 1. installs Open MPI (libopenmpi-dev openmpi-bin pkg-config) with apt-get
 #    when `mpirun` or `pkg-config ompi-c` is missing;
-# 2. builds the example (release, in Examples/DataParallel/.build);
+# 2. builds the example (release, in .build/data-parallel);
 # 3. runs it with 1 rank and with 4 ranks (uneven slices): both must PASS;
 # 4. runs the naive step (each shard on its own statistics) with 4 ranks,
 #    which must FAIL: the check can tell a wrong gradient from rounding.
@@ -42,8 +42,11 @@ if block != region:
 PY
 
 echo "== building Examples/DataParallel (release)"
-swift build -c release --package-path Examples/DataParallel
-binary="$(swift build -c release --package-path Examples/DataParallel --show-bin-path)/data-parallel"
+# Built in the library's own .build (git-ignored, and left out of the copies
+# Scripts/mutants.py makes of the repository).
+build=(swift build -c release --package-path Examples/DataParallel --scratch-path .build/data-parallel)
+"${build[@]}"
+binary="$("${build[@]}" --show-bin-path)/data-parallel"
 
 # Open MPI refuses to run as root without these (containers often are root).
 if [ "$(id -u)" -eq 0 ]; then
