@@ -12,8 +12,7 @@ import ImbalanceLoss
   import Darwin
 #endif
 
-/// The agreement required of the distributed run, relative (see README of the
-/// example and the article): 1e-12.
+/// The agreement required of the distributed run, relative: 1e-12.
 ///
 /// Why not bit-for-bit: the ranks' statistics and model-gradient partials are
 /// added in another order than the single process adds its rows. The library
@@ -38,6 +37,7 @@ let localStatistics = CommandLine.arguments.contains("--local-statistics")
 func table(_ name: String, _ reports: [EpochReport]) -> Bool {
   guard isRoot else { return true }
   print("\n\(name)")
+  print("(loss: mean over the epoch's batches; Δloss: largest over its batches; Δweights: at its end)")
   print(
     [
       pad("epoch", 5), pad("loss, \(comm.size) rank(s)", 22), pad("loss, 1 process", 22),
