@@ -141,6 +141,85 @@ func exercise<L: Loss>(
       "gradients differ")
     require(gradient.count == logits.count, "gradient length")
   }
+  if let parallel = loss as? any DataParallelLoss<L.Target> {
+    exerciseShards(
+      parallel, logits: logits, targets: targets, weights: weights,
+      whole: bufferValue.map { ($0, gradient) })
+  }
+}
+
+/// The batch in two shards (statistics merged with `+`): the shards'
+/// gradients are the batch's and their shares add up to its value, or both
+/// throw. Statistics may also throw where a shard's raw sum overflows
+/// (`invalidParameter` "statistics.scalars[j]"), which the one-batch path avoids by scaling.
+func exerciseShards<L: DataParallelLoss>(
+  _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?,
+  whole: (value: Double, gradient: [Double])?
+) {
+  let k = loss.logitsPerSample
+  guard k > 0, logits.count % k == 0 else { return }
+  let rows = logits.count / k
+  guard rows >= 2, targets.count % rows == 0, (weights?.count ?? rows) % rows == 0 else { return }
+  let t = targets.count / rows
+  let u = (weights?.count ?? rows) / rows
+  // Shards of whole rows: a multi-label binary loss has L entries per row.
+  let granularity = (loss as? MultiLabelBinaryCrossEntropy)?.labelCount ?? 1
+  let cut = rows / granularity / 2 * granularity
+  guard cut > 0, rows % granularity == 0 else { return }
+  func part(_ r: Range<Int>) -> ([Double], [L.Target], [Double]?) {
+    (
+      Array(logits[(r.lowerBound * k)..<(r.upperBound * k)]),
+      Array(targets[(r.lowerBound * t)..<(r.upperBound * t)]),
+      weights.map { Array($0[(r.lowerBound * u)..<(r.upperBound * u)]) }
+    )
+  }
+  let shards = [0..<cut, cut..<rows]
+  var value = 0.0
+  var gradient: [Double] = []
+  do {
+    let local = try shards.map { r in
+      let (z, y, w) = part(r)
+      return try loss.statistics(logits: z, targets: y, weights: w)
+    }
+    let global = local[0] + local[1]
+    for r in shards {
+      let (z, y, w) = part(r)
+      var g = [Double](repeating: -123.25, count: z.count)
+      do {
+        value += try loss.valueAndGradient(
+          logits: z, targets: y, weights: w, gradient: &g, statistics: global)
+      } catch {
+        require(g.allSatisfy { $0 == -123.25 }, "shard gradient written before \(error)")
+        throw error
+      }
+      gradient += g
+    }
+  } catch {
+    if case .invalidParameter(let name, _, _)? = error as? LossError,
+      name.hasPrefix("statistics.scalars")
+    {
+      return
+    }
+    require(whole == nil, "shards throw \(error) where the batch does not")
+    return
+  }
+  guard let whole else {
+    fatalError("invariant violated: shards succeed where the batch throws")
+  }
+  require(!value.isNaN && gradient.allSatisfy { !$0.isNaN }, "NaN in shards")
+  let vBound = 1e-9 * abs(whole.value) + 1e-300
+  require(
+    value == whole.value || abs(value - whole.value) <= vBound || !whole.value.isFinite,
+    "shard value \(value) vs \(whole.value)")
+  let largest = whole.gradient.reduce(0) { Swift.max($0, abs($1)) }
+  if largest.isFinite {
+    for j in gradient.indices {
+      require(
+        gradient[j] == whole.gradient[j]
+          || abs(gradient[j] - whole.gradient[j]) <= 1e-9 * largest + 1e-300,
+        "shard gradient[\(j)] \(gradient[j]) vs \(whole.gradient[j])")
+    }
+  }
 }
 
 /// The per-sample entry points of a separable loss.

@@ -41,7 +41,7 @@ extension BinaryLossFamily {
 
 /// A binary loss that is a reduction of per-sample terms: it supplies the
 /// kernel of its value and gradient and the writer of its terms.
-protocol SeparableBinaryLoss: BinaryLossFamily, SeparableLoss {
+protocol SeparableBinaryLoss: BinaryLossFamily, SeparableLoss, DataParallelLoss {
   /// The loss of a validated batch; writes the gradient when given a pointer.
   func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double
 
@@ -78,6 +78,52 @@ extension SeparableBinaryLoss {
     try Validation.checkValuesCount(values.count, sampleCount: batch.count)
     writeTerms(batch, into: values.baseAddress!)
   }
+
+  /// This shard's sums for data-parallel training: the number of samples
+  /// not ignored and their total weight `Σ w`.
+  ///
+  /// - Throws: ``LossError`` for invalid input, as the loss itself.
+  /// - Complexity: O(N).
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    try separableStatistics(logits, targets, weights)
+  }
+
+  /// This shard's share `Σ_shard w_i l_i / Σ_all w` (or `Σ_shard w_i l_i`
+  /// for `.sum`) and its rows of the whole batch's gradient.
+  ///
+  /// - Throws: ``LossError`` for invalid input and for statistics of another loss.
+  /// - Complexity: O(N).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    try separableValueAndGradient(logits, targets, weights, gradient, statistics)
+  }
+
+  /// The separable statistics, for a type that implements
+  /// ``statistics(logits:targets:weights:)`` itself and falls back on them.
+  func separableStatistics(
+    _ logits: UnsafeBufferPointer<Double>, _ targets: UnsafeBufferPointer<Double>,
+    _ weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
+    return try BatchStatistics(of: self, samples: batch.count, sums: batch.keptSums())
+  }
+
+  /// The separable share and gradient, the fallback as for ``separableStatistics(_:_:_:)``.
+  func separableValueAndGradient(
+    _ logits: UnsafeBufferPointer<Double>, _ targets: UnsafeBufferPointer<Double>,
+    _ weights: UnsafeBufferPointer<Double>?, _ gradient: UnsafeMutableBufferPointer<Double>?,
+    _ statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    let batch = try batch(logits, targets, weights, gradient: gradient, reduction: .sum)
+      .withNormalizer(of: statistics, for: self, reduction: reduction)
+    return run(batch, gradient: gradient?.baseAddress)
+  }
 }
 
 /// A separable binary loss with its Hessian diagonal, computed in the same
@@ -113,7 +159,7 @@ extension SecondOrderBinaryLoss {
 
 /// A binary loss that is one minus a Tversky index of the batch's soft
 /// confusion sums (soft Dice, Tversky): one kernel, parameters of its own.
-protocol SoftConfusionLoss: BinaryLossFamily {
+protocol SoftConfusionLoss: BinaryLossFamily, DataParallelLoss {
   /// The `α`, `β` and smoothing of the Tversky index this loss is.
   var tverskyParameters: (alpha: Double, beta: Double, smoothing: Double) { get }
   /// Whether TP is `Σ w p y` or `Σ w min(p, y)`.
@@ -145,4 +191,48 @@ extension SoftConfusionLoss {
 extension SoftConfusionLoss {
   /// 1: the plain Tversky index loss.
   var focalExponent: Double { 1 }
+
+  /// This shard's sums for data-parallel training: the samples not ignored,
+  /// `Σ w`, and `TP = Σ w y p` (or `Σ w min(p, y)`), `FP`, `FN` in the
+  /// loss's ``OverlapForm``, in raw weight units.
+  ///
+  /// - Throws: ``LossError`` for invalid input, as the loss itself (a shard
+  ///   whose weights are all zero or whose samples are all ignored is valid).
+  /// - Complexity: O(N).
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
+    return try BatchStatistics(
+      of: self, samples: batch.count,
+      sums: batch.confusionSums(overlap: overlap, parallelism: parallelism))
+  }
+
+  /// This shard's share `L n_shard / n_all` of the loss `L` of the whole
+  /// batch (its index formed from the merged sums, the smoothing `ε` against
+  /// the whole `Σ w`) and its rows of the whole batch's gradient.
+  ///
+  /// - Throws: ``LossError`` for invalid input, for statistics of another
+  ///   loss, and ``LossError/zeroTotalWeight`` when the whole batch's kept
+  ///   weights are all zero.
+  /// - Complexity: O(N): one pass with the gradient, none without.
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    var batch = try batch(logits, targets, weights, gradient: gradient, reduction: .sum)
+    let global = try batch.confusion(of: statistics, for: self, reduction: .mean)
+    batch.normalizer = global.normalizer
+    if let g = gradient?.baseAddress, batch.normalizer.reciprocal != 0 {
+      BinaryKernels.storeExpOfMinusMagnitude(batch, into: g, parallelism: parallelism)
+    }
+    let (alpha, beta, smoothing) = tverskyParameters
+    let value = BinaryKernels.tversky(
+      batch, statistics: global.sums, alpha: alpha, beta: beta, smoothing: smoothing,
+      overlap: overlap, exponent: focalExponent, gradient: gradient?.baseAddress,
+      parallelism: parallelism)
+    return statistics.share(of: value, samples: batch.count)
+  }
 }

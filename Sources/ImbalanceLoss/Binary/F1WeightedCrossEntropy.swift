@@ -26,6 +26,10 @@
 /// On a batch with no positives the batch F is 0, so `a_neg = 0` and the loss
 /// and gradient are 0: supply `f1` to keep learning from such batches.
 ///
+/// Split across workers (``DataParallelLoss``), the batch F is the F of the
+/// whole batch, formed from the merged sums `TP`, `FP`, `FN` of every shard,
+/// not the F of a shard.
+///
 /// The Hessian (``SecondOrderLoss``) is diagonal, with F held constant as in
 /// the gradient (a stop-gradient, not the derivative of the batch F):
 ///
@@ -118,5 +122,48 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss {
 
   func validateParameters() throws(LossError) {
     if let f1 { try Validation.check(f1, name: "f1", in: 0...1) }
+  }
+
+  /// This shard's sums for data-parallel training: the samples not ignored
+  /// and `Σ w`, and with `f1: nil` also `TP = Σ w y p`, `FP`, `FN` (targets
+  /// smoothed), from which every shard forms the F of the whole batch.
+  ///
+  /// - Throws: ``LossError`` for invalid input, as the loss itself (a shard
+  ///   whose weights are all zero or whose samples are all ignored is valid).
+  /// - Complexity: O(N).
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    if f1 != nil { return try separableStatistics(logits, targets, weights) }
+    let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
+    return try BatchStatistics(
+      of: self, samples: batch.count,
+      sums: batch.confusionSums(overlap: .product, parallelism: parallelism))
+  }
+
+  /// This shard's share `Σ_shard w_i l_i / Σ_all w` (`Σ_shard w_i l_i` for
+  /// `.sum`) and its rows of the whole batch's gradient, with F held at the
+  /// supplied `f1` or at the smooth F1 of the whole batch.
+  ///
+  /// - Throws: ``LossError`` for invalid input, for statistics of another
+  ///   loss, and ``LossError/zeroTotalWeight`` for a mean whose whole batch
+  ///   has kept weights all zero.
+  /// - Complexity: O(N).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    if f1 != nil {
+      return try separableValueAndGradient(logits, targets, weights, gradient, statistics)
+    }
+    var batch = try batch(logits, targets, weights, gradient: gradient, reduction: .sum)
+    let global = try batch.confusion(of: statistics, for: self, reduction: reduction)
+    batch.normalizer = global.normalizer
+    let f = global.sums.f1
+    return BinaryKernels.weightedCrossEntropy(
+      batch, positiveWeight: 1 - f / 2, negativeWeight: f / 2,
+      gradient: gradient?.baseAddress, parallelism: parallelism)
   }
 }

@@ -79,3 +79,46 @@ public struct SmoothF1Loss: BinaryLossFamily {
     }
   }
 }
+
+extension SmoothF1Loss: DataParallelLoss {
+  /// This shard's sums for data-parallel training: the samples not ignored,
+  /// `Σ w`, and `T = Σ w y p` (or `Σ w min(p, y)`), `FP`, `FN` (with
+  /// `S = 2T + FP + FN`), in raw weight units.
+  ///
+  /// - Throws: ``LossError`` for invalid input, as the loss itself (a shard
+  ///   whose weights are all zero or whose samples are all ignored is valid).
+  /// - Complexity: O(N).
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
+    return try BatchStatistics(
+      of: self, samples: batch.count,
+      sums: batch.confusionSums(overlap: overlap, parallelism: parallelism))
+  }
+
+  /// This shard's share `(1 - F) n_shard / n_all` of the loss of the whole
+  /// batch, `F = 2T / S` from the merged sums, and its rows of the whole
+  /// batch's gradient `-(2 w_i / S) (y_i - F/2) p_i (1 - p_i)`.
+  ///
+  /// - Throws: ``LossError`` for invalid input, for statistics of another
+  ///   loss, and ``LossError/zeroTotalWeight`` when the whole batch's kept
+  ///   weights are all zero.
+  /// - Complexity: O(N): one pass with the gradient, none without.
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    var batch = try batch(logits, targets, weights, gradient: gradient, reduction: .sum)
+    let global = try batch.confusion(of: statistics, for: self, reduction: .mean)
+    batch.normalizer = global.normalizer
+    if let g = gradient?.baseAddress {
+      BinaryKernels.storeExpOfMinusMagnitude(batch, into: g, parallelism: parallelism)
+      BinaryKernels.smoothF1Gradient(
+        batch, statistics: global.sums, overlap: overlap, gradient: g, parallelism: parallelism)
+    }
+    return statistics.share(of: global.sums.loss, samples: batch.count)
+  }
+}

@@ -24,7 +24,7 @@
 /// let value = try loss.value(
 ///     logits: [2.0, -1.0, 0.5,   0.1, 0.2, -3], targets: [1, 0, 0,   0, 1, 1])
 /// ```
-public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss {
+public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss {
   public typealias Target = Double
 
   /// The weight `a_pos,l` of each label's positive term.
@@ -145,6 +145,34 @@ public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss {
         }
       }
     }
+  }
+
+  /// This shard's sums for data-parallel training: the number of entries
+  /// not ignored and their total weight `Σ w`.
+  ///
+  /// - Throws: ``LossError`` for invalid input, as the loss itself.
+  /// - Complexity: O(N L).
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    let batch = try makeBatch(logits, targets, weights, nil, .sum)
+    return try BatchStatistics(of: self, samples: batch.count, sums: batch.keptSums())
+  }
+
+  /// This shard's share `Σ_shard w l / Σ_all w` (or `Σ_shard w l` for
+  /// `.sum`) and its rows of the whole batch's gradient.
+  ///
+  /// - Throws: ``LossError`` for invalid input and for statistics of another loss.
+  /// - Complexity: O(N L).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    let batch = try makeBatch(logits, targets, weights, gradient, .sum)
+      .withNormalizer(of: statistics, for: self, reduction: reduction)
+    return run(batch, gradient: gradient?.baseAddress, hessian: nil)
   }
 
   func makeBatch(

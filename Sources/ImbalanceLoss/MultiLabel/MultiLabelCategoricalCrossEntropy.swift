@@ -28,7 +28,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, -1.0, 0.5,   0.1, 0.2, -3], targets: [1, 0, 0,   0, 1, 1])
 /// ```
-public struct MultiLabelCategoricalCrossEntropy: SecondOrderLoss {
+public struct MultiLabelCategoricalCrossEntropy: SecondOrderLoss, DataParallelLoss {
   public typealias Target = Double
 
   /// The number of labels `L` per sample.
@@ -126,5 +126,46 @@ public struct MultiLabelCategoricalCrossEntropy: SecondOrderLoss {
       labelCount: labelCount, reduction: .sum, ignoredTarget: ignoredTarget)
     try Validation.checkValuesCount(values.count, sampleCount: batch.rows)
     MultiLabelSoftmaxKernel.writeTerms(batch, into: values.baseAddress!)
+  }
+
+  /// This shard's sums for data-parallel training: its rows and their total
+  /// weight `Σ w`.
+  ///
+  /// - Throws: ``LossError`` for invalid input, as the loss itself.
+  /// - Complexity: O(N L).
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    let batch = try MultiLabelBatch(
+      logits: logits, targets: targets, weights: weights, gradient: nil,
+      labelCount: labelCount, reduction: .sum, ignoredTarget: ignoredTarget)
+    var rows = CompensatedSum()
+    var total = CompensatedSum()
+    for i in 0..<batch.rows {
+      rows.add(1)
+      total.add(weights?[i] ?? 1)
+    }
+    return try BatchStatistics(of: self, samples: batch.rows, sums: [rows, total])
+  }
+
+  /// This shard's share `Σ_shard w_i l_i / Σ_all w` (or `Σ_shard w_i l_i`
+  /// for `.sum`) and its rows of the whole batch's gradient.
+  ///
+  /// - Throws: ``LossError`` for invalid input and for statistics of another loss.
+  /// - Complexity: O(N L).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    var batch = try MultiLabelBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      labelCount: labelCount, reduction: .sum, ignoredTarget: ignoredTarget)
+    let totals = try statistics.totals(for: self, sums: 2, samples: batch.rows)
+    batch.normalizer = try WeightNormalizer(
+      kept: totals[0], total: totals[1], weighted: weights != nil, reduction: reduction)
+    return MultiLabelSoftmaxKernel.loss(
+      batch, gradient: gradient?.baseAddress, parallelism: parallelism)
   }
 }

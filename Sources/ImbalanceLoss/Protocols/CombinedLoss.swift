@@ -56,6 +56,13 @@ public struct CombinedLoss<Target: Sendable>: Loss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Target>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
+    try combine(logits: logits, gradient: gradient) { (_, loss, g) throws(LossError) in
+      try loss.valueAndGradient(logits: logits, targets: targets, weights: weights, gradient: g)
+    }
+  }
+
+  /// Throws for no members, a bad weight or members of different shapes.
+  func validateTerms() throws(LossError) {
     guard let first = terms.first else {
       throw .invalidParameter(name: "terms.count", value: 0, requirement: "at least one member")
     }
@@ -67,6 +74,16 @@ public struct CombinedLoss<Target: Sendable>: Loss {
           requirement: "the same for every member (\(first.loss.logitsPerSample))")
       }
     }
+  }
+
+  /// `Σ_j λ_j member(j)` and its gradient, every member computed before
+  /// `gradient` is written; `member(j, loss, g)` returns member `j`'s value
+  /// and writes its gradient into `g` when `g` is non-nil.
+  func combine(
+    logits: UnsafeBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>?,
+    member: (Int, any Loss<Target>, UnsafeMutableBufferPointer<Double>?) throws(LossError) -> Double
+  ) throws(LossError) -> Double {
+    try validateTerms()
     // Weights above 2^64 are applied as (λ 2^-s) x, the sums scaled by 2^s
     // after: two members whose weighted terms would each overflow, with
     // opposite signs, then give their true sum (or an honest ±inf) instead of
@@ -75,10 +92,8 @@ public struct CombinedLoss<Target: Sendable>: Loss {
     let down = largest > 0x1p64 ? PowerOfTwo.scale(bringingToUnit: largest) : 1
     guard let gradient else {
       var value = 0.0
-      for term in terms {
-        let v = try term.loss.valueAndGradient(
-          logits: logits, targets: targets, weights: weights, gradient: nil)
-        value += Self.weighted(term.weight * down, v)
+      for (j, term) in terms.enumerated() {
+        value += Self.weighted(term.weight * down, try member(j, term.loss, nil))
       }
       return down == 1 ? value : value / down
     }
@@ -86,13 +101,12 @@ public struct CombinedLoss<Target: Sendable>: Loss {
       throw .lengthMismatch(argument: "gradient", expected: logits.count, actual: gradient.count)
     }
     var total = [Double](repeating: 0, count: logits.count)
-    var member = [Double](repeating: 0, count: logits.count)
+    var scratch = [Double](repeating: 0, count: logits.count)
     var value = 0.0
-    try member.withUnsafeMutableBufferPointer { (g) throws(LossError) in
+    try scratch.withUnsafeMutableBufferPointer { (g) throws(LossError) in
       try total.withUnsafeMutableBufferPointer { (sum) throws(LossError) in
-        for term in terms {
-          let v = try term.loss.valueAndGradient(
-            logits: logits, targets: targets, weights: weights, gradient: g)
+        for (j, term) in terms.enumerated() {
+          let v = try member(j, term.loss, g)
           value += Self.weighted(term.weight * down, v)
           for k in 0..<g.count { sum[k] += Self.weighted(term.weight * down, g[k]) }
         }
@@ -119,5 +133,109 @@ extension CombinedLoss {
   public func adding<L: Loss>(_ loss: L, weight: Double = 1) -> CombinedLoss
   where L.Target == Target {
     CombinedLoss(terms + [(weight, loss)])
+  }
+}
+
+extension CombinedLoss: DataParallelLoss {
+  /// This shard's statistics: every member's, in order (each member must
+  /// be a ``DataParallelLoss``).
+  ///
+  /// - Throws: as the members, and ``LossError/invalidParameter(name:value:requirement:)``
+  ///   (name "terms[j]") for a member that is not a ``DataParallelLoss``.
+  /// - Complexity: O(`logits.count`) per member.
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Target>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    try validateTerms()
+    // The members' sums, each after a pair (its number of sums, 0).
+    var sums: [CompensatedSum] = []
+    for j in terms.indices {
+      let member = try dataParallelMember(j).statistics(
+        logits: logits, targets: targets, weights: weights)
+      let pairs = member.scalars.dropFirst(BatchStatistics.headerCount)
+      var count = CompensatedSum()
+      count.add(Double(pairs.count / 2))
+      sums.append(count)
+      var k = pairs.startIndex
+      while k < pairs.endIndex {
+        var pair = CompensatedSum()
+        pair.sum = pairs[k]
+        pair.compensation = pairs[k + 1]
+        sums.append(pair)
+        k += 2
+      }
+    }
+    return try BatchStatistics(
+      of: self, samples: logits.count / Swift.max(1, logitsPerSample), sums: sums)
+  }
+
+  /// This shard's share `Σ_j λ_j (share of L_j)` and its rows of the whole
+  /// batch's gradient `Σ_j λ_j ∂L_j/∂z`.
+  ///
+  /// - Throws: as ``statistics(logits:targets:weights:)``, and for
+  ///   statistics of another loss.
+  /// - Complexity: O(`logits.count`) per member.
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Target>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    try validateTerms()
+    let members = try memberStatistics(statistics, samples: logits.count / logitsPerSample)
+    return try combine(logits: logits, gradient: gradient) { (j, _, g) throws(LossError) in
+      try dataParallelMember(j).valueAndGradient(
+        logits: logits, targets: targets, weights: weights, gradient: g,
+        statistics: members[j])
+    }
+  }
+
+  /// Member `j` as a ``DataParallelLoss``.
+  func dataParallelMember(_ j: Int) throws(LossError) -> any DataParallelLoss<Target> {
+    guard let member = terms[j].loss as? any DataParallelLoss<Target> else {
+      throw .invalidParameter(
+        name: "terms[\(j)]", value: terms[j].weight,
+        requirement: "a loss that conforms to DataParallelLoss")
+    }
+    return member
+  }
+
+  /// Splits merged statistics into the members' (see ``statistics(logits:targets:weights:)``).
+  func memberStatistics(
+    _ statistics: BatchStatistics, samples: Int
+  ) throws(LossError) -> [BatchStatistics] {
+    let s = statistics.scalars
+    try BatchStatistics.validate(s)
+    let shards = s[0]
+    let fingerprint = Fingerprint.of(self)
+    if s[1] != fingerprint * shards {
+      throw .invalidParameter(
+        name: "statistics.scalars[\(1)]", value: s[1],
+        requirement:
+          "\(Int(fingerprint)) times the shard count: statistics of this loss's type and configuration")
+    }
+    if s[2] < Double(samples) {
+      throw .invalidParameter(
+        name: "statistics.scalars[\(2)]", value: s[2],
+        requirement: "at least this shard's \(samples) samples: statistics that include this shard")
+    }
+    var members: [BatchStatistics] = []
+    var k = BatchStatistics.headerCount
+    for j in terms.indices {
+      let count = k + 1 < s.count ? (s[k] + s[k + 1]) / shards : -1
+      guard count >= 0, count == count.rounded(), k + 2 + 2 * Int(count) <= s.count else {
+        throw .invalidParameter(
+        name: "statistics.scalars[\(k)]", value: k < s.count ? s[k] : .nan,
+          requirement: "member \(j)'s number of sums times the shard count")
+      }
+      let member = try dataParallelMember(j)
+      let header = [shards, Fingerprint.of(member) * shards, s[2]]
+      members.append(BatchStatistics(unchecked: header + s[(k + 2)..<(k + 2 + 2 * Int(count))]))
+      k += 2 + 2 * Int(count)
+    }
+    if k != s.count {
+      throw .lengthMismatch(argument: "statistics.scalars", expected: k, actual: s.count)
+    }
+    return members
   }
 }

@@ -41,7 +41,7 @@
 /// `-log(1 - p_ik)` is taken in log space (from the row's second maximum when
 /// `p_ik` rounds to 1), so confident wrong rows with logits of ±1e300 stay
 /// finite. Label smoothing does not apply.
-public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss {
+public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss, DataParallelLoss {
   public typealias Target = Int
 
   /// The number of classes `K`.
@@ -131,15 +131,71 @@ public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss {
     }
   }
 
+  /// This shard's sums for data-parallel training: its rows not ignored and
+  /// their `Σ v`; with `classF1: nil` also the sums of
+  /// ``MacroSmoothF1Loss/statistics(logits:targets:weights:)`` (rows kept,
+  /// `Σ w`, per class `T_k`, `S_k`, `D_k`, `R_k`), from which every shard
+  /// takes the whole batch's `F_k = 2 T_k / S_k`.
+  ///
+  /// - Throws: ``LossError`` for invalid input, as the loss itself.
+  /// - Complexity: O(N K): one pass, two with `classF1: nil`.
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    var sums = try setup.keptSums(logits: logits, targets: targets, weights: weights)
+    if classF1 == nil {
+      sums += try f1Loss.setup.macroSums(logits: logits, targets: targets, weights: weights)
+    }
+    return try BatchStatistics(of: self, samples: targets.count, sums: sums)
+  }
+
+  /// This shard's share `Σ_shard v_i l_i / Σ_all v` (or `Σ_shard v_i l_i`
+  /// for `.sum`), with F held at `classF1` or at the whole batch's macro
+  /// smooth F1, and its rows of the whole batch's gradient.
+  ///
+  /// - Throws: ``LossError`` for invalid input and for statistics of another loss.
+  /// - Complexity: O(N K), one pass.
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    let totals = try statistics.totals(
+      for: self, sums: classF1 == nil ? 4 + 4 * classCount : 2, samples: targets.count)
+    return try setup.withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      reduction: reduction, global: (totals[0], totals[1])
+    ) { (batch, rule) throws(LossError) in
+      let half: [Double]
+      if let classF1 {
+        half = classF1.map { $0 / 2 }
+      } else {
+        // The F1 statistics' own normaliser: per-sample weights, no class weights.
+        let normalizer = try WeightNormalizer(
+          kept: totals[2], total: totals[3], weighted: weights != nil, reduction: .mean)
+        half = MacroF1Statistics(merged: totals[4...], normalizer: normalizer).f1Scores.map {
+          $0 / 2
+        }
+      }
+      return run(batch, rule, half, gradient?.baseAddress)
+    }
+  }
+
+  /// The macro smooth F1 loss whose `F_k` this loss holds when `classF1` is `nil`.
+  var f1Loss: MacroSmoothF1Loss {
+    var f1 = try! MacroSmoothF1Loss(classCount: classCount)
+    f1.ignoreIndex = ignoreIndex
+    return f1
+  }
+
   /// `F_k / 2`, supplied or from the batch (validated like the loss's input).
   func heldHalfF1(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) -> [Double] {
     if let classF1 { return classF1.map { $0 / 2 } }
-    var f1 = try MacroSmoothF1Loss(classCount: classCount)
-    f1.ignoreIndex = ignoreIndex
-    return try f1.classF1Scores(logits: logits, targets: targets, weights: weights).map { $0 / 2 }
+    return try f1Loss.classF1Scores(logits: logits, targets: targets, weights: weights).map { $0 / 2 }
   }
 
   func run(

@@ -22,7 +22,7 @@
 ///
 /// Macro smooth F1 is not a mean of per-sample terms; `weights` scale each
 /// sample's contribution to T and S.
-public struct MacroSmoothF1Loss: SoftmaxLossFamily {
+public struct MacroSmoothF1Loss: SoftmaxLossFamily, DataParallelLoss {
   public typealias Target = Int
 
   /// The number of classes `K`.
@@ -63,6 +63,45 @@ public struct MacroSmoothF1Loss: SoftmaxLossFamily {
         SoftmaxF1Kernel.gradient(batch, rule: rule, statistics: statistics, into: gradient)
       }
       return statistics.loss
+    }
+  }
+
+  /// This shard's sums for data-parallel training: its rows not ignored,
+  /// `Σ w`, and per class `T_k = Σ w p_k y_k`, `S_k = Σ w (p_k + y_k)`,
+  /// `D_k = S_k - 2 T_k` and `R_k = Σ w y_k` (`2 + 4 K` sums).
+  ///
+  /// - Throws: ``LossError`` for invalid input, as the loss itself.
+  /// - Complexity: O(N K), one pass.
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    try BatchStatistics(
+      of: self, samples: targets.count,
+      sums: setup.macroSums(logits: logits, targets: targets, weights: weights))
+  }
+
+  /// This shard's share `L n_shard / n` of `L = 1 - mean_k F_k`, with `F_k`
+  /// from the whole batch's sums, and its rows of the whole batch's gradient.
+  ///
+  /// - Throws: ``LossError`` for invalid input and for statistics of another loss.
+  /// - Complexity: O(N K), one pass.
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    let totals = try statistics.totals(
+      for: self, sums: 2 + 4 * classCount, samples: targets.count)
+    return try setup.withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient, reduction: .mean,
+      global: (totals[0], totals[1])
+    ) { batch, rule in
+      let merged = MacroF1Statistics(merged: totals[2...], normalizer: batch.normalizer)
+      if let gradient = gradient?.baseAddress {
+        SoftmaxF1Kernel.gradient(batch, rule: rule, statistics: merged, into: gradient)
+      }
+      return statistics.share(of: merged.loss, samples: targets.count)
     }
   }
 

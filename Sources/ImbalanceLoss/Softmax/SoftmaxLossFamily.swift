@@ -20,7 +20,7 @@ extension SoftmaxLossFamily {
 
 /// A softmax loss that is a reduction of row terms computed by the softmax
 /// kernel's row rule.
-protocol SeparableSoftmaxLoss: SoftmaxLossFamily, SeparableLoss {}
+protocol SeparableSoftmaxLoss: SoftmaxLossFamily, SeparableLoss, DataParallelLoss {}
 
 extension SeparableSoftmaxLoss {
   /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
@@ -52,6 +52,35 @@ extension SeparableSoftmaxLoss {
     into values: UnsafeMutableBufferPointer<Double>
   ) throws(LossError) {
     try setup.perSampleValues(logits: logits, targets: targets, into: values)
+  }
+
+  /// This shard's sums for data-parallel training: the number of rows not
+  /// ignored and their total weight `Σ v = Σ w_i a_(c_i)`.
+  ///
+  /// - Throws: ``LossError`` for invalid input, as the loss itself.
+  /// - Complexity: O(N K).
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    let sums = try setup.keptSums(logits: logits, targets: targets, weights: weights)
+    return try BatchStatistics(of: self, samples: targets.count, sums: sums)
+  }
+
+  /// This shard's share `Σ_shard v_i l_i / Σ_all v` (or `Σ_shard v_i l_i`
+  /// for `.sum`) and its rows of the whole batch's gradient.
+  ///
+  /// - Throws: ``LossError`` for invalid input and for statistics of another loss.
+  /// - Complexity: O(N K).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    let totals = try statistics.totals(for: self, sums: 2, samples: targets.count)
+    return try setup.valueAndGradient(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      global: (totals[0], totals[1]))
   }
 }
 

@@ -134,7 +134,8 @@ struct SoftmaxSetup: Sendable {
   func withBatch<R>(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
-    reduction: Reduction, _ body: (SoftmaxBatch, SoftmaxRule) throws(LossError) -> R
+    reduction: Reduction, global: (kept: Double, total: Double)? = nil,
+    _ body: (SoftmaxBatch, SoftmaxRule) throws(LossError) -> R
   ) throws(LossError) -> R {
     try validateOptions()
     return try offsets.withUnsafeBufferPointer { (o) throws(LossError) in
@@ -142,9 +143,13 @@ struct SoftmaxSetup: Sendable {
         try withOptionalPointer(classWeights) { (classWeights) throws(LossError) in
           var batch = try SoftmaxBatch(
             logits: logits, labels: targets, weights: weights,
-            gradient: gradient, classCount: classCount, reduction: reduction,
+            gradient: gradient, classCount: classCount,
+            reduction: global == nil ? reduction : .sum,
             classWeights: classWeights, ignoreIndex: ignoreIndex,
             classWeightsInRow: smoothsClassWeights)
+          if let global {
+            try batch.normalize(kept: global.kept, total: global.total, reduction: reduction)
+          }
           batch.scaleRowClassWeights()
           if scale != 1 || margins != nil {
             try checkAdjustedRange(
@@ -193,6 +198,48 @@ struct SoftmaxSetup: Sendable {
     try withBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
       reduction: reduction
+    ) { batch, rule in
+      SoftmaxKernel.run(
+        batch, rule: rule, gradient: gradient?.baseAddress, parallelism: parallelism)
+    }
+  }
+
+  /// A shard's data-parallel sums: its rows not ignored and their `Σ v`.
+  @inlinable
+  func keptSums(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> [CompensatedSum] {
+    try withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: nil, reduction: .sum
+    ) { batch, _ in batch.keptSums() }
+  }
+
+  /// A shard's data-parallel sums of a macro-F1-family loss (no class
+  /// weights): its rows not ignored and their `Σ w`, then the per-class
+  /// `T_k`, `S_k`, `D_k`, `r_k` of `SoftmaxF1Kernel.sums` with raw weights
+  /// (`2 + 4 K` sums; `MacroF1Statistics(merged:normalizer:)` reads them back).
+  @inlinable
+  func macroSums(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> [CompensatedSum] {
+    try withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: nil, reduction: .sum
+    ) { batch, rule in batch.keptSums() + SoftmaxF1Kernel.sums(batch, rule: rule) }
+  }
+
+  /// A shard's share of the loss and its rows of the gradient, with the
+  /// normaliser of the whole batch (`kept` rows of total weight `total`).
+  @inlinable
+  func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    global: (kept: Double, total: Double)
+  ) throws(LossError) -> Double {
+    try withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      reduction: reduction, global: global
     ) { batch, rule in
       SoftmaxKernel.run(
         batch, rule: rule, gradient: gradient?.baseAddress, parallelism: parallelism)

@@ -70,6 +70,8 @@ struct LossCase<Target: Sendable>: Sendable, CustomStringConvertible {
   let gradientIsDerivative: Bool
   /// True for a loss that only accepts hard 0/1 targets (MultiLabelCategoricalCrossEntropy).
   let hardTargetsOnly: Bool
+  /// The loss as a ``DataParallelLoss``, nil for a loss that is not one.
+  let dataParallel: (any DataParallelLoss<Target>)?
 
   var description: String { name }
 
@@ -138,7 +140,7 @@ struct LossCase<Target: Sendable>: Sendable, CustomStringConvertible {
       perSampleValues: terms, hessianDiagonal: diagonal, hessianVectorProduct: product,
       perSampleUsesUnweightedBatch: perSampleUsesUnweightedBatch,
       weightScaleInvariant: weightScaleInvariant, gradientIsDerivative: gradientIsDerivative,
-      hardTargetsOnly: hardTargetsOnly)
+      hardTargetsOnly: hardTargetsOnly, dataParallel: loss as? any DataParallelLoss<Target>)
   }
 
   /// A loss with a reduction and per-sample terms.

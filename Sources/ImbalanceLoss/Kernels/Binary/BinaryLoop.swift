@@ -111,8 +111,21 @@ enum BinaryKernels {
     first: UnsafeMutablePointer<Double>?, second: UnsafeMutablePointer<Double>? = nil,
     parallelism: Parallelism, _ element: Element
   ) -> SIMD4<Double> {
+    runCompensated(
+      batch, reading: stored, first: first, second: second, parallelism: parallelism, element
+    ).value
+  }
+
+  /// ``run(_:reading:first:second:parallelism:_:)`` returning the sums as
+  /// compensated sums, before their final rounding.
+  @inlinable @inline(__always)
+  static func runCompensated<Element: BinaryElementFunction>(
+    _ batch: BinaryBatch, reading stored: UnsafePointer<Double>? = nil,
+    first: UnsafeMutablePointer<Double>?, second: UnsafeMutablePointer<Double>? = nil,
+    parallelism: Parallelism, _ element: Element
+  ) -> CompensatedSum4 {
     let pointers = UncheckedSendable((stored, first, Element.hasSecondOutput ? second : nil))
-    return ChunkedReduction.sum(
+    return ChunkedReduction.compensatedSum(
       itemCount: batch.count, logitsPerItem: 1, parallelism: parallelism
     ) { range in
       runChunk(

@@ -18,8 +18,7 @@ extension BinaryKernels {
     _ batch: BinaryBatch, parallelism: Parallelism,
     storingExpIn scratch: UnsafeMutablePointer<Double>? = nil
   ) -> F1Statistics {
-    let r = run(batch, first: scratch, parallelism: parallelism, F1StatisticsElement())
-    return F1Statistics(truePositive: r[0], falsePositive: r[1], falseNegative: r[2])
+    f1Statistics(batch, overlap: .product, parallelism: parallelism, storingExpIn: scratch)
   }
 
   @usableFromInline
@@ -51,12 +50,44 @@ extension BinaryKernels {
     _ batch: BinaryBatch, overlap: OverlapForm, parallelism: Parallelism,
     storingExpIn scratch: UnsafeMutablePointer<Double>? = nil
   ) -> F1Statistics {
+    let r = f1Sums(batch, overlap: overlap, parallelism: parallelism, storingExpIn: scratch).value
+    return F1Statistics(truePositive: r[0], falsePositive: r[1], falseNegative: r[2])
+  }
+
+  /// The sums of ``f1Statistics(_:overlap:parallelism:storingExpIn:)``
+  /// (TP, FP, FN in lanes 0...2) as compensated sums, before their final
+  /// rounding: what a data-parallel shard's statistics carry.
+  @inlinable
+  static func f1Sums(
+    _ batch: BinaryBatch, overlap: OverlapForm, parallelism: Parallelism,
+    storingExpIn scratch: UnsafeMutablePointer<Double>? = nil
+  ) -> CompensatedSum4 {
     switch overlap {
     case .product:
-      return f1Statistics(batch, parallelism: parallelism, storingExpIn: scratch)
+      return runCompensated(batch, first: scratch, parallelism: parallelism, F1StatisticsElement())
     case .semimetric:
-      let r = run(batch, first: scratch, parallelism: parallelism, SemimetricStatisticsElement())
-      return F1Statistics(truePositive: r[0], falsePositive: r[1], falseNegative: r[2])
+      return runCompensated(
+        batch, first: scratch, parallelism: parallelism, SemimetricStatisticsElement())
+    }
+  }
+
+  /// Writes `exp(-|z_i|)` into `scratch`, what the statistics pass leaves
+  /// there for the gradient pass: for a gradient pass whose sums come from
+  /// elsewhere (the merged statistics of a data-parallel batch).
+  @inlinable
+  static func storeExpOfMinusMagnitude(
+    _ batch: BinaryBatch, into scratch: UnsafeMutablePointer<Double>, parallelism: Parallelism
+  ) {
+    _ = run(batch, first: scratch, parallelism: parallelism, ExpElement())
+  }
+
+  @usableFromInline
+  struct ExpElement: BinaryElementFunction {
+    @inlinable init() {}
+
+    @inlinable @inline(__always)
+    func apply(_ z: Vector, _: Vector, _: Vector, _: Vector, _: Int) -> BinaryElementResult {
+      ((Vector(), Vector(), Vector()), Logistic.expOfMinusMagnitude(z), Vector())
     }
   }
 
@@ -310,6 +341,25 @@ extension BinaryKernels {
     // gradient pass to reuse.
     let statistics = f1Statistics(
       batch, overlap: overlap, parallelism: parallelism, storingExpIn: gradient)
+    return tversky(
+      batch, statistics: statistics, alpha: alpha, beta: beta, smoothing: smoothing,
+      overlap: overlap, exponent: exponent, gradient: gradient, parallelism: parallelism)
+  }
+
+  /// The same given the batch's sums `statistics` (in the units of its
+  /// normalised weights `w / W`): the second half of
+  /// ``tversky(_:alpha:beta:smoothing:overlap:exponent:gradient:parallelism:)``.
+  /// `gradient`, when non-nil, holds `exp(-|z|)` on entry.
+  @inlinable
+  static func tversky(
+    _ batch: BinaryBatch, statistics: F1Statistics, alpha: Double, beta: Double,
+    smoothing: Double, overlap: OverlapForm, exponent: Double,
+    gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism
+  ) -> Double {
+    if batch.normalizer.reciprocal == 0 {
+      gradient?.initialize(repeating: 0, count: batch.count)
+      return smoothing > 0 ? 0 : 1
+    }
     // e = ε / W; it can only overflow for subnormal total weights, where ε
     // dominates anyway (ratio 1), so it saturates at the largest finite value.
     var e = 0.0

@@ -27,7 +27,7 @@ struct MultiLabelBatch: @unchecked Sendable {
   @usableFromInline let weights: UnsafePointer<Double>?
   @usableFromInline let rows: Int
   @usableFromInline let labelCount: Int
-  @usableFromInline let normalizer: WeightNormalizer
+  @usableFromInline var normalizer: WeightNormalizer
   /// Entries whose target equals this marker (NaN matches NaN) belong to neither set.
   @usableFromInline let ignoredTarget: Double?
 

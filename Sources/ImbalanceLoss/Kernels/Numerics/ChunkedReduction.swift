@@ -33,6 +33,19 @@ enum ChunkedReduction {
     itemCount: Int, logitsPerItem: Int, parallelism: Parallelism,
     _ body: (Range<Int>) -> SIMD4<Double>
   ) -> SIMD4<Double> {
+    compensatedSum(
+      itemCount: itemCount, logitsPerItem: logitsPerItem, parallelism: parallelism, body
+    ).value
+  }
+
+  /// ``sum(itemCount:logitsPerItem:parallelism:_:)`` before its final
+  /// rounding: the compensated sum of the chunk results (data-parallel
+  /// statistics carry its `(sum, compensation)` pairs).
+  @inlinable
+  static func compensatedSum(
+    itemCount: Int, logitsPerItem: Int, parallelism: Parallelism,
+    _ body: (Range<Int>) -> SIMD4<Double>
+  ) -> CompensatedSum4 {
     let itemsPerChunk = Swift.max(1, logitsPerChunk / logitsPerItem)
     let chunkCount = (itemCount + itemsPerChunk - 1) / itemsPerChunk
     @Sendable func chunk(_ j: Int) -> Range<Int> {
@@ -63,11 +76,11 @@ enum ChunkedReduction {
         }
       }
       for p in partials { total.add(p) }
-      return total.value
+      return total
     }
     #endif
     // One thread (or no Dispatch): the same chunks, added in the same order.
     for j in 0..<chunkCount { total.add(body(chunk(j))) }
-    return total.value
+    return total
   }
 }

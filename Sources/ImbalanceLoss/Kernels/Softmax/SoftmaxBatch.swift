@@ -7,11 +7,11 @@ struct SoftmaxBatch: @unchecked Sendable {
   @usableFromInline let weights: UnsafePointer<Double>?
   @usableFromInline let rows: Int
   @usableFromInline let classCount: Int
-  @usableFromInline let normalizer: WeightNormalizer
+  @usableFromInline var normalizer: WeightNormalizer
   /// Per-class weights (`classCount` elements) that multiply each row's weight.
   @usableFromInline let classWeights: UnsafePointer<Double>?
   /// The power of two that scales the class weights, like `normalizer.scale`.
-  @usableFromInline let classScale: Double
+  @usableFromInline var classScale: Double
   /// Rows with this label are skipped: no loss, zero gradient, no weight.
   @usableFromInline let ignoreIndex: Int?
   /// Whether the rows carry the class weights themselves (label smoothing
@@ -188,5 +188,30 @@ struct SoftmaxBatch: @unchecked Sendable {
   func postMultiply(_ row: UnsafeMutablePointer<Double>?, _ post: SIMD2<Double>) {
     guard let row else { return }
     for j in 0..<classCount { row[j] = postMultiply(row[j], post) }
+  }
+}
+
+extension SoftmaxBatch {
+  /// The data-parallel sums of a separable loss: the number of rows not
+  /// ignored and their total weight `Σ v = Σ w_i a_(c_i)` (unscaled).
+  @inlinable
+  func keptSums() -> [CompensatedSum] {
+    var kept = CompensatedSum()
+    var total = CompensatedSum()
+    for i in 0..<rows where !isIgnored(i) {
+      kept.add(1)
+      total.add((weights?[i] ?? 1) * (classWeights?[labels[i]] ?? 1))
+    }
+    return [kept, total]
+  }
+
+  /// Sets the normaliser of the whole data-parallel batch whose rows not
+  /// ignored are `kept`, of total weight `total` (before `scaleRowClassWeights`).
+  @inlinable
+  mutating func normalize(kept: Double, total: Double, reduction: Reduction) throws(LossError) {
+    normalizer = try WeightNormalizer(
+      kept: kept, total: total, weighted: weights != nil || classWeights != nil,
+      reduction: reduction)
+    classScale = 1
   }
 }

@@ -41,6 +41,21 @@ struct MacroF1Statistics {
   @inlinable var loss: Double { MacroDiceRatios(self).loss }
 }
 
+extension MacroF1Statistics {
+  /// The statistics of a whole data-parallel batch from its merged sums
+  /// (`T_k`, `S_k`, `D_k`, `r_k` in raw weight units, as `SoftmaxF1Kernel.sums`
+  /// lays them out), each brought into the units `w_i / W` of `normalizer`.
+  @inlinable
+  init(merged sums: ArraySlice<Double>, normalizer: WeightNormalizer) {
+    let k = sums.count / 4
+    let base = sums.startIndex
+    func part(_ m: Int) -> [Double] {
+      sums[(base + m * k)..<(base + (m + 1) * k)].map { normalizer.normalized($0) }
+    }
+    self.init(truePositives: part(0), totals: part(1), errors: part(2), volumes: part(3))
+  }
+}
+
 /// The per-class Dice ratios of a batch, with smoothing `a`, `b` (in the
 /// units of the normalised sums) and the mean over the classes `k >= first`:
 ///
@@ -110,6 +125,18 @@ enum SoftmaxF1Kernel {
   @inlinable
   static func statistics(_ batch: SoftmaxBatch, rule: SoftmaxRule) -> MacroF1Statistics {
     let k = batch.classCount
+    let sums = Self.sums(batch, rule: rule)
+    return MacroF1Statistics(
+      truePositives: sums[0..<k].map(\.value), totals: sums[k..<(2 * k)].map(\.value),
+      errors: sums[(2 * k)..<(3 * k)].map(\.value), volumes: sums[(3 * k)...].map(\.value))
+  }
+
+  /// The compensated sums of `statistics`, in the units of the batch's
+  /// factors: `T_k`, then `S_k`, `D_k` and `r_k` (`4 K` sums; a data-parallel
+  /// shard carries them, with raw weights, into its `BatchStatistics`).
+  @inlinable
+  static func sums(_ batch: SoftmaxBatch, rule: SoftmaxRule) -> [CompensatedSum] {
+    let k = batch.classCount
     var t = [CompensatedSum](repeating: CompensatedSum(), count: k)
     var s = [CompensatedSum](repeating: CompensatedSum(), count: k)
     var d = [CompensatedSum](repeating: CompensatedSum(), count: k)
@@ -134,9 +161,7 @@ enum SoftmaxF1Kernel {
         d[c].add(f * row.q)
       }
     }
-    return MacroF1Statistics(
-      truePositives: t.map(\.value), totals: s.map(\.value), errors: d.map(\.value),
-      volumes: v.map(\.value))
+    return t + s + d + v
   }
 
   /// Writes the gradient of `1 - mean_k F_k`:
