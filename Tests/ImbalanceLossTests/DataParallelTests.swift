@@ -357,3 +357,18 @@ private struct PlainLoss: Loss {
   }
   #expect(g == [7, 7, 7])
 }
+
+@Test func statisticsRejectWeightsTooSmallToExchangeUnscaled() throws {
+  #expect(
+    throws: LossError.invalidParameter(
+      name: "weights[1]", value: 1e-200,
+      requirement: "0 or at least 2^-500 for data-parallel statistics (sums are exchanged unscaled)")
+  ) { _ = try SmoothF1Loss().statistics(logits: [1, 2], targets: [1, 0], weights: [1, 1e-200]) }
+  var weighted = try SoftmaxCrossEntropy(classCount: 2)
+  weighted.classWeights = [1, 1e-160]
+  #expect(throws: LossError.self) {
+    _ = try weighted.statistics(logits: [1, 2], targets: [0])
+  }
+  // Zero and 2^-500 are fine.
+  _ = try SmoothF1Loss().statistics(logits: [1, 2], targets: [1, 0], weights: [0, 0x1p-500])
+}

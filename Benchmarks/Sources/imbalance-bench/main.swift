@@ -147,6 +147,8 @@ if arguments.contains("--values") {
   }
 } else if arguments.contains("--instructions") {
   countInstructions()
+} else if arguments.contains("--data-parallel") {
+  dataParallelOverhead()
 } else {
   runBenchmarks()
 }
@@ -273,4 +275,50 @@ if json {
   }
 }
 if sink == 42 { print(sink) }  // keeps the results alive
+}
+
+/// `--data-parallel`: one serial step on one shard (the whole batch) as a
+/// data-parallel worker runs it, `statistics` then `valueAndGradient(…,
+/// statistics:)`, against the one-batch `valueAndGradient`, in ns per logit,
+/// side by side in one run (Benchmarks/README.md, "Data-parallel overhead").
+func dataParallelOverhead() {
+  func row<L: DataParallelLoss>(_ name: String, _ loss: L, _ z: [Double], _ t: [L.Target]) throws {
+    var l = loss
+    l.parallelism = .serial
+    var g = [Double](repeating: 0, count: z.count)
+    let plain = try median(budget: 0.5) {
+      try l.valueAndGradient(logits: z, targets: t, gradient: &g)
+    }
+    let statisticsOnly = try median(budget: 0.5) {
+      try l.statistics(logits: z, targets: t).scalars[2]
+    }
+    let sharded = try median(budget: 0.5) {
+      let s = try l.statistics(logits: z, targets: t)
+      return try l.valueAndGradient(logits: z, targets: t, gradient: &g, statistics: s)
+    }
+    let n = Double(z.count)
+    print(
+      "| \(name) | \(z.count) | \(format(plain / n * 1e9)) | \(format(statisticsOnly / n * 1e9)) | "
+        + "\(format(sharded / n * 1e9)) | \(format(sharded / plain)) |")
+  }
+  print("| loss | logits | one batch | statistics | statistics + shard step | ratio |")
+  print("|---|---:|---:|---:|---:|---:|")
+  do {
+    for n in [1_024, 100_000] {
+      let z = makeLogits(n)
+      let y = makeTargets(n)
+      try row("BCE", BinaryCrossEntropy(positiveWeight: 3), z, y)
+      try row("smooth F1", SmoothF1Loss(), z, y)
+      try row("F1-weighted CE", F1WeightedCrossEntropy(), z, y)
+      try row("soft Dice", SoftDiceLoss(), z, y)
+    }
+    for (n, k) in [(256, 10), (10_000, 10), (100, 1000)] {
+      let z = makeLogits(n * k)
+      let labels = makeLabels(n, k)
+      try row("LA CE K=\(k)", LogitAdjustedCrossEntropy(priors: makePriors(k), tau: 1), z, labels)
+      try row("macro smooth F1 K=\(k)", MacroSmoothF1Loss(classCount: k), z, labels)
+    }
+  } catch {
+    fatalError("benchmark input rejected: \(error)")
+  }
 }

@@ -111,7 +111,7 @@ extension SeparableBinaryLoss {
     _ weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) -> BatchStatistics {
     let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
-    return try BatchStatistics(of: self, samples: batch.count, sums: batch.keptSums())
+    return try BatchStatistics(of: self, samples: batch.count, sums: batch.keptSums(), weights: weights)
   }
 
   /// The separable share and gradient, the fallback as for ``separableStatistics(_:_:_:)``.
@@ -206,7 +206,7 @@ extension SoftConfusionLoss {
     let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
     return try BatchStatistics(
       of: self, samples: batch.count,
-      sums: batch.confusionSums(overlap: overlap, parallelism: parallelism))
+      sums: batch.confusionSums(overlap: overlap, parallelism: parallelism), weights: weights)
   }
 
   /// This shard's share `L n_shard / n_all` of the loss `L` of the whole

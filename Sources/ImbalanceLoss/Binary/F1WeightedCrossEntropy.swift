@@ -139,7 +139,7 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss {
     let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
     return try BatchStatistics(
       of: self, samples: batch.count,
-      sums: batch.confusionSums(overlap: .product, parallelism: parallelism))
+      sums: batch.confusionSums(overlap: .product, parallelism: parallelism), weights: weights)
   }
 
   /// This shard's share `Σ_shard w_i l_i / Σ_all w` (`Σ_shard w_i l_i` for

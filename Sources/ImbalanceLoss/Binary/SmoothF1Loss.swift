@@ -95,7 +95,7 @@ extension SmoothF1Loss: DataParallelLoss {
     let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
     return try BatchStatistics(
       of: self, samples: batch.count,
-      sums: batch.confusionSums(overlap: overlap, parallelism: parallelism))
+      sums: batch.confusionSums(overlap: overlap, parallelism: parallelism), weights: weights)
   }
 
   /// This shard's share `(1 - F) n_shard / n_all` of the loss of the whole

@@ -157,7 +157,7 @@ public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss {
     weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) -> BatchStatistics {
     let batch = try makeBatch(logits, targets, weights, nil, .sum)
-    return try BatchStatistics(of: self, samples: batch.count, sums: batch.keptSums())
+    return try BatchStatistics(of: self, samples: batch.count, sums: batch.keptSums(), weights: weights)
   }
 
   /// This shard's share `Σ_shard w l / Σ_all w` (or `Σ_shard w l` for

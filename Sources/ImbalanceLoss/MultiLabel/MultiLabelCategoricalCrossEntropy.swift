@@ -146,7 +146,7 @@ public struct MultiLabelCategoricalCrossEntropy: SecondOrderLoss, DataParallelLo
       rows.add(1)
       total.add(weights?[i] ?? 1)
     }
-    return try BatchStatistics(of: self, samples: batch.rows, sums: [rows, total])
+    return try BatchStatistics(of: self, samples: batch.rows, sums: [rows, total], weights: weights)
   }
 
   /// This shard's share `Σ_shard w_i l_i / Σ_all w` (or `Σ_shard w_i l_i`

@@ -167,7 +167,7 @@ extension CombinedLoss: DataParallelLoss {
       }
     }
     return try BatchStatistics(
-      of: self, samples: logits.count / Swift.max(1, logitsPerSample), sums: sums)
+      of: self, samples: logits.count / Swift.max(1, logitsPerSample), sums: sums, weights: nil)
   }
 
   /// This shard's share `Σ_j λ_j (share of L_j)` and its rows of the whole

@@ -44,7 +44,9 @@ public protocol DataParallelLoss<Target>: Loss {
   ///   - targets: its `n` targets.
   ///   - weights: its `n` per-sample weights `>= 0`, or `nil` for all ones.
   ///     A shard whose weights are all zero is valid (the whole batch's total
-  ///     is what must be positive).
+  ///     is what must be positive). The sums are exchanged unscaled, so a
+  ///     positive weight (or class weight) must be at least 2^-500 (about
+  ///     3e-151); the one-batch path has no such limit.
   /// - Returns: Statistics whose ``BatchStatistics/scalars`` have the same
   ///   length on every shard for the same loss.
   /// - Throws: ``LossError`` for invalid input, as the loss itself, and
@@ -283,7 +285,10 @@ extension BatchStatistics {
   /// - Throws: ``LossError/invalidParameter(name:value:requirement:)`` (name `"statistics.scalars[j]"`) when
   ///   a sum overflowed.
   @usableFromInline
-  init<L: Loss>(of loss: L, samples: Int, sums: [CompensatedSum]) throws(LossError) {
+  init<L: Loss>(
+    of loss: L, samples: Int, sums: [CompensatedSum], weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) {
+    try Validation.checkDataParallel(weights, name: "weights")
     var s = [Double](repeating: 0, count: Self.headerCount + 2 * sums.count)
     s[0] = 1
     s[1] = Fingerprint.of(loss)
@@ -335,6 +340,27 @@ extension BatchStatistics {
   func share(of value: Double, samples: Int) -> Double {
     let all = scalars[2]
     return Double(samples) == all ? value : value * (Double(samples) / all)
+  }
+}
+
+extension Validation {
+  /// The smallest positive (class) weight data-parallel statistics take: the
+  /// sums are exchanged in raw weight units (a common scale would need
+  /// another all-reduce), where the products of smaller weights lose their
+  /// digits to underflow.
+  @usableFromInline static let smallestDataParallelWeight = 0x1p-500
+
+  /// Throws for a weight in (0, 2^-500), naming `name[i]`.
+  @usableFromInline
+  static func checkDataParallel(
+    _ weights: UnsafeBufferPointer<Double>?, name: String
+  ) throws(LossError) {
+    guard let weights else { return }
+    for (i, w) in weights.enumerated() where w > 0 && w < smallestDataParallelWeight {
+      throw .invalidParameter(
+        name: "\(name)[\(i)]", value: w,
+        requirement: "0 or at least 2^-500 for data-parallel statistics (sums are exchanged unscaled)")
+    }
   }
 }
 

@@ -147,7 +147,7 @@ public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss, Dat
     if classF1 == nil {
       sums += try f1Loss.setup.macroSums(logits: logits, targets: targets, weights: weights)
     }
-    return try BatchStatistics(of: self, samples: targets.count, sums: sums)
+    return try BatchStatistics(of: self, samples: targets.count, sums: sums, weights: weights)
   }
 
   /// This shard's share `Σ_shard v_i l_i / Σ_all v` (or `Σ_shard v_i l_i`

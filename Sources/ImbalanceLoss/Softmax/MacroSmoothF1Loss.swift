@@ -78,7 +78,7 @@ public struct MacroSmoothF1Loss: SoftmaxLossFamily, DataParallelLoss {
   ) throws(LossError) -> BatchStatistics {
     try BatchStatistics(
       of: self, samples: targets.count,
-      sums: setup.macroSums(logits: logits, targets: targets, weights: weights))
+      sums: setup.macroSums(logits: logits, targets: targets, weights: weights), weights: weights)
   }
 
   /// This shard's share `L n_shard / n` of `L = 1 - mean_k F_k`, with `F_k`

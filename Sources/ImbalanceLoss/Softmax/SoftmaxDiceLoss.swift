@@ -99,7 +99,7 @@ public struct SoftmaxDiceLoss: SoftmaxLossFamily, DataParallelLoss {
     try validateParameters()
     return try BatchStatistics(
       of: self, samples: targets.count,
-      sums: setup.macroSums(logits: logits, targets: targets, weights: weights))
+      sums: setup.macroSums(logits: logits, targets: targets, weights: weights), weights: weights)
   }
 
   /// This shard's share `L n_shard / n` of the whole batch's loss (its `T_k`,

@@ -64,7 +64,7 @@ extension SeparableSoftmaxLoss {
     weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) -> BatchStatistics {
     let sums = try setup.keptSums(logits: logits, targets: targets, weights: weights)
-    return try BatchStatistics(of: self, samples: targets.count, sums: sums)
+    return try BatchStatistics(of: self, samples: targets.count, sums: sums, weights: weights)
   }
 
   /// This shard's share `Σ_shard v_i l_i / Σ_all v` (or `Σ_shard v_i l_i`

@@ -210,9 +210,14 @@ struct SoftmaxSetup: Sendable {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) -> [CompensatedSum] {
-    try withBatch(
+    let sums = try withBatch(
       logits: logits, targets: targets, weights: weights, gradient: nil, reduction: .sum
     ) { batch, _ in batch.keptSums() }
+    try withOptionalPointer(classWeights) { (a) throws(LossError) in
+      try Validation.checkDataParallel(
+        a.map { UnsafeBufferPointer(start: $0, count: classCount) }, name: "classWeights")
+    }
+    return sums
   }
 
   /// A shard's data-parallel sums of a macro-F1-family loss (no class
@@ -224,9 +229,14 @@ struct SoftmaxSetup: Sendable {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) -> [CompensatedSum] {
-    try withBatch(
+    let sums = try withBatch(
       logits: logits, targets: targets, weights: weights, gradient: nil, reduction: .sum
     ) { batch, rule in batch.keptSums() + SoftmaxF1Kernel.sums(batch, rule: rule) }
+    try withOptionalPointer(classWeights) { (a) throws(LossError) in
+      try Validation.checkDataParallel(
+        a.map { UnsafeBufferPointer(start: $0, count: classCount) }, name: "classWeights")
+    }
+    return sums
   }
 
   /// A shard's share of the loss and its rows of the gradient, with the
