@@ -292,6 +292,10 @@ func dataParallelOverhead() {
     let statisticsOnly = try median(budget: 0.5) {
       try l.statistics(logits: z, targets: t).scalars[2]
     }
+    let held = try l.statistics(logits: z, targets: t)
+    let step = try median(budget: 0.5) {
+      try l.valueAndGradient(logits: z, targets: t, gradient: &g, statistics: held)
+    }
     let sharded = try median(budget: 0.5) {
       let s = try l.statistics(logits: z, targets: t)
       return try l.valueAndGradient(logits: z, targets: t, gradient: &g, statistics: s)
@@ -303,12 +307,13 @@ func dataParallelOverhead() {
     }
     print(
       "| \(name) | \(z.count) | \(format(plain / n * 1e9)) | \(format(statisticsOnly / n * 1e9)) | "
+        + "\(format(step / n * 1e9)) | "
         + "\(format(sharded / n * 1e9)) | \(format(sharded / plain)) |")
   }
-  print("| loss | logits | one batch | statistics | statistics + shard step | ratio |")
-  print("|---|---:|---:|---:|---:|---:|")
+  print("| loss | logits | one batch | statistics | shard step | both | both / one batch |")
+  print("|---|---:|---:|---:|---:|---:|---:|")
   do {
-    for n in [1_024, 100_000] {
+    for n in [8, 1_024, 100_000] {
       let z = makeLogits(n)
       let y = makeTargets(n)
       try row("BCE", BinaryCrossEntropy(positiveWeight: 3), z, y)
