@@ -54,7 +54,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, -1.0, 0.5], targets: [1, 0, 1])
 /// ```
-public struct BinaryFocalLoss: SecondOrderBinaryLoss {
+public struct BinaryFocalLoss: SecondOrderBinaryLoss, Hashable {
   /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 

@@ -34,7 +34,7 @@
 /// the gradient (a stop-gradient, not the derivative of the batch F):
 ///
 ///     ∂²L/∂z_i² = (w_i / W) ((1 - F/2) y_i + (F/2)(1 - y_i)) p_i (1 - p_i)
-public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss {
+public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss, Hashable {
   /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 

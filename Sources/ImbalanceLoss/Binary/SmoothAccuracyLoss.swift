@@ -18,7 +18,7 @@
 /// Its sign changes with `p_i - 1/2`: the loss is not convex. `1 - 2p =
 /// -tanh(z/2)` is formed without cancellation, so the Hessian keeps its
 /// relative accuracy where it is tiny near `z = 0`.
-public struct SmoothAccuracyLoss: SecondOrderBinaryLoss {
+public struct SmoothAccuracyLoss: SecondOrderBinaryLoss, Hashable {
   /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 

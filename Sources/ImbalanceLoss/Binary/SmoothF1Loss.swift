@@ -16,7 +16,7 @@
 ///
 /// Smooth F1 is not a mean of per-sample terms; `weights` scale each sample's
 /// contribution to T and S.
-public struct SmoothF1Loss: BinaryLossFamily {
+public struct SmoothF1Loss: BinaryLossFamily, Hashable {
   /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 

@@ -30,7 +30,7 @@
 ///
 /// The loss is a ratio of batch sums: it has no `reduction`, and `weights`
 /// scale each sample's contribution to the sums.
-public struct SoftDiceLoss: SoftConfusionLoss {
+public struct SoftDiceLoss: SoftConfusionLoss, Hashable {
   public typealias Target = Double
 
   /// The smoothing `ε >= 0` added to the numerator and the denominator.

@@ -35,7 +35,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, -1.0, 0.5], targets: [1, 0, 1])
 /// ```
-public struct TverskyLoss: SoftConfusionLoss {
+public struct TverskyLoss: SoftConfusionLoss, Hashable {
   public typealias Target = Double
 
   /// The weight `α` of the false positives.

@@ -64,7 +64,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, -1.0, 0.5,   0.1, 0.2, -3], targets: [1, 0, 0,   0, 1, 1])
 /// ```
-public struct AsymmetricLoss: SecondOrderBinaryLoss {
+public struct AsymmetricLoss: SecondOrderBinaryLoss, Hashable {
   public typealias Target = Double
 
   /// The focusing parameter γ+ of the positive term, in [0, 1000].

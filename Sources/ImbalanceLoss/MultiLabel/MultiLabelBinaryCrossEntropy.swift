@@ -24,7 +24,7 @@
 /// let value = try loss.value(
 ///     logits: [2.0, -1.0, 0.5,   0.1, 0.2, -3], targets: [1, 0, 0,   0, 1, 1])
 /// ```
-public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss {
+public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss, Hashable {
   public typealias Target = Double
 
   /// The weight `a_pos,l` of each label's positive term.

@@ -28,7 +28,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, -1.0, 0.5,   0.1, 0.2, -3], targets: [1, 0, 0,   0, 1, 1])
 /// ```
-public struct MultiLabelCategoricalCrossEntropy: SecondOrderLoss, DataParallelLoss {
+public struct MultiLabelCategoricalCrossEntropy: SecondOrderLoss, DataParallelLoss, Hashable {
   public typealias Target = Double
 
   /// The number of labels `L` per sample.

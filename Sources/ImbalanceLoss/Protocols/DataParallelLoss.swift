@@ -1,3 +1,5 @@
+import Dispatch
+
 // Data-parallel training: a batch split across workers (or micro-batches)
 // gives each shard's rows of the whole batch's gradient, exactly, once every
 // shard knows the few sums the loss needs from the whole batch.
@@ -395,6 +397,37 @@ extension WeightNormalizer {
 enum Fingerprint {
   @usableFromInline
   static func of(_ loss: some Loss) -> Double {
+    if let hashable = loss as? any Loss & Hashable { return cached(hashable) }
+    return computed(loss)
+  }
+
+  /// The fingerprint of a loss computed before for an equal loss, or computed now.
+  static func cached<L: Loss & Hashable>(_ loss: L) -> Double {
+    let key = ObjectIdentifier(L.self)
+    cache.lock.wait()
+    let recent = cache.entries[key] ?? []
+    cache.lock.signal()
+    for entry in recent {
+      if let seen = entry.loss as? L, seen == loss { return entry.fingerprint }
+    }
+    let fingerprint = computed(loss)
+    cache.lock.wait()
+    cache.entries[key] = [(loss, fingerprint)] + (cache.entries[key] ?? []).prefix(3)
+    cache.lock.signal()
+    return fingerprint
+  }
+
+  /// The last fingerprints computed, up to 4 per loss type, with the loss
+  /// each was computed for: reflection costs about 10 µs a loss, an equality
+  /// test well under one.
+  final class Cache: @unchecked Sendable {
+    let lock = DispatchSemaphore(value: 1)
+    var entries: [ObjectIdentifier: [(loss: any Sendable, fingerprint: Double)]] = [:]
+  }
+
+  static let cache = Cache()
+
+  static func computed(_ loss: some Loss) -> Double {
     var hash = Hash()
     hash.add(String(reflecting: type(of: loss)))
     hash.add(loss)

@@ -27,7 +27,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, 0.5, -1.0,   0.1, 0.2, 0.3], targets: [0, 2])
 /// ```
-public struct GeneralizedDiceLoss: SoftmaxLossFamily, DataParallelLoss {
+public struct GeneralizedDiceLoss: SoftmaxLossFamily, DataParallelLoss, Hashable {
   public typealias Target = Int
 
   /// How a class's weight `ω_k` follows from its volume `R_k = Σ_i w_i y_ik`

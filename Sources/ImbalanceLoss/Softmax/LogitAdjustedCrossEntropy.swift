@@ -41,7 +41,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, 0.5, -1.0,   0.1, 0.2, 0.3], targets: [0, 2])
 /// ```
-public struct LogitAdjustedCrossEntropy: SecondOrderSoftmaxLoss {
+public struct LogitAdjustedCrossEntropy: SecondOrderSoftmaxLoss, Hashable {
   /// A class index in `0..<classCount`.
   public typealias Target = Int
 

@@ -41,7 +41,7 @@
 /// `-log(1 - p_ik)` is taken in log space (from the row's second maximum when
 /// `p_ik` rounds to 1), so confident wrong rows with logits of ±1e300 stay
 /// finite. Label smoothing does not apply.
-public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss, DataParallelLoss {
+public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss, DataParallelLoss, Hashable {
   public typealias Target = Int
 
   /// The number of classes `K`.

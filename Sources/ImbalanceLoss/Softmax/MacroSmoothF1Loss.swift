@@ -22,7 +22,7 @@
 ///
 /// Macro smooth F1 is not a mean of per-sample terms; `weights` scale each
 /// sample's contribution to T and S.
-public struct MacroSmoothF1Loss: SoftmaxLossFamily, DataParallelLoss {
+public struct MacroSmoothF1Loss: SoftmaxLossFamily, DataParallelLoss, Hashable {
   public typealias Target = Int
 
   /// The number of classes `K`.

@@ -30,7 +30,7 @@
 /// let loss = try MarginSoftmaxCrossEntropy.ldam(classCounts: [5000, 500, 50])
 /// let value = try loss.value(logits: [0.8, 0.1, -0.3], targets: [2])
 /// ```
-public struct MarginSoftmaxCrossEntropy: SecondOrderSoftmaxLoss {
+public struct MarginSoftmaxCrossEntropy: SecondOrderSoftmaxLoss, Hashable {
   public typealias Target = Int
 
   /// The margins `m_k >= 0`, one per class.

@@ -44,7 +44,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, 0.5, -1.0], targets: [0])
 /// ```
-public struct PolyCrossEntropy: SecondOrderSoftmaxLoss {
+public struct PolyCrossEntropy: SecondOrderSoftmaxLoss, Hashable {
   /// A class index in `0..<classCount`.
   public typealias Target = Int
 

@@ -10,7 +10,7 @@
 ///
 /// Pair it with ``ClassPriors/predictions(logits:tau:)`` for post-hoc logit
 /// adjustment.
-public struct SoftmaxCrossEntropy: SecondOrderSoftmaxLoss {
+public struct SoftmaxCrossEntropy: SecondOrderSoftmaxLoss, Hashable {
   /// A class index in `0..<classCount`.
   public typealias Target = Int
 

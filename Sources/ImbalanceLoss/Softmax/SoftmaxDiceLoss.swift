@@ -35,7 +35,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, 0.5, -1.0,   0.1, 0.2, 0.3], targets: [0, 2])
 /// ```
-public struct SoftmaxDiceLoss: SoftmaxLossFamily, DataParallelLoss {
+public struct SoftmaxDiceLoss: SoftmaxLossFamily, DataParallelLoss, Hashable {
   public typealias Target = Int
 
   /// The number of classes `K`.

@@ -33,7 +33,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, 0.5, -1.0], targets: [0])
 /// ```
-public struct SoftmaxFocalLoss: SecondOrderSoftmaxLoss {
+public struct SoftmaxFocalLoss: SecondOrderSoftmaxLoss, Hashable {
   public typealias Target = Int
 
   /// The number of classes `K`.

@@ -13,7 +13,7 @@
 /// Each term `1 - p_ic` is taken from the log-sum-exp without cancellation,
 /// so a near-perfect batch keeps its digits. Class weights and an ignored label
 /// work as in ``LogitAdjustedCrossEntropy`` (`v_i = w_i classWeights[c_i]`).
-public struct SoftmaxSmoothAccuracyLoss: SeparableSoftmaxLoss {
+public struct SoftmaxSmoothAccuracyLoss: SeparableSoftmaxLoss, Hashable {
   public typealias Target = Int
 
   /// The number of classes `K`.

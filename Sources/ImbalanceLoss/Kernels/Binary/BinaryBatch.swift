@@ -50,6 +50,10 @@ extension BinaryBatch {
   func keptSums() -> [CompensatedSum] {
     var kept = CompensatedSum()
     var total = CompensatedSum()
+    if ignoredTarget == nil && weights == nil {
+      kept.add(Double(count))
+      return [kept, kept]
+    }
     for i in 0..<count {
       if let marker = ignoredTarget, marker.isNaN ? targets[i].isNaN : targets[i] == marker {
         continue

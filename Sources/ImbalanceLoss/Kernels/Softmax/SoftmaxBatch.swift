@@ -198,6 +198,10 @@ extension SoftmaxBatch {
   func keptSums() -> [CompensatedSum] {
     var kept = CompensatedSum()
     var total = CompensatedSum()
+    if ignoreIndex == nil && weights == nil && classWeights == nil {
+      kept.add(Double(rows))
+      return [kept, kept]
+    }
     for i in 0..<rows where !isIgnored(i) {
       kept.add(1)
       total.add((weights?[i] ?? 1) * (classWeights?[labels[i]] ?? 1))
