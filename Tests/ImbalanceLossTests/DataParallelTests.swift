@@ -416,3 +416,23 @@ func softmaxShardsGiveTheSameBitsOnAnyThreadCount(_ loss: LossCase<Int>) throws 
 private enum ChunkedReductionThreshold {
   static let logits = 1 << 15
 }
+
+@Test func hugeClassWeightsWithoutSampleWeightsShardLikeTheWholeBatch() throws {
+  // Σ v = 4e300 > 2^900: the normaliser is scaled, and without per-sample
+  // weights the class weights must carry the scale (fuzzer: +inf shares).
+  var loss = try SoftmaxCrossEntropy(classCount: 3)
+  loss.classWeights = [1e300, 0.5, 1e300]
+  let z = [1.0, -2, 0.5, 3, 0, -1, 0.25, 0.25, 2, -3, 1, 1]
+  let labels = [0, 2, 1, 0]
+  let whole = try loss.valueAndGradient(logits: z, targets: labels)
+  let cut = 6
+  let global =
+    try loss.statistics(logits: Array(z[..<cut]), targets: Array(labels[..<2]))
+    + loss.statistics(logits: Array(z[cut...]), targets: Array(labels[2...]))
+  let a = try loss.valueAndGradient(
+    logits: Array(z[..<cut]), targets: Array(labels[..<2]), statistics: global)
+  let b = try loss.valueAndGradient(
+    logits: Array(z[cut...]), targets: Array(labels[2...]), statistics: global)
+  expectClose(a.value + b.value, whole.value, relative: 1e-15)
+  expectClose(a.gradient + b.gradient, whole.gradient, relative: 1e-15)
+}

@@ -217,5 +217,11 @@ extension SoftmaxBatch {
       kept: kept, total: total, weighted: weights != nil || classWeights != nil,
       reduction: reduction)
     classScale = 1
+    // `factor` applies `normalizer.scale` to per-sample weights only: without
+    // them, the class weights carry it.
+    if weights == nil {
+      classScale = normalizer.scale
+      normalizer.scale = 1
+    }
   }
 }
