@@ -436,3 +436,56 @@ private enum ChunkedReductionThreshold {
   expectClose(a.value + b.value, whole.value, relative: 1e-15)
   expectClose(a.gradient + b.gradient, whole.gradient, relative: 1e-15)
 }
+
+@Test(arguments: [0, 1, 2, 3] as [UInt64])
+func seesawShardsFollowTheWholeBatchStepByStep(seed: UInt64) throws {
+  var loss = try SeesawLoss(classCount: 4)
+  if seed == 3 { loss.ignoreIndex = 1 }
+  var rng = SplitMix64(seed: 0x5EE5 &+ seed)
+  var whole = loss.makeState()
+  var shardStates: [SeesawLoss.State] = []
+  for _ in 0..<4 {
+    let n = Int.random(in: 2...30, using: &rng)
+    let z = (0..<(4 * n)).map { _ in rng.shardLogit() }
+    let labels = rng.classes(n, classCount: 4)
+    let w = rng.shardWeights(n)
+    let shards = randomShards(n, &rng)
+    if shardStates.count != shards.count {
+      shardStates = [SeesawLoss.State](repeating: whole, count: shards.count)
+    }
+    let one = try loss.valueAndGradient(logits: z, targets: labels, weights: w, state: &whole)
+    func part(_ r: Range<Int>) -> ([Double], [Int], [Double]?) {
+      (slice(z, r, width: 4), slice(labels, r, width: 1), w.map { slice($0, r, width: 1) })
+    }
+    let local = try shards.map { r in
+      let (zs, ts, ws) = part(r)
+      return try loss.statistics(logits: zs, targets: ts, weights: ws)
+    }
+    let global = local.dropFirst().reduce(local[0], +)
+    var value = 0.0
+    var gradient: [Double] = []
+    for (j, r) in shards.enumerated() {
+      let (zs, ts, ws) = part(r)
+      let s = try loss.valueAndGradient(
+        logits: zs, targets: ts, weights: ws, state: &shardStates[j], statistics: global)
+      value += s.value
+      gradient += s.gradient
+    }
+    #expect(shardStates.allSatisfy { $0 == whole })
+    expectClose(value, one.value, relative: 1e-14)
+    expectUlps(gradient, one.gradient, 4, "seesaw seed \(seed)")
+  }
+}
+
+@Test func seesawRejectsStatisticsOfAnotherConfiguration() throws {
+  let loss = try SeesawLoss(classCount: 3)
+  let other = try SeesawLoss(classCount: 3, p: 0.5)
+  let z = [1.0, 0, -1, 2, 0.5, 0]
+  let labels = [0, 2]
+  var state = loss.makeState()
+  let statistics = try other.statistics(logits: z, targets: labels)
+  #expect(throws: LossError.self) {
+    _ = try loss.valueAndGradient(logits: z, targets: labels, state: &state, statistics: statistics)
+  }
+  #expect(state == loss.makeState())
+}

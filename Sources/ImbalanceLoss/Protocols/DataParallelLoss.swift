@@ -287,7 +287,7 @@ extension BatchStatistics {
   /// - Throws: ``LossError/invalidParameter(name:value:requirement:)`` (name `"statistics.scalars[j]"`) when
   ///   a sum overflowed.
   @usableFromInline
-  init<L: Loss>(
+  init<L: Sendable>(
     of loss: L, samples: Int, sums: [CompensatedSum], weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) {
     try Validation.checkDataParallel(weights, name: "weights")
@@ -312,7 +312,7 @@ extension BatchStatistics {
   /// pairs) and cover at least `samples` samples; returns the totals
   /// `hi + lo` of the sums.
   @usableFromInline
-  func totals<L: Loss>(for loss: L, sums: Int, samples: Int) throws(LossError) -> [Double] {
+  func totals<L: Sendable>(for loss: L, sums: Int, samples: Int) throws(LossError) -> [Double] {
     let expected = Self.headerCount + 2 * sums
     if scalars.count != expected {
       throw .lengthMismatch(argument: "statistics.scalars", expected: expected, actual: scalars.count)
@@ -396,13 +396,13 @@ extension WeightNormalizer {
 @usableFromInline
 enum Fingerprint {
   @usableFromInline
-  static func of(_ loss: some Loss) -> Double {
-    if let hashable = loss as? any Loss & Hashable { return cached(hashable) }
+  static func of(_ loss: some Sendable) -> Double {
+    if let hashable = loss as? any Hashable { return cached(hashable) }
     return computed(loss)
   }
 
   /// The fingerprint of a loss computed before for an equal loss, or computed now.
-  static func cached<L: Loss & Hashable>(_ loss: L) -> Double {
+  static func cached<L: Hashable>(_ loss: L) -> Double {
     let key = ObjectIdentifier(L.self)
     cache.lock.wait()
     let recent = cache.entries[key] ?? []
@@ -422,12 +422,12 @@ enum Fingerprint {
   /// test well under one.
   final class Cache: @unchecked Sendable {
     let lock = DispatchSemaphore(value: 1)
-    var entries: [ObjectIdentifier: [(loss: any Sendable, fingerprint: Double)]] = [:]
+    var entries: [ObjectIdentifier: [(loss: Any, fingerprint: Double)]] = [:]
   }
 
   static let cache = Cache()
 
-  static func computed(_ loss: some Loss) -> Double {
+  static func computed(_ loss: Any) -> Double {
     var hash = Hash()
     hash.add(String(reflecting: type(of: loss)))
     hash.add(loss)

@@ -169,17 +169,94 @@ public struct SeesawLoss: StatefulLoss, Hashable {
   }
 
   /// The step behind every entry point; `hessian` only with a gradient.
+  /// This shard's sums for data-parallel training: the rows not ignored,
+  /// their total weight `Σ w`, and how many of them each class labels (the
+  /// counts every worker's state must add, whichever shard holds the rows).
+  ///
+  /// - Throws: ``LossError`` for invalid input, as a step.
+  /// - Complexity: O(N K).
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    let batch = try SoftmaxBatch(
+      logits: logits, labels: targets, weights: weights, gradient: nil,
+      classCount: classCount, reduction: .sum, ignoreIndex: ignoreIndex)
+    var counts = [CompensatedSum](repeating: CompensatedSum(), count: classCount)
+    for i in 0..<batch.rows where !batch.isIgnored(i) { counts[batch.labels[i]].add(1) }
+    return try BatchStatistics(
+      of: self, samples: batch.rows, sums: batch.keptSums() + counts, weights: weights)
+  }
+
+  /// A data-parallel step on this shard: the state advanced by the label
+  /// counts of the whole batch (the same on every worker), this shard's
+  /// share `Σ_shard w_i l_i / Σ_all w` (or `Σ_shard w_i l_i` for `.sum`) and
+  /// its rows of the whole batch's gradient. See ``DataParallelLoss`` for the
+  /// two-phase step; each worker keeps its own copy of the state, and the
+  /// copies stay equal.
+  ///
+  /// - Throws: ``LossError`` for invalid input or state, and for statistics
+  ///   of another loss; the state and the gradient are untouched then.
+  /// - Complexity: O(N K).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    state: inout State, statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    let totals = try statistics.totals(
+      for: self, sums: 2 + classCount, samples: targets.count)
+    return try step(
+      logits: logits, targets: targets, weights: weights, gradient: gradient, hessian: nil,
+      state: &state, global: (totals[0], totals[1], Array(totals[2...])))
+  }
+
+  /// The array form of ``statistics(logits:targets:weights:)``.
+  ///
+  /// - Complexity: O(N K).
+  public func statistics(
+    logits: [Double], targets: [Int], weights: [Double]? = nil
+  ) throws(LossError) -> BatchStatistics {
+    try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
+      try statistics(logits: z, targets: t, weights: w)
+    }
+  }
+
+  /// The array form of ``valueAndGradient(logits:targets:weights:gradient:state:statistics:)``:
+  /// the share and a new gradient array.
+  ///
+  /// - Complexity: O(N K).
+  public func valueAndGradient(
+    logits: [Double], targets: [Int], weights: [Double]? = nil, state: inout State,
+    statistics: BatchStatistics
+  ) throws(LossError) -> (value: Double, gradient: [Double]) {
+    var gradient = [Double](repeating: 0, count: logits.count)
+    let value = try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
+      try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
+        try valueAndGradient(
+          logits: z, targets: t, weights: w, gradient: g, state: &state, statistics: statistics)
+      }
+    }
+    return (value, gradient)
+  }
+
   func step(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
-    hessian: UnsafeMutablePointer<Double>?, state: inout State
+    hessian: UnsafeMutablePointer<Double>?, state: inout State,
+    global: (kept: Double, total: Double, counts: [Double])? = nil
   ) throws(LossError) -> Double {
     try checkState(state)
-    let batch = try SoftmaxBatch(
+    var batch = try SoftmaxBatch(
       logits: logits, labels: targets, weights: weights, gradient: gradient,
-      classCount: classCount, reduction: reduction, ignoreIndex: ignoreIndex)
+      classCount: classCount, reduction: global == nil ? reduction : .sum,
+      ignoreIndex: ignoreIndex)
     var counts = state.classCounts
-    for i in 0..<batch.rows where !batch.isIgnored(i) { counts[batch.labels[i]] += 1 }
+    if let global {
+      try batch.normalize(kept: global.kept, total: global.total, reduction: reduction)
+      for k in 0..<classCount { counts[k] += global.counts[k] }
+    } else {
+      for i in 0..<batch.rows where !batch.isIgnored(i) { counts[batch.labels[i]] += 1 }
+    }
     // log N_k with the clamp N >= 1; the largest bounds the mitigation shift.
     let logCounts = counts.map { Elementary.log(Swift.max($0, 1)) }
     let largestLogCount = logCounts.max() ?? 0
