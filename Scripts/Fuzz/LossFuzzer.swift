@@ -159,35 +159,92 @@ func exerciseShards<L: DataParallelLoss>(
   let k = loss.logitsPerSample
   guard k > 0, logits.count % k == 0 else { return }
   let rows = logits.count / k
-  guard rows >= 2, targets.count % rows == 0, (weights?.count ?? rows) % rows == 0 else { return }
-  let t = targets.count / rows
-  let u = (weights?.count ?? rows) / rows
   // Shards of whole rows: a multi-label binary loss has L entries per row.
   let granularity = (loss as? MultiLabelBinaryCrossEntropy)?.labelCount ?? 1
-  let cut = rows / granularity / 2 * granularity
-  guard cut > 0, rows % granularity == 0 else { return }
-  func part(_ r: Range<Int>) -> ([Double], [L.Target], [Double]?) {
+  guard let split = ShardSplit(
+    logits: logits, targets: targets, weights: weights, rows: rows, granularity: granularity)
+  else { return }
+  let subnormal =
+    hasSubnormal(loss)
+    || hasSubnormalBatchF1(loss, logits: logits, targets: targets, weights: weights)
+  _ = compareShards(split, whole: whole, scale: scale, subnormal: subnormal) { r in
+    let (z, y, w) = split.part(r)
+    return try loss.statistics(logits: z, targets: y, weights: w)
+  } share: { _, r, global, g in
+    let (z, y, w) = split.part(r)
+    return try loss.valueAndGradient(
+      logits: z, targets: y, weights: w, gradient: &g, statistics: global)
+  }
+}
+
+/// Whether `loss` is an F1-weighted CE that holds a batch F below 2^-1000
+/// (TP of subnormal probabilities, from logits near -710): such an F has a
+/// few significant bits, which the shards (raw sums) and the batch (sums
+/// in units of w / W) round differently, and the value `F/2 Σ …` inherits
+/// their difference (relative 2.5e-6 seen).
+func hasSubnormalBatchF1<T>(
+  _ loss: some DataParallelLoss, logits: [Double], targets: [T], weights: [Double]?
+) -> Bool {
+  guard let loss = loss as? F1WeightedCrossEntropy, loss.f1 == nil,
+    let targets = targets as? [Double]
+  else { return false }
+  let f = try? withBuffers(logits, targets, weights) { (z, y, w) throws(LossError) in
+    loss.heldF1(try loss.batch(z, y, w, gradient: nil), isMean: true, storingExpIn: nil).f1
+  }
+  return f.map { $0 != 0 && $0 < 0x1p-1000 } ?? false
+}
+
+/// A batch cut into two shards of whole rows.
+struct ShardSplit<Target> {
+  let logits: [Double], targets: [Target], weights: [Double]?
+  let k: Int, t: Int, u: Int
+  let shards: [Range<Int>]
+
+  init?(logits: [Double], targets: [Target], weights: [Double]?, rows: Int, granularity: Int) {
+    guard rows >= 2, targets.count % rows == 0, (weights?.count ?? rows) % rows == 0,
+      logits.count % rows == 0
+    else { return nil }
+    let cut = rows / granularity / 2 * granularity
+    guard cut > 0, rows % granularity == 0 else { return nil }
+    (self.logits, self.targets, self.weights) = (logits, targets, weights)
+    (k, t, u) = (logits.count / rows, targets.count / rows, (weights?.count ?? rows) / rows)
+    shards = [0..<cut, cut..<rows]
+  }
+
+  func part(_ r: Range<Int>) -> ([Double], [Target], [Double]?) {
     (
       Array(logits[(r.lowerBound * k)..<(r.upperBound * k)]),
       Array(targets[(r.lowerBound * t)..<(r.upperBound * t)]),
       weights.map { Array($0[(r.lowerBound * u)..<(r.upperBound * u)]) }
     )
   }
-  let shards = [0..<cut, cut..<rows]
+
+  /// Subnormal data (a Tversky alpha of 5e-324 against soft targets of
+  /// 5e-324) leave both paths rounding in the subnormal range, each its own
+  /// way (the one-batch sums are in units of w / W, the shards' raw).
+  var hasSubnormalData: Bool {
+    hasSubnormal(targets as Any) || hasSubnormal(weights as Any) || hasSubnormal(logits)
+  }
+}
+
+/// The two-phase step on `split`'s shards compared with the one batch's
+/// `whole` (nil: it threw). Returns whether the shards succeeded (then the
+/// batch did too).
+func compareShards<T>(
+  _ split: ShardSplit<T>, whole: (value: Double, gradient: [Double])?, scale: Double,
+  subnormal: Bool,
+  statistics: (Range<Int>) throws -> BatchStatistics,
+  share: (Int, Range<Int>, BatchStatistics, inout [Double]) throws -> Double
+) -> Bool {
   var value = 0.0
   var gradient: [Double] = []
   do {
-    let local = try shards.map { r in
-      let (z, y, w) = part(r)
-      return try loss.statistics(logits: z, targets: y, weights: w)
-    }
+    let local = try split.shards.map(statistics)
     let global = local[0] + local[1]
-    for r in shards {
-      let (z, y, w) = part(r)
-      var g = [Double](repeating: -123.25, count: z.count)
+    for (j, r) in split.shards.enumerated() {
+      var g = [Double](repeating: -123.25, count: r.count * split.k)
       do {
-        value += try loss.valueAndGradient(
-          logits: z, targets: y, weights: w, gradient: &g, statistics: global)
+        value += try share(j, r, global, &g)
       } catch {
         require(g.allSatisfy { $0 == -123.25 }, "shard gradient written before \(error)")
         throw error
@@ -200,24 +257,17 @@ func exerciseShards<L: DataParallelLoss>(
     if case .invalidParameter(let name, _, let requirement)? = error as? LossError,
       name.hasPrefix("statistics.scalars") || requirement.contains("data-parallel")
     {
-      return
+      return false
     }
     require(whole == nil, "shards throw \(error) where the batch does not")
-    return
+    return false
   }
   guard let whole else {
     fatalError("invariant violated: shards succeed where the batch throws")
   }
   require(!value.isNaN && gradient.allSatisfy { !$0.isNaN }, "NaN in shards")
-  // Subnormal parameters or data (a Tversky alpha of 5e-324 against soft
-  // targets of 5e-324) leave both paths rounding in the subnormal range, each
-  // its own way (the one-batch sums are in units of w / W, the shards' raw):
-  // only the finiteness above is compared then.
-  if hasSubnormal(loss) || hasSubnormal(targets) || hasSubnormal(weights as Any)
-    || hasSubnormal(logits)
-  {
-    return
-  }
+  // Only the finiteness above is compared with subnormal parameters or data.
+  if subnormal || split.hasSubnormalData { return true }
   let vBound = 1e-9 * abs(whole.value) + 1e-300
   require(
     value == whole.value || abs(value - whole.value) <= vBound || !whole.value.isFinite,
@@ -235,6 +285,50 @@ func exerciseShards<L: DataParallelLoss>(
           || abs(gradient[j] - whole.gradient[j]) <= 1e-9 * floor + 1e-300,
         "shard gradient[\(j)] \(gradient[j]) vs \(whole.gradient[j])")
     }
+  }
+  return true
+}
+
+/// The data-parallel step of a stateful loss on two shards, each with its
+/// copy of `start`: as `compareShards`, and the copies advance alike, to
+/// the one batch's new state (`close`).
+func exerciseStatefulShards<L: StatefulLoss>(
+  _ loss: L, start: L.State, logits: [Double], targets: [Int], weights: [Double]?,
+  whole: (value: Double, gradient: [Double], state: L.State)?, scale: Double,
+  close: (L.State, L.State) -> Bool
+) {
+  let k = loss.classCount
+  guard k > 0, logits.count % k == 0,
+    let split = ShardSplit(
+      logits: logits, targets: targets, weights: weights, rows: logits.count / k, granularity: 1)
+  else { return }
+  var copies = [start, start]
+  let succeeded = compareShards(
+    split, whole: whole.map { ($0.value, $0.gradient) }, scale: scale,
+    subnormal: hasSubnormal(loss)
+  ) { r in
+    let (z, t, w) = split.part(r)
+    return try loss.statistics(logits: z, targets: t, weights: w, state: start)
+  } share: { j, r, global, g in
+    let (z, t, w) = split.part(r)
+    let before = copies[j]
+    do {
+      return try withBuffers(z, t, w) { (z, t, w) throws(LossError) in
+        try g.withUnsafeMutableBufferPointer { (g) throws(LossError) in
+          try loss.valueAndGradient(
+            logits: z, targets: t, weights: w, gradient: g, state: &copies[j],
+            statistics: global)
+        }
+      }
+    } catch {
+      require(copies[j] == before, "shard state changed by a throwing step")
+      throw error
+    }
+  }
+  guard succeeded, let whole else { return }
+  require(copies[0] == copies[1], "shard states differ")
+  if !hasSubnormal(loss) && !split.hasSubnormalData {
+    require(close(copies[0], whole.state), "shard state \(copies[0]) vs \(whole.state)")
   }
 }
 
@@ -553,13 +647,14 @@ func weightFactor(_ reduction: Reduction, _ weights: [Double]?, _ classWeights: 
 /// array are untouched; otherwise the value is >= 0 and not NaN, the gradient
 /// has no NaN (finite where `scale` is), and the same step from the same state
 /// gives the same bits and the same new state.
+@discardableResult
 func exerciseStateful<S: Equatable>(
   _ start: S, scale: Double,
   _ call: (inout S, inout [Double]) throws(LossError) -> Double,
   secondOrder: (inout S) throws(LossError) -> (
     value: Double, gradient: [Double], hessianDiagonal: [Double]
   )
-) {
+) -> (value: Double, gradient: [Double], state: S)? {
   let sentinel = -123.25
   var state = start
   var gradient = [Double](repeating: sentinel, count: 3)
@@ -569,7 +664,7 @@ func exerciseStateful<S: Equatable>(
   } catch {
     require(state == start, "state changed by a throwing step")
     require(gradient.allSatisfy { $0 == sentinel }, "gradient written by a throwing step")
-    return
+    return nil
   }
   require(!value.isNaN && value >= 0, "stateful value \(value)")
   require(!gradient.contains { $0.isNaN }, "NaN in stateful gradient")
@@ -594,6 +689,13 @@ func exerciseStateful<S: Equatable>(
     let top = largestMagnitude(full.hessianDiagonal)
     require(top <= scale / 4 * (1 + 0x1p-48), "stateful Hessian \(top) above scale / 4 = \(scale / 4)")
   }
+  return (value, gradient, state)
+}
+
+/// Whether `a` is `b` to 1e-9 of `b`'s largest magnitude.
+func closeTo(_ a: [Double], _ b: [Double]) -> Bool {
+  let floor = 1e-9 * (b.map(abs).max() ?? 0) + 1e-300
+  return a.count == b.count && zip(a, b).allSatisfy { $0 == $1 || abs($0 - $1) <= floor }
 }
 
 /// The newer families: the losses and options the first seven kinds do not
@@ -863,13 +965,18 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
       loss.reduction = reduction
       loss.ignoreIndex = ignoreIndex
       let start = r.byte() % 2 == 0 ? loss.makeState() : SeesawLoss.State(classCounts: statistics)
-      exerciseStateful(start, scale: factor) { (state: inout SeesawLoss.State, g) throws(LossError) in
+      let whole = exerciseStateful(start, scale: factor) {
+        (state: inout SeesawLoss.State, g) throws(LossError) in
         try loss.valueAndGradient(
           logits: logits, targets: targets, weights: weights, gradient: &g, state: &state)
       } secondOrder: { (state: inout SeesawLoss.State) throws(LossError) in
         try loss.valueGradientAndHessianDiagonal(
           logits: logits, targets: targets, weights: weights, state: &state)
       }
+      exerciseStatefulShards(
+        loss, start: start, logits: logits, targets: targets, weights: weights, whole: whole,
+        scale: factor
+      ) { closeTo($0.classCounts, $1.classCounts) }
     } else {
       guard var loss = try? EqualizationLossV2(
         classCount: k, gamma: r.byte() % 2 == 0 ? 12 : r.double(),
@@ -884,12 +991,20 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
           positiveGradients: statistics, negativeGradients: more, stepCount: Int(r.byte()))
       // |∂l/∂z_ij| <= max(ω⁺, ω⁻) <= 1 + α per entry.
       let bound = factor * max(1, 1 + loss.alpha)
-      exerciseStateful(start, scale: bound) { (state: inout EqualizationLossV2.State, g) throws(LossError) in
+      let whole = exerciseStateful(start, scale: bound) {
+        (state: inout EqualizationLossV2.State, g) throws(LossError) in
         try loss.valueAndGradient(
           logits: logits, targets: targets, weights: weights, gradient: &g, state: &state)
       } secondOrder: { (state: inout EqualizationLossV2.State) throws(LossError) in
         try loss.valueGradientAndHessianDiagonal(
           logits: logits, targets: targets, weights: weights, state: &state)
+      }
+      exerciseStatefulShards(
+        loss, start: start, logits: logits, targets: targets, weights: weights, whole: whole,
+        scale: bound
+      ) {
+        $0.stepCount == $1.stepCount && closeTo($0.positiveGradients, $1.positiveGradients)
+          && closeTo($0.negativeGradients, $1.negativeGradients)
       }
     }
   case .combined:

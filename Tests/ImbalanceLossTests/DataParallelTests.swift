@@ -459,7 +459,7 @@ func seesawShardsFollowTheWholeBatchStepByStep(seed: UInt64) throws {
     }
     let local = try shards.map { r in
       let (zs, ts, ws) = part(r)
-      return try loss.statistics(logits: zs, targets: ts, weights: ws)
+      return try loss.statistics(logits: zs, targets: ts, weights: ws, state: shardStates[0])
     }
     let global = local.dropFirst().reduce(local[0], +)
     var value = 0.0
@@ -483,9 +483,93 @@ func seesawShardsFollowTheWholeBatchStepByStep(seed: UInt64) throws {
   let z = [1.0, 0, -1, 2, 0.5, 0]
   let labels = [0, 2]
   var state = loss.makeState()
-  let statistics = try other.statistics(logits: z, targets: labels)
+  let statistics = try other.statistics(logits: z, targets: labels, state: state)
   #expect(throws: LossError.self) {
     _ = try loss.valueAndGradient(logits: z, targets: labels, state: &state, statistics: statistics)
   }
   #expect(state == loss.makeState())
+}
+
+@Test(arguments: [0, 1, 2, 3] as [UInt64])
+func equalizationShardsFollowTheWholeBatchStepByStep(seed: UInt64) throws {
+  var loss = try EqualizationLossV2(classCount: 4)
+  if seed == 2 { loss.reduction = .sum }
+  if seed == 3 { loss.ignoreIndex = 1 }
+  var rng = SplitMix64(seed: 0xE912 &+ seed)
+  // Every worker holds a copy of the same state, advanced step by step; each
+  // step is compared with one batch from that state.
+  var copies = [loss.makeState()]
+  for step in 0..<5 {
+    let n = Int.random(in: 2...30, using: &rng)
+    let z = (0..<(4 * n)).map { _ in rng.shardLogit() }
+    // Labels 0...4: 4 is a background row.
+    let labels = rng.classes(n, classCount: 5)
+    let w = rng.shardWeights(n)
+    let shards = randomShards(n, &rng)
+    copies = [EqualizationLossV2.State](repeating: copies[0], count: shards.count)
+    var whole = copies[0]
+    let one = try loss.valueAndGradient(logits: z, targets: labels, weights: w, state: &whole)
+    func part(_ r: Range<Int>) -> ([Double], [Int], [Double]?) {
+      (slice(z, r, width: 4), slice(labels, r, width: 1), w.map { slice($0, r, width: 1) })
+    }
+    let local = try shards.enumerated().map { j, r in
+      let (zs, ts, ws) = part(r)
+      return try loss.statistics(logits: zs, targets: ts, weights: ws, state: copies[j])
+    }
+    // An all-reduce: the elementwise sum of the scalars.
+    var summed = local[0].scalars
+    for s in local.dropFirst() { for i in summed.indices { summed[i] += s.scalars[i] } }
+    let global = try BatchStatistics(scalars: summed)
+    var value = 0.0
+    var gradient: [Double] = []
+    for (j, r) in shards.enumerated() {
+      let (zs, ts, ws) = part(r)
+      let s = try loss.valueAndGradient(
+        logits: zs, targets: ts, weights: ws, state: &copies[j], statistics: global)
+      value += s.value
+      gradient += s.gradient
+    }
+    let comment = "eqlv2 seed \(seed) step \(step), \(shards.count) shards"
+    #expect(copies.allSatisfy { $0 == copies[0] }, "\(comment)")
+    #expect(copies[0].stepCount == whole.stepCount)
+    expectUlps(copies[0].positiveGradients, whole.positiveGradients, 4, comment)
+    expectUlps(copies[0].negativeGradients, whole.negativeGradients, 4, comment)
+    expectClose(value, one.value, relative: 1e-14, comment)
+    expectUlps(gradient, one.gradient, 4, comment)
+  }
+}
+
+@Test func equalizationRejectsStatisticsOfAnotherConfigurationAndRunawayIncrements() throws {
+  let loss = try EqualizationLossV2(classCount: 3)
+  let other = try EqualizationLossV2(classCount: 3, alpha: 2)
+  let z = [1.0, 0, -1, 2, 0.5, 0]
+  let labels = [0, 3]
+  var state = loss.makeState()
+  var gradient = [Double](repeating: 7, count: 6)
+  let foreign = try other.statistics(logits: z, targets: labels, state: state)
+  #expect(throws: LossError.self) {
+    _ = try gradient.withUnsafeMutableBufferPointer { g in
+      try z.withUnsafeBufferPointer { zb in
+        try labels.withUnsafeBufferPointer { tb in
+          try loss.valueAndGradient(
+            logits: zb, targets: tb, weights: nil, gradient: g, state: &state,
+            statistics: foreign)
+        }
+      }
+    }
+  }
+  // Increments summed past the double range.
+  var scalars = try loss.statistics(logits: z, targets: labels, state: state).scalars
+  // Header (3), then (hi, lo) pairs: kept, Σ w, P_0, P_1, P_2, Q_0, …
+  scalars[3 + 2 * 2] = 1e308
+  let runaway = try BatchStatistics(scalars: scalars)
+  var nearFull = state
+  nearFull.positiveGradients[0] = 1e308
+  #expect(throws: LossError.self) {
+    _ = try loss.valueAndGradient(logits: z, targets: labels, state: &nearFull, statistics: runaway)
+  }
+  #expect(nearFull.positiveGradients == [1e308, 0, 0])
+  #expect(nearFull.stepCount == 0)
+  #expect(state == loss.makeState())
+  #expect(gradient == [Double](repeating: 7, count: 6))
 }

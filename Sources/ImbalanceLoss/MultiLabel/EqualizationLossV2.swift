@@ -33,9 +33,14 @@
 /// A row whose label is `classCount` is a background row: every class is a
 /// negative. (The reference's extra background logit, always weighted 1 and
 /// not tracked, is not part of this loss: add it as a binary loss.) Its
-/// `"mean"` divides by the row count, as `.mean` does here without weights;
-/// its `dist.all_reduce` of the statistics across processes is the caller's
-/// to do (sum the states' increments).
+/// `"mean"` divides by the row count, as `.mean` does here without weights.
+/// Its `dist.all_reduce` of the statistics across processes is the
+/// data-parallel step here:
+/// ``statistics(logits:targets:weights:state:)-(UnsafeBufferPointer<Double>,_,_,_)``
+/// on every shard, an all-reduce of the sums, then
+/// ``valueAndGradient(logits:targets:weights:gradient:state:statistics:)``,
+/// which advances every worker's copy of the state by the whole batch's
+/// increments.
 ///
 /// ```swift
 /// let loss = try EqualizationLossV2(classCount: 3)
@@ -177,22 +182,120 @@ public struct EqualizationLossV2: StatefulLoss, Hashable {
       hessian: hessianDiagonal.baseAddress, state: &state)
   }
 
+  /// This shard's sums for data-parallel training: the rows not ignored,
+  /// their total weight `Σ w`, and the shard's increments of the state,
+  /// `Σ_i w_i ω_ij t_ij |σ(z_ij) - 1|` then `Σ_i w_i ω_ij (1 - t_ij) σ(z_ij)`
+  /// for every class, with the weights `ω` of `state` (before the step; the
+  /// same on every worker).
+  ///
+  /// - Throws: ``LossError`` for invalid input or state, as a step.
+  /// - Complexity: O(N K).
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, state: State
+  ) throws(LossError) -> BatchStatistics {
+    let (positive, negative) = try classWeights(for: state)
+    let batch = try check(logits: logits, targets: targets, weights: weights, gradient: nil)
+    let (_, increments) = run(
+      logits: logits, targets: targets, weights: weights,
+      normalizer: WeightNormalizer(scale: 1, reciprocal: 1), positive: positive,
+      negative: negative, gradient: nil, hessian: nil)
+    return try BatchStatistics(
+      of: self, samples: targets.count, sums: batch.sums + increments, weights: weights)
+  }
+
+  /// A data-parallel step on this shard: this shard's share
+  /// `Σ_shard w_i l_i / Σ_all w` (or `Σ_shard w_i l_i` for `.sum`), its rows
+  /// of the whole batch's gradient, and the state advanced by the whole
+  /// batch's increments (the same on every worker, so the copies stay
+  /// equal). `statistics` is the sum over the shards of
+  /// ``statistics(logits:targets:weights:state:)-(UnsafeBufferPointer<Double>,_,_,_)``
+  /// with this `state`; see ``DataParallelLoss`` for the two-phase step.
+  ///
+  /// - Throws: ``LossError`` for invalid input or state, for statistics of
+  ///   another loss, and for increments that would take the state past the
+  ///   double range; the state and the gradient are untouched then.
+  /// - Complexity: O(N K).
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    state: inout State, statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    let totals = try statistics.totals(
+      for: self, sums: 2 + 2 * classCount, samples: targets.count)
+    return try step(
+      logits: logits, targets: targets, weights: weights, gradient: gradient, hessian: nil,
+      state: &state, global: totals)
+  }
+
   /// The step behind every entry point; `hessian` only with a gradient.
+  /// With `global`, the merged sums of a data-parallel batch (as
+  /// ``statistics(logits:targets:weights:state:)-(UnsafeBufferPointer<Double>,_,_,_)``
+  /// lays them out), the normaliser and the state's increments are the
+  /// whole batch's.
   func step(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
-    hessian: UnsafeMutablePointer<Double>?, state: inout State
+    hessian: UnsafeMutablePointer<Double>?, state: inout State, global: [Double]? = nil
   ) throws(LossError) -> Double {
     let (positive, negative) = try classWeights(for: state)
-    let rows = try Validation.checkShapes(
+    let batch = try check(
+      logits: logits, targets: targets, weights: weights, gradient: gradient?.count)
+    let k = classCount
+    var normalizer = WeightNormalizer(scale: 1, reciprocal: 1)
+    if let global {
+      normalizer = try WeightNormalizer(
+        kept: global[0], total: global[1], weighted: weights != nil, reduction: reduction)
+    } else if reduction == .mean {
+      // Σ w over the kept rows, scaled so that the largest weight is in [1, 2).
+      if batch.kept == 0 {
+        normalizer.reciprocal = 0
+      } else if let weights {
+        if batch.largest == 0 { throw .zeroTotalWeight }
+        normalizer.scale = PowerOfTwo.scale(bringingToUnit: batch.largest)
+        var sum = CompensatedSum()
+        for (i, w) in weights.enumerated() where targets[i] != ignoreIndex {
+          sum.add(w * normalizer.scale)
+        }
+        normalizer.reciprocal = 1 / sum.value
+      } else {
+        normalizer.reciprocal = 1 / Double(batch.kept)
+      }
+    }
+    // Each step adds at most Σ w_i (1 + α) to a statistic: keep it finite.
+    let weightTotal = global?[1] ?? batch.sums[1].value
+    var increment = weightTotal * (1 + alpha)
+    if let global { increment = Swift.max(increment, global[2...].max() ?? 0) }
+    let largestStatistic = (state.positiveGradients + state.negativeGradients).max() ?? 0
+    if !(largestStatistic + increment < .greatestFiniteMagnitude) || state.stepCount == .max {
+      throw .invalidParameter(
+        name: "state", value: largestStatistic + increment,
+        requirement: "statistics that stay finite after this step")
+    }
+    let (value, increments) = run(
+      logits: logits, targets: targets, weights: weights, normalizer: normalizer,
+      positive: positive, negative: negative, gradient: gradient?.baseAddress, hessian: hessian)
+    for j in 0..<k {
+      state.positiveGradients[j] += global?[2 + j] ?? increments[j].value
+      state.negativeGradients[j] += global?[2 + k + j] ?? increments[k + j].value
+    }
+    state.stepCount += 1
+    return value
+  }
+
+  /// Throws for invalid shapes, logits, labels or weights; returns the
+  /// kept rows' count and `Σ w` (as data-parallel sums) and largest weight.
+  func check(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: Int?
+  ) throws(LossError) -> (kept: Int, largest: Double, sums: [CompensatedSum]) {
+    _ = try Validation.checkShapes(
       logitCount: logits.count, logitsPerSample: classCount, targetCount: targets.count,
-      weightCount: weights?.count, gradientCount: gradient?.count)
+      weightCount: weights?.count, gradientCount: gradient)
     try Validation.checkFinite(logits)
     for (i, c) in targets.enumerated() where c != ignoreIndex && (c < 0 || c > classCount) {
       throw .labelOutOfRange(index: i, label: c, classCount: classCount + 1)
     }
-    // The normalizer over the rows not ignored (all-ignored: 0, zero loss).
-    var kept = 0
     var largest = 0.0
     if let weights {
       for (i, w) in weights.enumerated() {
@@ -200,38 +303,28 @@ public struct EqualizationLossV2: StatefulLoss, Hashable {
         if targets[i] != ignoreIndex { largest = Swift.max(largest, w) }
       }
     }
-    for c in targets where c != ignoreIndex { kept += 1 }
-    var scale = 1.0
-    var reciprocal = 1.0
-    if reduction == .mean {
-      if kept == 0 {
-        reciprocal = 0
-      } else if let weights {
-        if largest == 0 { throw .zeroTotalWeight }
-        scale = PowerOfTwo.scale(bringingToUnit: largest)
-        var sum = CompensatedSum()
-        for (i, w) in weights.enumerated() where targets[i] != ignoreIndex { sum.add(w * scale) }
-        reciprocal = 1 / sum.value
-      } else {
-        reciprocal = 1 / Double(kept)
-      }
-    }
-    // Each step adds at most Σ w_i (1 + α) to a statistic: keep it finite.
-    var weightTotal = CompensatedSum()
-    for i in 0..<rows where targets[i] != ignoreIndex { weightTotal.add(weights?[i] ?? 1) }
-    let increment = weightTotal.value * (1 + alpha)
-    let largestStatistic = (state.positiveGradients + state.negativeGradients).max() ?? 0
-    if !(largestStatistic + increment < .greatestFiniteMagnitude) || state.stepCount == .max {
-      throw .invalidParameter(
-        name: "state", value: largestStatistic + increment,
-        requirement: "statistics that stay finite after this step")
-    }
-    var positiveSums = [CompensatedSum](repeating: CompensatedSum(), count: classCount)
-    var negativeSums = positiveSums
+    var kept = CompensatedSum()
     var total = CompensatedSum()
+    for (i, c) in targets.enumerated() where c != ignoreIndex {
+      kept.add(1)
+      total.add(weights?[i] ?? 1)
+    }
+    return (Int(kept.value), largest, [kept, total])
+  }
+
+  /// The kernel: rows in order, a compensated sum of `f_i l_i` with
+  /// `f_i = normalizer(w_i)`, the gradient and Hessian rows, and the state's
+  /// increments (`K` positive sums, then `K` negative ones, raw weights).
+  func run(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, normalizer: WeightNormalizer,
+    positive: [Double], negative: [Double], gradient g: UnsafeMutablePointer<Double>?,
+    hessian: UnsafeMutablePointer<Double>?
+  ) -> (value: Double, increments: [CompensatedSum]) {
     let k = classCount
-    let g = gradient?.baseAddress
-    for i in 0..<rows {
+    var increments = [CompensatedSum](repeating: CompensatedSum(), count: 2 * k)
+    var total = CompensatedSum()
+    for i in 0..<targets.count {
       let c = targets[i]
       if c == ignoreIndex {
         if let g { for j in 0..<k { g[i * k + j] = 0 } }
@@ -239,7 +332,7 @@ public struct EqualizationLossV2: StatefulLoss, Hashable {
         continue
       }
       let w = weights?[i] ?? 1
-      let f = (weights.map { $0[i] * scale } ?? 1) * reciprocal
+      let f = (w * normalizer.scale) * normalizer.reciprocal
       var row = CompensatedSum()
       for j in 0..<k {
         let z = logits[i * k + j]
@@ -256,22 +349,17 @@ public struct EqualizationLossV2: StatefulLoss, Hashable {
           // -log σ = softplus(-z); ∂/∂z = σ - 1 = -(1 - σ).
           row.add(positive[j] * (Swift.max(-z, 0) + l))
           if let g { g[i * k + j] = f * (positive[j] * -complement) }
-          positiveSums[j].add(w * positive[j] * complement)
+          increments[j].add(w * positive[j] * complement)
         } else {
           row.add(negative[j] * (Swift.max(z, 0) + l))
           if let g { g[i * k + j] = f * (negative[j] * sigma) }
-          negativeSums[j].add(w * negative[j] * sigma)
+          increments[k + j].add(w * negative[j] * sigma)
         }
       }
       // A zero-weight row adds exactly 0, even where its term overflows.
       if f != 0 { total.add(f * row.value) }
     }
-    for j in 0..<k {
-      state.positiveGradients[j] += positiveSums[j].value
-      state.negativeGradients[j] += negativeSums[j].value
-    }
-    state.stepCount += 1
-    return total.value
+    return (total.value, increments)
   }
 
   /// Throws unless `state` has `K` finite statistics `>= 0` of each kind

@@ -14,7 +14,12 @@
 /// untouched.
 ///
 /// A stateful loss does not conform to ``Loss``, whose entry points have no
-/// state to pass.
+/// state to pass. It has the two-phase data-parallel step of
+/// ``DataParallelLoss`` with its state: every worker holds a copy of the
+/// state, computes its shard's ``statistics(logits:targets:weights:state:)-(UnsafeBufferPointer<Double>,_,_,_)``,
+/// all-reduces them, and takes
+/// ``valueAndGradient(logits:targets:weights:gradient:state:statistics:)``,
+/// which advances every copy by the whole batch alike.
 public protocol StatefulLoss: Sendable {
   /// What the loss accumulates across the steps of a training run.
   associatedtype State: Sendable, Codable, Hashable
@@ -47,6 +52,35 @@ public protocol StatefulLoss: Sendable {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
     hessianDiagonal: UnsafeMutableBufferPointer<Double>, state: inout State
+  ) throws(LossError) -> Double
+
+  /// This shard's sums for a data-parallel step from `state` (the same on
+  /// every worker): an element of the sum that is the whole batch's
+  /// statistics.
+  ///
+  /// - Parameters:
+  ///   - logits: this shard's `N K` logits, row-major.
+  ///   - targets: this shard's `N` labels.
+  ///   - weights: this shard's `N` per-sample weights, or `nil` for all ones.
+  ///   - state: the run's state before the step.
+  /// - Throws: ``LossError`` for invalid input or state, as a step.
+  func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, state: State
+  ) throws(LossError) -> BatchStatistics
+
+  /// A data-parallel step on this shard: its share of the whole batch's
+  /// value (the shares add up to it), its rows of the whole batch's
+  /// gradient in `gradient` when non-nil, and `state` advanced as the whole
+  /// batch advances it. `statistics` is the sum over the shards of
+  /// ``statistics(logits:targets:weights:state:)-(UnsafeBufferPointer<Double>,_,_,_)``.
+  ///
+  /// - Throws: ``LossError`` for invalid input or state and for statistics
+  ///   of another loss configuration; `gradient` and `state` are untouched then.
+  func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    state: inout State, statistics: BatchStatistics
   ) throws(LossError) -> Double
 }
 
@@ -119,5 +153,37 @@ extension StatefulLoss {
       }
     }
     return (value, gradient, hessian)
+  }
+
+  /// The array form of ``statistics(logits:targets:weights:state:)-(UnsafeBufferPointer<Double>,_,_,_)``.
+  ///
+  /// - Throws: ``LossError`` for invalid input or state.
+  /// - Complexity: O(N K).
+  public func statistics(
+    logits: [Double], targets: [Int], weights: [Double]? = nil, state: State
+  ) throws(LossError) -> BatchStatistics {
+    try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
+      try statistics(logits: z, targets: t, weights: w, state: state)
+    }
+  }
+
+  /// The array form of ``valueAndGradient(logits:targets:weights:gradient:state:statistics:)``:
+  /// this shard's share and a new gradient array.
+  ///
+  /// - Throws: ``LossError`` for invalid input, state or statistics (`state`
+  ///   untouched then).
+  /// - Complexity: O(N K).
+  public func valueAndGradient(
+    logits: [Double], targets: [Int], weights: [Double]? = nil, state: inout State,
+    statistics: BatchStatistics
+  ) throws(LossError) -> (value: Double, gradient: [Double]) {
+    var gradient = [Double](repeating: 0, count: logits.count)
+    let value = try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
+      try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
+        try valueAndGradient(
+          logits: z, targets: t, weights: w, gradient: g, state: &state, statistics: statistics)
+      }
+    }
+    return (value, gradient)
   }
 }

@@ -168,17 +168,18 @@ public struct SeesawLoss: StatefulLoss, Hashable {
       hessian: hessianDiagonal.baseAddress, state: &state)
   }
 
-  /// The step behind every entry point; `hessian` only with a gradient.
   /// This shard's sums for data-parallel training: the rows not ignored,
   /// their total weight `Σ w`, and how many of them each class labels (the
   /// counts every worker's state must add, whichever shard holds the rows).
+  /// They do not depend on `state`, which is only checked.
   ///
-  /// - Throws: ``LossError`` for invalid input, as a step.
+  /// - Throws: ``LossError`` for invalid input or state, as a step.
   /// - Complexity: O(N K).
   public func statistics(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?
+    weights: UnsafeBufferPointer<Double>?, state: State
   ) throws(LossError) -> BatchStatistics {
+    try checkState(state)
     let batch = try SoftmaxBatch(
       logits: logits, labels: targets, weights: weights, gradient: nil,
       classCount: classCount, reduction: .sum, ignoreIndex: ignoreIndex)
@@ -210,35 +211,9 @@ public struct SeesawLoss: StatefulLoss, Hashable {
       state: &state, global: (totals[0], totals[1], Array(totals[2...])))
   }
 
-  /// The array form of ``statistics(logits:targets:weights:)``.
-  ///
-  /// - Complexity: O(N K).
-  public func statistics(
-    logits: [Double], targets: [Int], weights: [Double]? = nil
-  ) throws(LossError) -> BatchStatistics {
-    try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
-      try statistics(logits: z, targets: t, weights: w)
-    }
-  }
-
-  /// The array form of ``valueAndGradient(logits:targets:weights:gradient:state:statistics:)``:
-  /// the share and a new gradient array.
-  ///
-  /// - Complexity: O(N K).
-  public func valueAndGradient(
-    logits: [Double], targets: [Int], weights: [Double]? = nil, state: inout State,
-    statistics: BatchStatistics
-  ) throws(LossError) -> (value: Double, gradient: [Double]) {
-    var gradient = [Double](repeating: 0, count: logits.count)
-    let value = try withBuffers(logits, targets, weights) { (z, t, w) throws(LossError) in
-      try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
-        try valueAndGradient(
-          logits: z, targets: t, weights: w, gradient: g, state: &state, statistics: statistics)
-      }
-    }
-    return (value, gradient)
-  }
-
+  /// The step behind every entry point; `hessian` only with a gradient.
+  /// With `global` (the merged sums), the normaliser and the counts added
+  /// are the whole batch's.
   func step(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
