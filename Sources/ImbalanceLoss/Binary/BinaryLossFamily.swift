@@ -37,6 +37,33 @@ extension BinaryLossFamily {
       logits: logits, targets: targets, weights: weights, gradient: gradient,
       reduction: reduction, ignoredTarget: ignoredTarget, labelSmoothing: labelSmoothing)
   }
+
+  /// This shard's sums of a loss of batch sums (smooth F1, Dice, Tversky,
+  /// F1-weighted CE with the batch F): the samples not ignored, `Σ w`, and
+  /// `TP`, `FP`, `FN` in `overlap`'s form, in raw weight units.
+  func confusionStatistics(
+    _ logits: UnsafeBufferPointer<Double>, _ targets: UnsafeBufferPointer<Double>,
+    _ weights: UnsafeBufferPointer<Double>?, overlap: OverlapForm
+  ) throws(LossError) -> BatchStatistics {
+    let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
+    return try BatchStatistics(
+      of: self, samples: batch.count,
+      sums: batch.confusionSums(overlap: overlap, parallelism: parallelism), weights: weights)
+  }
+
+  /// This shard's batch with the whole batch's normaliser of `reduction`,
+  /// and the whole batch's `TP`, `FP`, `FN` (units of `w / W`) from the
+  /// merged sums of ``confusionStatistics(_:_:_:overlap:)``.
+  func confusionBatch(
+    _ logits: UnsafeBufferPointer<Double>, _ targets: UnsafeBufferPointer<Double>,
+    _ weights: UnsafeBufferPointer<Double>?, _ gradient: UnsafeMutableBufferPointer<Double>?,
+    _ statistics: BatchStatistics, reduction: Reduction
+  ) throws(LossError) -> (batch: BinaryBatch, sums: F1Statistics) {
+    var batch = try batch(logits, targets, weights, gradient: gradient, reduction: .sum)
+    let global = try batch.confusion(of: statistics, for: self, reduction: reduction)
+    batch.normalizer = global.normalizer
+    return (batch, global.sums)
+  }
 }
 
 /// A binary loss that is a reduction of per-sample terms: it supplies the
@@ -203,10 +230,7 @@ extension SoftConfusionLoss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) -> BatchStatistics {
-    let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
-    return try BatchStatistics(
-      of: self, samples: batch.count,
-      sums: batch.confusionSums(overlap: overlap, parallelism: parallelism), weights: weights)
+    try confusionStatistics(logits, targets, weights, overlap: overlap)
   }
 
   /// This shard's share `L n_shard / n_all` of the loss `L` of the whole
@@ -222,15 +246,14 @@ extension SoftConfusionLoss {
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
     statistics: BatchStatistics
   ) throws(LossError) -> Double {
-    var batch = try batch(logits, targets, weights, gradient: gradient, reduction: .sum)
-    let global = try batch.confusion(of: statistics, for: self, reduction: .mean)
-    batch.normalizer = global.normalizer
+    let (batch, sums) = try confusionBatch(
+      logits, targets, weights, gradient, statistics, reduction: .mean)
     if let g = gradient?.baseAddress, batch.normalizer.reciprocal != 0 {
       BinaryKernels.storeExpOfMinusMagnitude(batch, into: g, parallelism: parallelism)
     }
     let (alpha, beta, smoothing) = tverskyParameters
     let value = BinaryKernels.tversky(
-      batch, statistics: global.sums, alpha: alpha, beta: beta, smoothing: smoothing,
+      batch, statistics: sums, alpha: alpha, beta: beta, smoothing: smoothing,
       overlap: overlap, exponent: focalExponent, gradient: gradient?.baseAddress,
       parallelism: parallelism)
     return statistics.share(of: value, samples: batch.count)

@@ -136,10 +136,7 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss, Hashable {
     weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) -> BatchStatistics {
     if f1 != nil { return try separableStatistics(logits, targets, weights) }
-    let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
-    return try BatchStatistics(
-      of: self, samples: batch.count,
-      sums: batch.confusionSums(overlap: .product, parallelism: parallelism), weights: weights)
+    return try confusionStatistics(logits, targets, weights, overlap: .product)
   }
 
   /// This shard's share `Σ_shard w_i l_i / Σ_all w` (`Σ_shard w_i l_i` for
@@ -158,10 +155,9 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss, Hashable {
     if f1 != nil {
       return try separableValueAndGradient(logits, targets, weights, gradient, statistics)
     }
-    var batch = try batch(logits, targets, weights, gradient: gradient, reduction: .sum)
-    let global = try batch.confusion(of: statistics, for: self, reduction: reduction)
-    batch.normalizer = global.normalizer
-    let f = global.sums.f1
+    let (batch, sums) = try confusionBatch(
+      logits, targets, weights, gradient, statistics, reduction: reduction)
+    let f = sums.f1
     return BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: 1 - f / 2, negativeWeight: f / 2,
       gradient: gradient?.baseAddress, parallelism: parallelism)

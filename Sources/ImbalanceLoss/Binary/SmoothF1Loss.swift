@@ -92,10 +92,7 @@ extension SmoothF1Loss: DataParallelLoss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) -> BatchStatistics {
-    let batch = try batch(logits, targets, weights, gradient: nil, reduction: .sum)
-    return try BatchStatistics(
-      of: self, samples: batch.count,
-      sums: batch.confusionSums(overlap: overlap, parallelism: parallelism), weights: weights)
+    try confusionStatistics(logits, targets, weights, overlap: overlap)
   }
 
   /// This shard's share `(1 - F) n_shard / n_all` of the loss of the whole
@@ -111,14 +108,13 @@ extension SmoothF1Loss: DataParallelLoss {
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
     statistics: BatchStatistics
   ) throws(LossError) -> Double {
-    var batch = try batch(logits, targets, weights, gradient: gradient, reduction: .sum)
-    let global = try batch.confusion(of: statistics, for: self, reduction: .mean)
-    batch.normalizer = global.normalizer
+    let (batch, sums) = try confusionBatch(
+      logits, targets, weights, gradient, statistics, reduction: .mean)
     if let g = gradient?.baseAddress {
       BinaryKernels.storeExpOfMinusMagnitude(batch, into: g, parallelism: parallelism)
       BinaryKernels.smoothF1Gradient(
-        batch, statistics: global.sums, overlap: overlap, gradient: g, parallelism: parallelism)
+        batch, statistics: sums, overlap: overlap, gradient: g, parallelism: parallelism)
     }
-    return statistics.share(of: global.sums.loss, samples: batch.count)
+    return statistics.share(of: sums.loss, samples: batch.count)
   }
 }

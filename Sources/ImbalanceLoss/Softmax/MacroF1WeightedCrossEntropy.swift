@@ -143,9 +143,10 @@ public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss, Dat
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) -> BatchStatistics {
-    var sums = try setup.keptSums(logits: logits, targets: targets, weights: weights)
+    var sums = try setup.shardSums(logits: logits, targets: targets, weights: weights)
     if classF1 == nil {
-      sums += try f1Loss.setup.macroSums(logits: logits, targets: targets, weights: weights)
+      sums += try f1Loss.setup.shardSums(
+        logits: logits, targets: targets, weights: weights, perClass: true)
     }
     return try BatchStatistics(of: self, samples: targets.count, sums: sums, weights: weights)
   }

@@ -22,7 +22,7 @@
 ///
 /// Macro smooth F1 is not a mean of per-sample terms; `weights` scale each
 /// sample's contribution to T and S.
-public struct MacroSmoothF1Loss: SoftmaxLossFamily, DataParallelLoss, Hashable {
+public struct MacroSmoothF1Loss: MacroSumsLoss, Hashable {
   public typealias Target = Int
 
   /// The number of classes `K`.
@@ -55,54 +55,19 @@ public struct MacroSmoothF1Loss: SoftmaxLossFamily, DataParallelLoss, Hashable {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
-    try setup.withBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient, reduction: .mean
-    ) { batch, rule in
-      let statistics = SoftmaxF1Kernel.statistics(batch, rule: rule)
-      if let gradient = gradient?.baseAddress {
-        SoftmaxF1Kernel.gradient(batch, rule: rule, statistics: statistics, into: gradient)
-      }
-      return statistics.loss
-    }
+    try macroValueAndGradient(
+      logits: logits, targets: targets, weights: weights, gradient: gradient)
   }
 
-  /// This shard's sums for data-parallel training: its rows not ignored,
-  /// `Σ w`, and per class `T_k = Σ w p_k y_k`, `S_k = Σ w (p_k + y_k)`,
-  /// `D_k = S_k - 2 T_k` and `R_k = Σ w y_k` (`2 + 4 K` sums).
-  ///
-  /// - Throws: ``LossError`` for invalid input, as the loss itself.
-  /// - Complexity: O(N K), one pass.
-  public func statistics(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?
-  ) throws(LossError) -> BatchStatistics {
-    try BatchStatistics(
-      of: self, samples: targets.count,
-      sums: setup.macroSums(logits: logits, targets: targets, weights: weights), weights: weights)
-  }
-
-  /// This shard's share `L n_shard / n` of `L = 1 - mean_k F_k`, with `F_k`
-  /// from the whole batch's sums, and its rows of the whole batch's gradient.
-  ///
-  /// - Throws: ``LossError`` for invalid input and for statistics of another loss.
-  /// - Complexity: O(N K), one pass.
-  public func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
-    statistics: BatchStatistics
-  ) throws(LossError) -> Double {
-    let totals = try statistics.totals(
-      for: self, sums: 2 + 4 * classCount, samples: targets.count)
-    return try setup.withBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient, reduction: .mean,
-      global: (totals[0], totals[1])
-    ) { batch, rule in
-      let merged = MacroF1Statistics(merged: totals[2...], normalizer: batch.normalizer)
-      if let gradient = gradient?.baseAddress {
-        SoftmaxF1Kernel.gradient(batch, rule: rule, statistics: merged, into: gradient)
-      }
-      return statistics.share(of: merged.loss, samples: targets.count)
+  /// `finish` of `MacroSumsLoss`: `1 - mean_k F_k` and its gradient.
+  func finish(
+    _ batch: SoftmaxBatch, _ rule: SoftmaxRule, _ statistics: MacroF1Statistics,
+    _ gradient: UnsafeMutablePointer<Double>?
+  ) -> Double {
+    if let gradient {
+      SoftmaxF1Kernel.gradient(batch, rule: rule, statistics: statistics, into: gradient)
     }
+    return statistics.loss
   }
 
   /// The per-class smooth F1 scores `F_k = 2 T_k / S_k` (0 when `S_k = 0`).

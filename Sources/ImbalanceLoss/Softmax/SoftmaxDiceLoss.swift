@@ -35,7 +35,7 @@
 /// let (value, gradient) = try loss.valueAndGradient(
 ///     logits: [2.0, 0.5, -1.0,   0.1, 0.2, 0.3], targets: [0, 2])
 /// ```
-public struct SoftmaxDiceLoss: SoftmaxLossFamily, DataParallelLoss, Hashable {
+public struct SoftmaxDiceLoss: MacroSumsLoss, Hashable {
   public typealias Target = Int
 
   /// The number of classes `K`.
@@ -77,54 +77,8 @@ public struct SoftmaxDiceLoss: SoftmaxLossFamily, DataParallelLoss, Hashable {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
-    try validateParameters()
-    return try setup.withBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient, reduction: .mean
-    ) { batch, rule in
-      finish(
-        batch, rule, SoftmaxF1Kernel.statistics(batch, rule: rule), gradient?.baseAddress)
-    }
-  }
-
-  /// This shard's sums for data-parallel training, those of
-  /// ``MacroSmoothF1Loss/statistics(logits:targets:weights:)``: rows kept,
-  /// `Σ w`, and per class `T_k`, `S_k`, `D_k = S_k - 2 T_k`, `R_k = Σ w y_k`.
-  ///
-  /// - Throws: ``LossError`` for invalid input or parameters, as the loss itself.
-  /// - Complexity: O(N K), one pass.
-  public func statistics(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?
-  ) throws(LossError) -> BatchStatistics {
-    try validateParameters()
-    return try BatchStatistics(
-      of: self, samples: targets.count,
-      sums: setup.macroSums(logits: logits, targets: targets, weights: weights), weights: weights)
-  }
-
-  /// This shard's share `L n_shard / n` of the whole batch's loss (its `T_k`,
-  /// `S_k` from the merged sums, smoothing in raw weight units) and its rows
-  /// of the whole batch's gradient.
-  ///
-  /// - Throws: ``LossError`` for invalid input or parameters and for
-  ///   statistics of another loss.
-  /// - Complexity: O(N K), one pass.
-  public func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
-    statistics: BatchStatistics
-  ) throws(LossError) -> Double {
-    try validateParameters()
-    let totals = try statistics.totals(
-      for: self, sums: 2 + 4 * classCount, samples: targets.count)
-    return try setup.withBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient, reduction: .mean,
-      global: (totals[0], totals[1])
-    ) { batch, rule in
-      let merged = MacroF1Statistics(merged: totals[2...], normalizer: batch.normalizer)
-      let value = finish(batch, rule, merged, gradient?.baseAddress)
-      return statistics.share(of: value, samples: targets.count)
-    }
+    try macroValueAndGradient(
+      logits: logits, targets: targets, weights: weights, gradient: gradient)
   }
 
   /// The loss from a batch's statistics (in the units of its normaliser),

@@ -63,7 +63,7 @@ extension SeparableSoftmaxLoss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Double>?
   ) throws(LossError) -> BatchStatistics {
-    let sums = try setup.keptSums(logits: logits, targets: targets, weights: weights)
+    let sums = try setup.shardSums(logits: logits, targets: targets, weights: weights)
     return try BatchStatistics(of: self, samples: targets.count, sums: sums, weights: weights)
   }
 
@@ -119,5 +119,79 @@ extension SecondOrderSoftmaxLoss {
   ) throws(LossError) -> Double {
     try setup.hessianVectorProduct(
       logits: logits, targets: targets, weights: weights, vector: vector, into: product)
+  }
+}
+
+/// A softmax loss of the whole batch's per-class sums `T_k`, `S_k`, `D_k`,
+/// `R_k` (macro smooth F1 and the Dice losses): the value and the gradient
+/// follow from `MacroF1Statistics`, so the one-batch call and the two
+/// data-parallel phases are written once, here.
+protocol MacroSumsLoss: SoftmaxLossFamily, DataParallelLoss {
+  /// Throws for an invalid hyper-parameter; checked before the data.
+  func validateParameters() throws(LossError)
+
+  /// The loss from a batch's per-class sums (in the units of its
+  /// normaliser), and its gradient when `gradient` is non-nil.
+  func finish(
+    _ batch: SoftmaxBatch, _ rule: SoftmaxRule, _ statistics: MacroF1Statistics,
+    _ gradient: UnsafeMutablePointer<Double>?
+  ) -> Double
+}
+
+extension MacroSumsLoss {
+  func validateParameters() throws(LossError) {}
+
+  /// The one-batch call: the sums pass, then `finish`.
+  func macroValueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  ) throws(LossError) -> Double {
+    try validateParameters()
+    return try setup.withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient, reduction: .mean
+    ) { batch, rule in
+      finish(batch, rule, SoftmaxF1Kernel.statistics(batch, rule: rule), gradient?.baseAddress)
+    }
+  }
+
+  /// This shard's sums for data-parallel training: its rows not ignored,
+  /// `Σ w`, and per class `T_k = Σ w p_k y_k`, `S_k = Σ w (p_k + y_k)`,
+  /// `D_k = S_k - 2 T_k` and `R_k = Σ w y_k` (`2 + 4 K` sums, raw weights).
+  ///
+  /// - Throws: ``LossError`` for invalid input or parameters, as the loss itself.
+  /// - Complexity: O(N K), one pass.
+  public func statistics(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?
+  ) throws(LossError) -> BatchStatistics {
+    try validateParameters()
+    let sums = try setup.shardSums(
+      logits: logits, targets: targets, weights: weights, perClass: true)
+    return try BatchStatistics(of: self, samples: targets.count, sums: sums, weights: weights)
+  }
+
+  /// This shard's share `L n_shard / n` of the whole batch's loss `L`
+  /// (formed from the merged per-class sums, any smoothing in raw weight
+  /// units) and its rows of the whole batch's gradient.
+  ///
+  /// - Throws: ``LossError`` for invalid input or parameters and for
+  ///   statistics of another loss.
+  /// - Complexity: O(N K), one pass.
+  public func valueAndGradient(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    statistics: BatchStatistics
+  ) throws(LossError) -> Double {
+    try validateParameters()
+    let totals = try statistics.totals(
+      for: self, sums: 2 + 4 * classCount, samples: targets.count)
+    return try setup.withBatch(
+      logits: logits, targets: targets, weights: weights, gradient: gradient, reduction: .mean,
+      global: (totals[0], totals[1])
+    ) { batch, rule in
+      let merged = MacroF1Statistics(merged: totals[2...], normalizer: batch.normalizer)
+      let value = finish(batch, rule, merged, gradient?.baseAddress)
+      return statistics.share(of: value, samples: targets.count)
+    }
   }
 }

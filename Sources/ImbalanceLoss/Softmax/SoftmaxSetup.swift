@@ -204,34 +204,21 @@ struct SoftmaxSetup: Sendable {
     }
   }
 
-  /// A shard's data-parallel sums: its rows not ignored and their `Σ v`.
+  /// A shard's data-parallel sums: its rows not ignored and their `Σ v`
+  /// (`SoftmaxBatch.keptSums`), then, with `perClass`, the per-class `T_k`,
+  /// `S_k`, `D_k`, `r_k` of `SoftmaxF1Kernel.sums` with raw weights (`2 + 4 K`
+  /// sums of a macro-F1-family loss; `MacroF1Statistics(merged:normalizer:)`
+  /// reads them back).
   @inlinable
-  func keptSums(
+  func shardSums(
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?
+    weights: UnsafeBufferPointer<Double>?, perClass: Bool = false
   ) throws(LossError) -> [CompensatedSum] {
     let sums = try withBatch(
       logits: logits, targets: targets, weights: weights, gradient: nil, reduction: .sum
-    ) { batch, _ in batch.keptSums() }
-    try withOptionalPointer(classWeights) { (a) throws(LossError) in
-      try Validation.checkDataParallel(
-        a.map { UnsafeBufferPointer(start: $0, count: classCount) }, name: "classWeights")
+    ) { batch, rule in
+      perClass ? batch.keptSums() + SoftmaxF1Kernel.sums(batch, rule: rule) : batch.keptSums()
     }
-    return sums
-  }
-
-  /// A shard's data-parallel sums of a macro-F1-family loss (no class
-  /// weights): its rows not ignored and their `Σ w`, then the per-class
-  /// `T_k`, `S_k`, `D_k`, `r_k` of `SoftmaxF1Kernel.sums` with raw weights
-  /// (`2 + 4 K` sums; `MacroF1Statistics(merged:normalizer:)` reads them back).
-  @inlinable
-  func macroSums(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?
-  ) throws(LossError) -> [CompensatedSum] {
-    let sums = try withBatch(
-      logits: logits, targets: targets, weights: weights, gradient: nil, reduction: .sum
-    ) { batch, rule in batch.keptSums() + SoftmaxF1Kernel.sums(batch, rule: rule) }
     try withOptionalPointer(classWeights) { (a) throws(LossError) in
       try Validation.checkDataParallel(
         a.map { UnsafeBufferPointer(start: $0, count: classCount) }, name: "classWeights")
