@@ -41,7 +41,7 @@ let package = Package(
     // The demo's logic, as a library so its pieces can be tested.
     .target(
       name: "ImbalanceDemoKit",
-      dependencies: ["ImbalanceLoss"]
+      dependencies: ["ImbalanceLoss", "ImbalanceLossDifferentiation"]
     ),
     .testTarget(
       name: "ImbalanceDemoTests",

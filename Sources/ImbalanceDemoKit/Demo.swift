@@ -262,7 +262,7 @@ public enum Demo {
 
       """
     text += multiclassTable(
-      results, reference: ("Bayes rule (nearest true mean)", bayes),
+      results.map { ($0.name, $0.scores) }, reference: ("Bayes rule (nearest true mean)", bayes),
       groupSize: max(1, task.classCount / 3))
     text +=
       "\n\n"
@@ -272,15 +272,48 @@ public enum Demo {
           ("balanced accuracy", \.balancedAccuracy), ("tail recall", \.tailRecall),
           ("macro-F1", \.macroF1),
         ])
-    let json = JSON.object([
+    var json: [(String, JSON)] = [
       ("bayesBalancedAccuracy", .number(bayes)),
       ("losses", .object(results.map { ($0.name, multiclassJSON($0.scores)) })),
-    ])
-    return (text, json)
+    ]
+    let network = "two-layer network (\(task.dimension) → \(DifferentiableComparison.hiddenCount)"
+      + " ReLU → \(task.classCount))"
+    let networkPhase = "multiclass task: training a \(network) through differentiable Swift"
+    console.progress(networkPhase)
+    if let networkResults = try DifferentiableComparison.run(
+      train: data.train, test: data.test, settings: settings, seed: options.seed &+ 0x4E4E,
+      progress: { console.progress(networkPhase, step: $0) })
+    {
+      text += """
+
+
+        The same task, a \(network) trained through differentiable Swift:
+        gradient(at:in:) chains the layers' pullbacks with each loss's exact
+        gradient (ImbalanceLossDifferentiation), \(trainingDescription(settings))
+
+
+        """
+      text += multiclassTable(
+        networkResults, reference: ("Bayes rule (nearest true mean)", bayes),
+        groupSize: max(1, task.classCount / 3))
+      json.append(
+        (
+          "differentiableNetwork",
+          .object([
+            ("network", .string(network)),
+            ("losses", .object(networkResults.map { ($0.name, multiclassJSON($0.scores)) })),
+          ])
+        ))
+    } else {
+      text += "\n\n(The \(network) through differentiable Swift needs a toolchain with the"
+        + " _Differentiation module; this one has none.)"
+    }
+    return (text, .object(json))
   }
 
   static func multiclassTable(
-    _ results: [MulticlassResult], reference: (String, Double)?, groupSize: Int
+    _ results: [(name: String, scores: MulticlassScores)], reference: (String, Double)?,
+    groupSize: Int
   ) -> String {
     var table = TextTable([
       "loss", "balanced acc", "worst class", "head \(groupSize)", "tail \(groupSize)", "macro-F1",
@@ -440,7 +473,8 @@ public enum Demo {
     let results = try runMulticlassComparison(train: train, test: test, settings: settings) {
       console.progress(phase, step: $0)
     }
-    text += multiclassTable(results, reference: nil, groupSize: max(1, k / 3))
+    text += multiclassTable(
+      results.map { ($0.name, $0.scores) }, reference: nil, groupSize: max(1, k / 3))
     let json = JSON.object([("losses", .object(results.map { ($0.name, dataJSON($0.scores)) }))])
     return (text, json, nil)
   }

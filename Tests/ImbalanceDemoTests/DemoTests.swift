@@ -48,6 +48,9 @@ func temporaryPath(_ name: String) -> String {
   ] {
     #expect(json.contains("\"\(name)\": {\"balancedAccuracy\": "), "\(name)")
   }
+  if DifferentiableComparison.isAvailable {
+    #expect(json.contains(#""differentiableNetwork": {"network": "two-layer network (16 → 32"#))
+  }
   #expect(json.contains(#"}, "multilabel": {"labelRates": {"0": 0.4, "#))
   #expect(json.contains(#""ASL (gamma+ 0, gamma- 4, clip 0.05)": {"macroF1": "#))
   for key in [

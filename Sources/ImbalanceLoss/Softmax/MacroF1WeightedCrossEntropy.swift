@@ -132,10 +132,9 @@ public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss, Dat
   }
 
   /// This shard's sums for data-parallel training: its rows not ignored and
-  /// their `Σ v`; with `classF1: nil` also the sums of
-  /// ``MacroSmoothF1Loss/statistics(logits:targets:weights:)`` (rows kept,
-  /// `Σ w`, per class `T_k`, `S_k`, `D_k`, `R_k`), from which every shard
-  /// takes the whole batch's `F_k = 2 T_k / S_k`.
+  /// their `Σ v`; with `classF1: nil` also the sums of ``MacroSmoothF1Loss``
+  /// (rows kept, `Σ w`, per class `T_k`, `S_k`, `D_k`, `R_k`), from which
+  /// every shard takes the whole batch's `F_k = 2 T_k / S_k`.
   ///
   /// - Throws: ``LossError`` for invalid input, as the loss itself.
   /// - Complexity: O(N K): one pass, two with `classF1: nil`.
