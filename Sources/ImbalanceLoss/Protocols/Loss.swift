@@ -161,10 +161,10 @@ extension Loss {
 
 /// Runs `body` over the buffers of three arrays, with `nil` weights as a `nil` buffer.
 @inlinable
-func withBuffers<T, R>(
-  _ logits: [Double], _ targets: [T], _ weights: [Double]?,
+func withBuffers<S, T, R>(
+  _ logits: [S], _ targets: [T], _ weights: [S]?,
   _ body: (
-    UnsafeBufferPointer<Double>, UnsafeBufferPointer<T>, UnsafeBufferPointer<Double>?
+    UnsafeBufferPointer<S>, UnsafeBufferPointer<T>, UnsafeBufferPointer<S>?
   ) throws(LossError) -> R
 ) throws(LossError) -> R {
   try logits.withUnsafeBufferPointer { (z) throws(LossError) in

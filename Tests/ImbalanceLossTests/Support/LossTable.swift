@@ -72,6 +72,8 @@ struct LossCase<Target: Sendable>: Sendable, CustomStringConvertible {
   let hardTargetsOnly: Bool
   /// The loss as a ``DataParallelLoss``, nil for a loss that is not one.
   let dataParallel: (any DataParallelLoss<Target>)?
+  /// The loss itself (its own reduction and `.automatic` parallelism).
+  let loss: any Loss<Target>
 
   var description: String { name }
 
@@ -140,7 +142,8 @@ struct LossCase<Target: Sendable>: Sendable, CustomStringConvertible {
       perSampleValues: terms, hessianDiagonal: diagonal, hessianVectorProduct: product,
       perSampleUsesUnweightedBatch: perSampleUsesUnweightedBatch,
       weightScaleInvariant: weightScaleInvariant, gradientIsDerivative: gradientIsDerivative,
-      hardTargetsOnly: hardTargetsOnly, dataParallel: loss as? any DataParallelLoss<Target>)
+      hardTargetsOnly: hardTargetsOnly, dataParallel: loss as? any DataParallelLoss<Target>,
+      loss: loss)
   }
 
   /// A loss with a reduction and per-sample terms.
