@@ -14,7 +14,9 @@
 // which libFuzzer records as a crash with its input. The second-order entry
 // points (`valueGradientAndHessianDiagonal`, the softmax Hessian-vector
 // product) are held to the same rule, and their value and gradient must be
-// the first-order call's bits.
+// the first-order call's bits. The gradient-boosting objective
+// (`gradientBoostingObjective`, family `gradientBoosting`) must give the
+// second-order call's bits in its score layout, the Hessian floored.
 //
 // Decoding. The first byte selects the loss. Bytes below 0xC0 keep their
 // original meaning, `kind = byte % 7` (the seven kinds the fuzzer started
@@ -24,7 +26,8 @@
 // bytes (Hessian buffer length, vector) only after the old decoding is done.
 // Bytes 0xC0...0xFF select a newer family, `Family(rawValue: byte - 0xC0)`
 // (the losses added later, and the old ones with the options they later
-// gained: class weights, label smoothing, ignored targets); 64 slots, 20
+// gained: class weights, label smoothing, ignored targets, and the
+// gradient-boosting objective of the second-order losses); 64 slots, 21
 // taken, a free slot returns at once. A fixed slot per byte, not a modulus of
 // the case count, so that adding a family leaves every corpus file's meaning
 // alone.
@@ -596,6 +599,7 @@ enum Family: Int, CaseIterable {
   case seesaw, equalizationV2
   case softmaxDice
   case combined
+  case gradientBoosting
 }
 
 /// A class count: usually small, sometimes 0 or negative (invalid), or huge.
@@ -1009,6 +1013,9 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
     }
   case .combined:
     fuzzCombined(&r, n: n, k: k, hasWeights: hasWeights, reduction: reduction)
+  case .gradientBoosting:
+    fuzzGradientBoosting(
+      &r, n: n, k: k, parallelism: parallelism, hasWeights: hasWeights, reduction: reduction)
   default:
     fuzzSoftmaxFamily(
       family, &r, n: n, k: k, parallelism: parallelism, hasWeights: hasWeights,
@@ -1498,5 +1505,325 @@ func hasSubnormal(_ x: Any) -> Bool {
   case let a as [Double]: return a.contains(where: tiny)
   case is Int, is [Int], is String, is Bool: return false
   default: return Mirror(reflecting: x).children.contains { hasSubnormal($0.value) }
+  }
+}
+
+/// The gradient-boosting family (`Family.gradientBoosting`): one decoded
+/// second-order loss (binary, multi-label, multi-label categorical or
+/// softmax), its batch with the scores in a decoded `ScoreLayout`, a decoded
+/// `hessianFloor` (sometimes invalid) and gradient and Hessian buffers of
+/// decoded lengths (sometimes wrong), through `gradientBoostingObjective`.
+func fuzzGradientBoosting(
+  _ r: inout ByteReader, n: Int, k: Int, parallelism: Parallelism, hasWeights: Bool,
+  reduction: Reduction
+) {
+  let kind = r.int(below: 12)
+  let layout: ScoreLayout = r.byte() % 2 == 0 ? .rowMajor : .classMajor
+  let floors: [Double] = [0, 1e-6, 1e-16, 1]
+  let b = r.byte()
+  let floor = b % 2 == 0 ? floors[Int(b / 2) % floors.count] : r.double()
+  // The buffers' lengths, as offsets from the scores' count (decoded here,
+  // applied once the scores are known).
+  let gradientCode = r.byte()
+  let hessianCode = r.byte()
+  func counts(_ m: Int) -> (Int, Int) {
+    func near(_ code: UInt8) -> Int {
+      switch code % 16 {
+      case 0: return max(0, m - 1)
+      case 1: return m + 1
+      case 2: return 0
+      default: return m
+      }
+    }
+    return (near(gradientCode), near(hessianCode))
+  }
+  func run<L: SecondOrderLoss>(_ loss: L, _ scores: [Double], _ targets: [L.Target], _ weights: [Double]?) {
+    let (g, h) = counts(scores.count)
+    exerciseGradientBoosting(
+      loss, scores: scores, targets: targets, weights: weights, layout: layout,
+      hessianFloor: floor, gradientCount: g, hessianCount: h)
+  }
+  switch kind {
+  case 0...4:
+    // Binary losses: K = 1, both layouts the same.
+    let scores = (0..<r.count(near: n)).map { _ in r.double() }
+    let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
+    let targets = (0..<r.count(near: n)).map { _ in r.double() }
+    let ignored: Double? = r.byte() % 3 == 0 ? r.double() : nil
+    switch kind {
+    case 0:
+      var loss = BinaryCrossEntropy(positiveWeight: r.double(), negativeWeight: r.double())
+      loss.ignoredTarget = ignored
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      run(loss, scores, targets, weights)
+    case 1:
+      let gammas: [Double] = [0, 0.5, 2, 0x1p-30, 1 - 0x1p-53, 1000]
+      var loss = BinaryFocalLoss(
+        gamma: gammas[r.int(below: gammas.count)], alpha: r.byte() % 3 == 0 ? nil : r.double())
+      loss.hessianFloor = r.byte() % 2 == 0 ? nil : r.double()
+      loss.ignoredTarget = ignored
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      run(loss, scores, targets, weights)
+    case 2:
+      let epsilons: [Double] = [-1, -0.5, 0, 1, 2, 1000]
+      var loss = BinaryPolyLoss(
+        epsilon: epsilons[r.int(below: epsilons.count)], positiveWeight: r.double(),
+        negativeWeight: r.double())
+      loss.hessianFloor = r.byte() % 2 == 0 ? nil : r.double()
+      loss.ignoredTarget = ignored
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      run(loss, scores, targets, weights)
+    case 3:
+      var loss = SmoothAccuracyLoss()
+      loss.ignoredTarget = ignored
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      run(loss, scores, targets, weights)
+    default:
+      var loss = F1WeightedCrossEntropy(f1: r.byte() % 2 == 0 ? nil : r.double())
+      loss.ignoredTarget = ignored
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      run(loss, scores, targets, weights)
+    }
+  case 5, 6:
+    // One logit per label (K = 1): N×L entries, row-major whatever the layout.
+    let scores = (0..<r.count(near: n * k)).map { _ in r.double() }
+    let weights: [Double]? =
+      hasWeights ? (0..<r.count(near: n * k)).map { _ in r.double() } : nil
+    let targets = (0..<r.count(near: n * k)).map { _ in r.double() }
+    let ignored: Double? = r.byte() % 3 == 0 ? r.double() : nil
+    if kind == 5 {
+      let positive = (0..<r.count(near: k)).map { _ in r.double() }
+      guard var loss = try? MultiLabelBinaryCrossEntropy(positiveWeights: positive) else { return }
+      loss.ignoredTarget = ignored
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      run(loss, scores, targets, weights)
+    } else {
+      let gammas: [Double] = [0, 4, 1, 0.5, 2.5]
+      let margins: [Double] = [0.05, 0, 0.2, 1e-300]
+      var loss = AsymmetricLoss(
+        positiveFocusing: gammas[r.int(below: gammas.count)],
+        negativeFocusing: gammas[r.int(below: gammas.count)],
+        probabilityMargin: margins[r.int(below: margins.count)])
+      loss.ignoredTarget = ignored
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      run(loss, scores, targets, weights)
+    }
+  case 7:
+    // K = L logits per row; the targets stay row-major whatever the layout.
+    let scores = (0..<r.count(near: n * k)).map { _ in r.double() }
+    let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
+    let targets = (0..<r.count(near: n * k)).map { _ in
+      let b = r.byte()
+      return b % 8 == 0 ? r.double() : Double(b % 2)
+    }
+    guard var loss = try? MultiLabelCategoricalCrossEntropy(labelCount: k) else { return }
+    loss.ignoredTarget = r.byte() % 3 == 0 ? r.double() : nil
+    loss.reduction = reduction
+    loss.parallelism = parallelism
+    run(loss, scores, targets, weights)
+  default:
+    // Softmax losses: K = classCount (or the priors' count), Int labels.
+    let scores = (0..<r.count(near: n * k)).map { _ in r.double() }
+    let weights: [Double]? = hasWeights ? (0..<r.count(near: n)).map { _ in r.double() } : nil
+    let targets = (0..<r.count(near: n)).map { _ in Int(Int8(bitPattern: r.byte())) % (k + 2) }
+    let alpha = classWeights(&r, k: k)
+    let smoothing = r.byte() % 2 == 0 ? 0 : r.double()
+    let ignore: Int? = r.byte() % 3 == 0 ? Int(Int8(bitPattern: r.byte())) % (k + 2) : nil
+    switch kind {
+    case 8:
+      guard var loss = try? SoftmaxCrossEntropy(classCount: k) else { return }
+      loss.classWeights = alpha
+      loss.labelSmoothing = smoothing
+      loss.ignoreIndex = ignore
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      run(loss, scores, targets, weights)
+    case 9:
+      let priors = (0..<r.count(near: k)).map { _ in r.double() }
+      guard var loss = try? LogitAdjustedCrossEntropy(priors: priors, tau: r.double()) else {
+        return
+      }
+      loss.classWeights = alpha
+      loss.labelSmoothing = smoothing
+      loss.ignoreIndex = ignore
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      run(loss, scores, targets, weights)
+    case 10:
+      let gammas: [Double] = [0, 0.5, 2, 0x1p-30, 1 - 0x1p-53, 1000]
+      guard var loss = try? SoftmaxFocalLoss(classCount: k, gamma: gammas[r.int(below: 6)])
+      else { return }
+      loss.classWeights = alpha
+      loss.ignoreIndex = ignore
+      loss.hessianFloor = r.byte() % 2 == 0 ? nil : r.double()
+      loss.reduction = reduction
+      loss.parallelism = parallelism
+      run(loss, scores, targets, weights)
+    default:
+      if r.byte() % 2 == 0 {
+        let epsilons: [Double] = [-1, -0.5, 0, 1, 2, 1000]
+        guard var loss = try? PolyCrossEntropy(classCount: k, epsilon: epsilons[r.int(below: 6)])
+        else { return }
+        loss.classWeights = alpha
+        loss.labelSmoothing = smoothing
+        loss.ignoreIndex = ignore
+        loss.hessianFloor = r.byte() % 2 == 0 ? nil : r.double()
+        loss.reduction = reduction
+        loss.parallelism = parallelism
+        run(loss, scores, targets, weights)
+      } else {
+        let scale = r.byte() % 2 == 0 ? 1 : r.double()
+        guard var loss = try? MarginSoftmaxCrossEntropy.additiveMargin(
+          r.double(), classCount: k, scale: scale)
+        else { return }
+        loss.classWeights = alpha
+        loss.labelSmoothing = smoothing
+        loss.ignoreIndex = ignore
+        loss.reduction = reduction
+        loss.parallelism = parallelism
+        run(loss, scores, targets, weights)
+      }
+    }
+  }
+}
+
+/// `gradientBoostingObjective` against the row-major second-order call
+/// (`valueGradientAndHessianDiagonal` on the scores rearranged row-major):
+///
+/// - it throws exactly when that call throws (the same error, a non-finite
+///   score named by its index in `layout`), or for its own documented
+///   reasons, checked first in this order: a `hessianFloor` not finite and
+///   `>= 0`, a `gradient` or `hessian` buffer not of the scores' length,
+///   and (`.classMajor`, K > 1) a score count not a multiple of K; a throw
+///   leaves both buffers untouched (sentinel);
+/// - on success the value and gradient are that call's bits, permuted to
+///   `layout`, and each Hessian entry is `max(h_j, hessianFloor)` (equal as
+///   numbers: a floor of -0.0 is accepted and `Swift.max` may then write
+///   -0.0 for a Hessian +0.0), never below the floor; nothing is NaN;
+/// - the array entry point (when the lengths are right) gives the same bits
+///   or the same error.
+///
+/// `Float` output buffers are not checked: the library has none yet (the
+/// doc comment: "`Float` buffers ... are a later addition").
+func exerciseGradientBoosting<L: SecondOrderLoss>(
+  _ loss: L, scores: [Double], targets: [L.Target], weights: [Double]?, layout: ScoreLayout,
+  hessianFloor: Double, gradientCount: Int, hessianCount: Int
+) {
+  if verbose {
+    fputs(
+      "GBDT \(loss) scores: \(scores) targets: \(targets) weights: \(weights as Any) "
+        + "layout: \(layout) floor: \(hessianFloor) buffers: \(gradientCount), \(hessianCount)\n",
+      stderr)
+  }
+  let k = loss.logitsPerSample
+  let m = scores.count
+  let transposed = layout == .classMajor && k > 1
+  // The expected outcome: a documented error of the objective's own, else the loss's.
+  // (A bad floor is matched by name and value only, not the requirement's text.)
+  let badFloor = !(hessianFloor >= 0 && hessianFloor.isFinite)
+  var expected: LossError?
+  if badFloor {
+    expected = .invalidParameter(name: "hessianFloor", value: hessianFloor, requirement: "")
+  } else if gradientCount != m {
+    expected = .lengthMismatch(argument: "gradient", expected: m, actual: gradientCount)
+  } else if hessianCount != m {
+    expected = .lengthMismatch(argument: "hessian", expected: m, actual: hessianCount)
+  } else if transposed && m % k != 0 {
+    expected = .logitCountNotMultipleOfClassCount(logitCount: m, classCount: k)
+  }
+  // Row-major logits: logits[i K + c] = scores[c N + i].
+  let n = k > 0 ? m / k : 0
+  let logits =
+    transposed && m % k == 0
+    ? (0..<m).map { j in scores[(j % k) * n + j / k] } : scores
+  var plain: (value: Double, gradient: [Double], hessianDiagonal: [Double])?
+  do {
+    plain = try loss.valueGradientAndHessianDiagonal(
+      logits: logits, targets: targets, weights: weights)
+  } catch {
+    if transposed && m % k != 0 {
+      // Not a whole number of rows: the loss must refuse the scores too.
+    } else if case .nonFiniteLogit(let j, let bad) = error, transposed {
+      expected = expected ?? .nonFiniteLogit(index: (j % k) * n + j / k, value: bad)
+    } else {
+      expected = expected ?? error
+    }
+  }
+  if transposed && m % k != 0 {
+    require(plain == nil, "the loss accepted \(m) logits for K = \(k)")
+  }
+  let sentinel = -123.25
+  var gradient = [Double](repeating: sentinel, count: gradientCount)
+  var hessian = [Double](repeating: sentinel, count: hessianCount)
+  var value: Double?
+  do {
+    value = try withBuffers(scores, targets, weights) { s, t, w throws(LossError) in
+      try gradient.withUnsafeMutableBufferPointer { g throws(LossError) in
+        try hessian.withUnsafeMutableBufferPointer { h throws(LossError) in
+          try loss.gradientBoostingObjective(
+            scores: s, targets: t, weights: w, layout: layout, hessianFloor: hessianFloor,
+            gradient: g, hessian: h)
+        }
+      }
+    }
+  } catch {
+    require(
+      gradient.allSatisfy { $0 == sentinel } && hessian.allSatisfy { $0 == sentinel },
+      "GBDT: buffers written before \(error)")
+    guard let expected else { fatalError("GBDT threw \(error) where the second-order call did not") }
+    if badFloor {
+      guard case .invalidParameter(let name, let v, _) = error, name == "hessianFloor",
+        v.bitPattern == hessianFloor.bitPattern || (v.isNaN && hessianFloor.isNaN)
+      else { fatalError("GBDT threw \(error), expected the hessianFloor \(hessianFloor) error") }
+    } else {
+      require(error == expected, "GBDT threw \(error), expected \(expected)")
+    }
+    if case .nonFiniteLogit(let j, let bad) = error {
+      require(
+        j >= 0 && j < m && !scores[j].isFinite
+          && (scores[j].bitPattern == bad.bitPattern || (scores[j].isNaN && bad.isNaN)),
+        "GBDT named score \(j) (\(bad)) as non-finite")
+    }
+  }
+  if let value {
+    if let expected { fatalError("GBDT succeeded where it should throw \(expected)") }
+    guard let plain else { fatalError("GBDT succeeded where the second-order call threw") }
+    require(value.bitPattern == plain.value.bitPattern, "GBDT value \(value) vs \(plain.value)")
+    require(!value.isNaN, "GBDT value NaN")
+    // Position j in `layout` holds row-major entry p(j).
+    func p(_ j: Int) -> Int { transposed ? (j % n) * k + j / n : j }
+    for j in 0..<m {
+      let g = plain.gradient[p(j)]
+      let h = Swift.max(plain.hessianDiagonal[p(j)], hessianFloor)
+      require(
+        gradient[j].bitPattern == g.bitPattern,
+        "GBDT gradient[\(j)] = \(gradient[j]), second order \(g) (\(layout), K \(k))")
+      require(
+        hessian[j] == h && (h == 0 || hessian[j].bitPattern == h.bitPattern),
+        "GBDT hessian[\(j)] = \(hessian[j]), expected \(h) (floor \(hessianFloor), \(layout), K \(k))")
+      require(
+        !gradient[j].isNaN && !hessian[j].isNaN && hessian[j] >= hessianFloor,
+        "GBDT: NaN or Hessian below the floor at \(j): \(gradient[j]), \(hessian[j])")
+    }
+  }
+  if gradientCount == m && hessianCount == m {
+    let arrays = try? loss.gradientBoostingObjective(
+      scores: scores, targets: targets, weights: weights, layout: layout,
+      hessianFloor: hessianFloor)
+    require((arrays != nil) == (value != nil), "GBDT: array entry point disagrees on throwing")
+    if let value, let arrays {
+      require(
+        arrays.value.bitPattern == value.bitPattern
+          && arrays.gradient.elementsEqual(gradient) { $0.bitPattern == $1.bitPattern }
+          && arrays.hessian.elementsEqual(hessian) { $0.bitPattern == $1.bitPattern },
+        "GBDT: array entry point differs")
+    }
   }
 }
