@@ -79,24 +79,60 @@ func classMajor(_ a: [Double], classCount k: Int) -> [Double] {
     #expect(c.hessian == [r.hessian[0], r.hessian[3], r.hessian[1], r.hessian[4], r.hessian[2], r.hessian[5]])
   }
 
+  @Test func float32BuffersHoldTheDoubleResultsRoundedInEitherLayout() throws {
+    var loss = try SoftmaxFocalLoss(classCount: 3, gamma: 2)
+    loss.reduction = .sum
+    let scores: [Float] = [2, 0.1, 0.5, 0.2, -1, 0.3, 7, -2, 0.25]
+    let weights: [Float] = [1, 0.5, 2]
+    for layout in [ScoreLayout.rowMajor, .classMajor] {
+      let float = try loss.gradientBoostingObjective(
+        scores: scores, targets: [0, 2, 1], weights: weights, layout: layout, hessianFloor: 1e-6)
+      let double = try loss.gradientBoostingObjective(
+        scores: scores.map { Double($0) }, targets: [0, 2, 1], weights: weights.map { Double($0) },
+        layout: layout, hessianFloor: 1e-6)
+      #expect(float.value == Float(double.value))
+      #expect(float.gradient == double.gradient.map { Float($0) })
+      #expect(float.hessian == double.hessian.map { Float($0) })
+    }
+    // A binary loss takes Float targets; a bad one throws, buffers untouched.
+    var bce = BinaryCrossEntropy()
+    bce.reduction = .sum
+    var g = [Float](repeating: 7, count: 2)
+    var h = g
+    let scores2: [Float] = [1, -1]
+    let targets: [Float] = [1, 2]
+    expectError(.targetOutOfRange(index: 1, value: 2)) {
+      _ = try scores2.withUnsafeBufferPointer { s in
+        try targets.withUnsafeBufferPointer { t in
+          try g.withUnsafeMutableBufferPointer { g in
+            try h.withUnsafeMutableBufferPointer { h in
+              try bce.gradientBoostingObjective(
+                scores: s, targets: t, weights: nil, layout: .rowMajor, gradient: g, hessian: h)
+            }
+          }
+        }
+      }
+    }
+    #expect(g == [7, 7] && h == [7, 7])
+  }
+
   @Test func articleExample() throws {
     // snippet: docc-gradient-boosting
     // LightGBM's training scores for N = 2 samples of K = 3 classes, class-major.
-    let scores: [Double] = [2, 0.1, 0.5, 0.2, -1, 0.3]  // score[k * N + i]
+    let scores: [Float] = [2, 0.1, 0.5, 0.2, -1, 0.3]  // score[k * N + i]
     var loss = try SoftmaxFocalLoss(classCount: 3, gamma: 2)
     loss.reduction = .sum  // each sample's own derivatives
-    let (value, gradient, hessian) = try loss.gradientBoostingObjective(
+    // [Float] in, [Float] out: what LGBM_BoosterUpdateOneIterCustom takes.
+    let (value, grad, hess) = try loss.gradientBoostingObjective(
       scores: scores, targets: [0, 2], layout: .classMajor, hessianFloor: 1e-6)
-    // LGBM_BoosterUpdateOneIterCustom takes Float buffers in this same layout.
-    let grad = gradient.map(Float.init)
-    let hess = hessian.map(Float.init)
     // end-snippet
     let rows = try loss.valueGradientAndHessianDiagonal(
-      logits: [2, 0.5, -1, 0.1, 0.2, 0.3], targets: [0, 2])
-    #expect(value == rows.value)
-    #expect(gradient == classMajor(rows.gradient, classCount: 3))
-    #expect(hessian == classMajor(rows.hessianDiagonal.map { max($0, 1e-6) }, classCount: 3))
-    #expect(grad.count == 6 && hess.allSatisfy { $0 > 0 })
+      logits: [Float](arrayLiteral: 2, 0.5, -1, 0.1, 0.2, 0.3).map { Double($0) }, targets: [0, 2])
+    #expect(value == Float(rows.value))
+    #expect(grad == classMajor(rows.gradient, classCount: 3).map { Float($0) })
+    #expect(
+      hess == classMajor(rows.hessianDiagonal.map { max($0, 1e-6) }, classCount: 3).map { Float($0) })
+    #expect(hess.allSatisfy { $0 > 0 })
   }
 
   @Test func invalidInputThrowsAndLeavesTheBuffersAlone() throws {

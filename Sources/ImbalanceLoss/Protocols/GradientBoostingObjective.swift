@@ -39,8 +39,9 @@ extension SecondOrderLoss {
   /// (``MultiLabelBinaryCrossEntropy``, ``AsymmetricLoss``) have `K = 1`:
   /// their `N × L` batches are row-major only.
   ///
-  /// Results are `Double`; `Float` buffers (what the C APIs take) are a
-  /// later addition.
+  /// The Float32 form
+  /// (``gradientBoostingObjective(scores:targets:weights:layout:hessianFloor:gradient:hessian:)-(UnsafeBufferPointer<Float>,_,_,_,_,_,_)``)
+  /// writes the `Float` buffers the C APIs take.
   ///
   /// - Parameters:
   ///   - scores: `N K` finite raw scores in `layout`.
@@ -121,6 +122,65 @@ extension SecondOrderLoss {
     layout: ScoreLayout, hessianFloor: Double = 0
   ) throws(LossError) -> (value: Double, gradient: [Double], hessian: [Double]) {
     var gradient = [Double](repeating: 0, count: scores.count)
+    var hessian = gradient
+    let value = try withBuffers(scores, targets, weights) { (s, t, w) throws(LossError) in
+      try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
+        try hessian.withUnsafeMutableBufferPointer { (h) throws(LossError) in
+          try gradientBoostingObjective(
+            scores: s, targets: t, weights: w, layout: layout, hessianFloor: hessianFloor,
+            gradient: g, hessian: h)
+        }
+      }
+    }
+    return (value, gradient, hessian)
+  }
+}
+
+extension SecondOrderLoss where Target: LossTarget {
+  /// The gradient-boosting objective on `Float` buffers, what LightGBM's
+  /// `LGBM_BoosterUpdateOneIterCustom` and XGBoost's `XGBoosterBoostOneIter`
+  /// take: scores, weights (and a binary loss's targets) in `Float`, the
+  /// gradient and the floored Hessian written as `Float`, each the Double
+  /// result rounded once (a floor that is not a `Float` rounds too).
+  ///
+  /// - Parameters:
+  ///   - scores: `N K` finite raw scores in `layout`.
+  ///   - targets: the targets, as the loss takes them (`Float` or `Int`).
+  ///   - weights: `N` per-sample weights, or `nil` for all ones.
+  ///   - layout: the layout of `scores`, `gradient` and `hessian`.
+  ///   - hessianFloor: the smallest Hessian entry, finite and `>= 0`.
+  ///   - gradient: `N K` elements that receive `∂L/∂s`.
+  ///   - hessian: `N K` elements that receive the floored Hessian diagonal.
+  /// - Returns: The loss value.
+  /// - Throws: As the Double form; both buffers are untouched after a throw.
+  /// - Complexity: O(N K); it widens to Double copies.
+  @inlinable @_disfavoredOverload
+  public func gradientBoostingObjective(
+    scores: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Target.Float32Target>,
+    weights: UnsafeBufferPointer<Float>?, layout: ScoreLayout, hessianFloor: Double = 0,
+    gradient: UnsafeMutableBufferPointer<Float>, hessian: UnsafeMutableBufferPointer<Float>
+  ) throws(LossError) -> Float {
+    let value = try Float32Bridge.run(
+      logits: scores, targets: targets, weights: weights, outputs: [gradient, hessian]
+    ) { (s, t: UnsafeBufferPointer<Target>, w, out) throws(LossError) in
+      try gradientBoostingObjective(
+        scores: s, targets: t, weights: w, layout: layout, hessianFloor: hessianFloor,
+        gradient: out[0]!, hessian: out[1]!)
+    }
+    return Float(value)
+  }
+
+  /// The gradient-boosting objective on `Float` arrays: value, gradient and
+  /// floored Hessian in `layout`, in new arrays.
+  ///
+  /// - Throws: ``LossError`` for invalid input.
+  /// - Complexity: O(N K).
+  @inlinable @_disfavoredOverload
+  public func gradientBoostingObjective(
+    scores: [Float], targets: [Target.Float32Target], weights: [Float]? = nil,
+    layout: ScoreLayout, hessianFloor: Double = 0
+  ) throws(LossError) -> (value: Float, gradient: [Float], hessian: [Float]) {
+    var gradient = [Float](repeating: 0, count: scores.count)
     var hessian = gradient
     let value = try withBuffers(scores, targets, weights) { (s, t, w) throws(LossError) in
       try gradient.withUnsafeMutableBufferPointer { (g) throws(LossError) in
