@@ -1,14 +1,15 @@
 // imbalance-bench: value + gradient of every core loss, ns per logit.
 //
 //   swift run -c release imbalance-bench [--json] [--quick] [--max-logits N] [--only LOSS]
-//     [--sizes N1,N2,...] [--min] [--values]
+//     [--sizes N1,N2,...] [--min] [--values] [--float]
 //
 // For each loss and size: the buffer API (caller-owned gradient, no
 // allocation) and the [Double] API (a fresh gradient array per call), on one
 // thread (`.serial`) and on all cores (`.automatic`). Each figure is the
 // median (with --min, the minimum) of repeated runs after two warm-up
 // calls. Inputs are the seeded SplitMix64 streams that Benchmarks/peers.py
-// reproduces bit for bit.
+// reproduces bit for bit. `--float` times the Float32 buffer entry points
+// next to the Double ones instead.
 
 import ImbalanceLoss
 
@@ -149,6 +150,8 @@ if arguments.contains("--values") {
   countInstructions()
 } else if arguments.contains("--data-parallel") {
   dataParallelOverhead()
+} else if arguments.contains("--float") {
+  floatComparison()
 } else {
   runBenchmarks()
 }
@@ -330,4 +333,89 @@ func dataParallelOverhead() {
   } catch {
     fatalError("benchmark input rejected: \(error)")
   }
+}
+
+/// `--float`: the Float32 buffer entry point against the Double one on the
+/// same inputs (the Double logits and targets rounded to Float), the gradient
+/// buffer reused, on one thread and on all cores, in ns per logit, side by
+/// side in one run (Benchmarks/README.md, "Float32 entry points").
+func floatComparison() {
+  func row<L: Loss>(
+    _ name: String, _ make: (Parallelism) -> L, samples: Int, classes: Int,
+    _ z: [Double], _ t: [L.Target], _ t32: [L.Target.Float32Target]
+  ) throws where L.Target: LossTarget {
+    if let only, !name.hasPrefix(only) { return }
+    let z32 = z.map { Float($0) }
+    var g = [Double](repeating: 0, count: z.count)
+    var g32 = [Float](repeating: 0, count: z.count)
+    var cells: [Double] = []
+    for parallelism in [Parallelism.serial, .automatic] {
+      let loss = make(parallelism)
+      let double = try z.withUnsafeBufferPointer { zb in
+        try t.withUnsafeBufferPointer { tb in
+          try g.withUnsafeMutableBufferPointer { gb in
+            try median(budget: budget) {
+              try loss.valueAndGradient(logits: zb, targets: tb, weights: nil, gradient: gb)
+            }
+          }
+        }
+      }
+      let float = try z32.withUnsafeBufferPointer { zb in
+        try t32.withUnsafeBufferPointer { tb in
+          try g32.withUnsafeMutableBufferPointer { gb in
+            try median(budget: budget) {
+              Double(try loss.valueAndGradient(logits: zb, targets: tb, weights: nil, gradient: gb))
+            }
+          }
+        }
+      }
+      cells += [double, float, float / double]
+    }
+    let n = Double(z.count)
+    func format(_ x: Double) -> String {  // two decimals
+      let h = Int((x * 100).rounded())
+      return "\(h / 100)." + (h % 100 < 10 ? "0" : "") + "\(h % 100)"
+    }
+    print("| \(name) | \(samples) | \(classes) | "
+      + [cells[0], cells[1]].map { format($0 / n * 1e9) }.joined(separator: " | ")
+      + " | \(format(cells[2]))x | "
+      + [cells[3], cells[4]].map { format($0 / n * 1e9) }.joined(separator: " | ")
+      + " | \(format(cells[5]))x |")
+  }
+  print("ns per logit (value + gradient, buffer API), \(useMinimum ? "minimum" : "median")")
+  print("| loss | N | K | Double 1 thr | Float 1 thr | Float / Double 1 thr "
+    + "| Double all | Float all | Float / Double all |")
+  print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+  do {
+    for n in sizes {
+      let z = makeLogits(n)
+      let y = makeTargets(n)
+      let y32 = y.map { Float($0) }
+      try row("smooth-accuracy", { p in
+        var l = SmoothAccuracyLoss(); l.parallelism = p; return l
+      }, samples: n, classes: 1, z, y, y32)
+      try row("binary-cross-entropy", { p in
+        var l = BinaryCrossEntropy(); l.parallelism = p; return l
+      }, samples: n, classes: 1, z, y, y32)
+      try row("smooth-f1", { p in
+        var l = SmoothF1Loss(); l.parallelism = p; return l
+      }, samples: n, classes: 1, z, y, y32)
+      try row("f1-weighted-ce", { p in
+        var l = F1WeightedCrossEntropy(); l.parallelism = p; return l
+      }, samples: n, classes: 1, z, y, y32)
+    }
+    for k in [10, 100, 1000] {
+      for total in sizes where total >= 10 * k {
+        let n = total / k
+        let c = makeLabels(n, k)
+        let loss = try LogitAdjustedCrossEntropy(priors: makePriors(k), tau: 1)
+        try row("logit-adjusted-ce", { p in
+          var l = loss; l.parallelism = p; return l
+        }, samples: n, classes: k, makeLogits(n * k), c, c)
+      }
+    }
+  } catch {
+    fatalError("benchmark input rejected: \(error)")
+  }
+  if sink == 42 { print(sink) }  // keeps the results alive
 }
