@@ -85,6 +85,37 @@ public struct DifferentiableLoss: Sendable {
     )
   }
 
+  /// The loss value at `Float` logits: differentiable with respect to
+  /// `logits`, with the exact gradient (computed in `Double` and rounded
+  /// once, as the value) as its derivative. The targets and weights are the
+  /// factory's.
+  ///
+  /// - Parameter logits: ``logitCount`` finite logits, in the loss's layout.
+  /// - Returns: The loss value, rounded to `Float`.
+  /// - Precondition: as for the `[Double]` call.
+  /// - Complexity: O(``logitCount``), one call of the loss without a gradient.
+  @differentiable(reverse, wrt: logits)
+  public func callAsFunction(_ logits: [Float]) -> Float {
+    Float(run(logits.map { Double($0) }, withGradient: false).value)
+  }
+
+  /// The value and pullback of the `Float` call: the registered derivative
+  /// of ``callAsFunction(_:)-(Array<Float>)``.
+  @usableFromInline
+  @derivative(of: callAsFunction, wrt: logits)
+  func valueWithPullback(
+    _ logits: [Float]
+  ) -> (value: Float, pullback: (Float) -> [Float].TangentVector) {
+    let (value, gradient) = run(logits.map { Double($0) }, withGradient: true)
+    let rounded = gradient.map { Float($0) }
+    return (
+      Float(value),
+      { cotangent in
+        [Float].TangentVector(rounded.map { cotangent * $0 })
+      }
+    )
+  }
+
   /// The loss value and its gradient at `logits`, throwing where the
   /// differentiable call would stop the program.
   ///

@@ -49,6 +49,31 @@ extension Loss {
   }
 }
 
+extension Loss where Target: LossTarget {
+  /// ``differentiable(targets:weights:)`` with `Float` targets and weights
+  /// (the targets of a softmax loss stay `Int`), for a model that computes
+  /// in `Float`: the function it returns takes `[Float]` logits too.
+  ///
+  /// ```swift
+  /// let f = try BinaryCrossEntropy().differentiable(targets: [1, 0] as [Float])
+  /// let 𝛁z = gradient(at: [0.5, -1] as [Float], of: f.callAsFunction)
+  /// ```
+  ///
+  /// - Parameters:
+  ///   - targets: the batch's targets, as the loss's Float32 entry points take them.
+  ///   - weights: `N` per-sample weights, or `nil` for all ones.
+  /// - Returns: A ``DifferentiableLoss``.
+  /// - Throws: As ``differentiable(targets:weights:)``.
+  /// - Complexity: O(`logitCount`).
+  @_disfavoredOverload
+  public func differentiable(
+    targets: [Target.Float32Target], weights: [Float]? = nil
+  ) throws(LossError) -> DifferentiableLoss {
+    try differentiable(
+      targets: targets.map { Target(float32: $0) }, weights: weights.map { $0.map { Double($0) } })
+  }
+}
+
 /// The logit count a batch of `targetCount` targets needs, found by
 /// `probe` (an evaluation at zero logits that throws what the loss
 /// rejects): `targetCount * logitsPerSample` if the loss accepts it, else

@@ -191,6 +191,27 @@ func checkThroughLinearLayer<L: Loss>(
     try checkThroughLinearLayer(loss, targets: [1, 0, 0, 1, 0, 0], fixture: fixture)
   }
 
+  @Test func float32LogitsGetTheRoundedExactGradient() throws {
+    // Float targets for a binary loss, Int labels for a softmax one.
+    let bce = try BinaryCrossEntropy(positiveWeight: 3)
+      .differentiable(targets: [1, 0, 1] as [Float], weights: [1, 0.5, 2] as [Float])
+    let zb: [Float] = [0.5, -1.25, 3]
+    let (value, g) = valueWithGradient(at: zb, of: bce.callAsFunction)
+    let exact = try BinaryCrossEntropy(positiveWeight: 3).valueAndGradient(
+      logits: zb.map { Double($0) }, targets: [1, 0, 1], weights: [1, 0.5, 2])
+    #expect(value == Float(exact.value))
+    #expect(g.base == exact.gradient.map { Float($0) })
+
+    let ce = try SoftmaxCrossEntropy(classCount: 3).differentiable(targets: [0, 2])
+    let zs: [Float] = [2, 0.5, -1, 0.1, 0.2, 0.3]
+    let gs = gradient(at: zs) { z in 2 * ce(z) }
+    let exactSoftmax = try SoftmaxCrossEntropy(classCount: 3).valueAndGradient(
+      logits: zs.map { Double($0) }, targets: [0, 2])
+    #expect(gs.base == exactSoftmax.gradient.map { 2 * Float($0) })
+    // The Double call of the same function agrees to Float's precision.
+    #expect(abs(ce(zs) - Float(ce(zs.map { Double($0) }))) == 0)
+  }
+
   @Test func pullbackScalesTheGradientByTheCotangent() throws {
     let z = [2.0, 0.5, -1.0, 0.1, 0.2, 0.3]
     let loss = try SoftmaxCrossEntropy(classCount: 3)

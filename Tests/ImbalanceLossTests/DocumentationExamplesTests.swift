@@ -8,6 +8,25 @@ import Testing
 // `documentedExamplesMatchTheirTests` fails when a copy drifts.
 
 @Suite struct DocumentationExamplesTests {
+  @Test func readmeFloat32() throws {
+    // snippet: readme-float32
+    let logits: [Float] = [2, -1, 0.5, -3]
+    let targets: [Float] = [1, 0, 1, 0]
+    let (value, gradient) = try BinaryCrossEntropy(positiveWeight: 3)
+      .valueAndGradient(logits: logits, targets: targets)  // (Float, [Float])
+    let labels = [0, 2]  // softmax losses take Int labels, K logits per row
+    let ce = try SoftmaxCrossEntropy(classCount: 3)
+      .value(logits: [2, 0.5, -1, 0.1, 0.2, 0.3] as [Float], targets: labels)
+    // end-snippet
+    // The quick start's references (Scripts/doc_examples_reference.py), in Float.
+    #expect(abs(value - 0.54121600619030061) <= value.ulp)
+    let expected: [Float] = [
+      -0.089402191516588167, 0.06723535534249878, -0.28315550159860908, 0.011856468294391695,
+    ]
+    for (g, e) in zip(gradient, expected) { #expect(abs(g - e) <= e.ulp) }
+    #expect(ce.isFinite && ce > 0)
+  }
+
   @Test func readmeQuickStart() throws {
     // snippet: readme-quick-start
     // Binary: rare positives, one logit per sample.

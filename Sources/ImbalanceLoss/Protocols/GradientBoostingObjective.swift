@@ -40,7 +40,7 @@ extension SecondOrderLoss {
   /// their `N × L` batches are row-major only.
   ///
   /// The Float32 form
-  /// (``gradientBoostingObjective(scores:targets:weights:layout:hessianFloor:gradient:hessian:)-(UnsafeBufferPointer<Float>,_,_,_,_,_,_)``)
+  /// (``SecondOrderLoss/gradientBoostingObjective(scores:targets:weights:layout:hessianFloor:gradient:hessian:)->Float``)
   /// writes the `Float` buffers the C APIs take.
   ///
   /// - Parameters:
@@ -112,7 +112,7 @@ extension SecondOrderLoss {
 
   /// A gradient-boosting custom objective over arrays: the value, gradient
   /// and floored Hessian diagonal in `layout`, in new arrays; see
-  /// ``gradientBoostingObjective(scores:targets:weights:layout:hessianFloor:gradient:hessian:)``.
+  /// ``gradientBoostingObjective(scores:targets:weights:layout:hessianFloor:gradient:hessian:)->Double``.
   ///
   /// - Throws: ``LossError`` for invalid input.
   /// - Complexity: O(N K).
