@@ -33,3 +33,20 @@ extension EqualizationLossV2 {
   }
 }
 #endif
+
+#if canImport(_Differentiation)
+extension EqualizationLossV2 {
+  /// The step's differentiable function as `differentiable(targets:weights:state:)`
+  /// makes it, for `Float` weights (a model that computes in `Float`; the
+  /// function also takes `[Float]` logits).
+  ///
+  /// - Throws: As the `[Double]`-weight factory.
+  /// - Complexity: O(N K).
+  @_disfavoredOverload
+  public func differentiable(
+    targets: [Int], weights: [Float]?, state: State
+  ) throws(LossError) -> DifferentiableLoss {
+    try differentiable(targets: targets, weights: weights.map { $0.map { Double($0) } }, state: state)
+  }
+}
+#endif

@@ -31,3 +31,20 @@ extension SeesawLoss {
   }
 }
 #endif
+
+#if canImport(_Differentiation)
+extension SeesawLoss {
+  /// The step's differentiable function as `differentiable(targets:weights:state:)`
+  /// makes it, for `Float` weights (a model that computes in `Float`; the
+  /// function also takes `[Float]` logits).
+  ///
+  /// - Throws: As the `[Double]`-weight factory; `state` is untouched then.
+  /// - Complexity: O(N K).
+  @_disfavoredOverload
+  public func differentiable(
+    targets: [Int], weights: [Float]?, state: inout State
+  ) throws(LossError) -> DifferentiableLoss {
+    try differentiable(targets: targets, weights: weights.map { $0.map { Double($0) } }, state: &state)
+  }
+}
+#endif

@@ -210,6 +210,23 @@ func checkThroughLinearLayer<L: Loss>(
     #expect(gs.base == exactSoftmax.gradient.map { 2 * Float($0) })
     // The Double call of the same function agrees to Float's precision.
     #expect(abs(ce(zs) - Float(ce(zs.map { Double($0) }))) == 0)
+
+    // A stateful loss's factory with Float weights.
+    let seesaw = try SeesawLoss(classCount: 3)
+    var state = seesaw.makeState()
+    let step = try seesaw.differentiable(targets: [0, 2], weights: [1, 2] as [Float], state: &state)
+    var reference = seesaw.makeState()
+    let exactStep = try seesaw.valueAndGradient(
+      logits: zs.map { Double($0) }, targets: [0, 2], weights: [1, 2], state: &reference)
+    #expect(gradient(at: zs, of: step.callAsFunction).base == exactStep.gradient.map { Float($0) })
+    #expect(state == reference)
+    let eql = try EqualizationLossV2(classCount: 3)
+    let eqlStep = try eql.differentiable(
+      targets: [0, 3], weights: [0.5, 1] as [Float], state: eql.makeState())
+    var eqlState = eql.makeState()
+    let exactEQL = try eql.valueAndGradient(
+      logits: zs.map { Double($0) }, targets: [0, 3], weights: [0.5, 1], state: &eqlState)
+    #expect(eqlStep(zs) == Float(exactEQL.value))
   }
 
   @Test func pullbackScalesTheGradientByTheCotangent() throws {
