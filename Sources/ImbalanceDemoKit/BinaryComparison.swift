@@ -2,6 +2,8 @@ import ImbalanceLoss
 
 /// What a binary method knows about its training set when it builds its loss.
 public struct BinaryTrainingSet: Sendable {
+  /// The losses' entry points each step calls.
+  public var precision: Precision = .double
   /// The 0/1 targets.
   public var targets: [Double]
   /// The fraction `π` of positive rows.
@@ -52,9 +54,9 @@ public struct BinaryMethod: Sendable {
         return { z, rows, _, gradient throws(LossError) in
           set.gather(rows, into: &targets)
           // ∂L/∂z = ∂L/∂(z + offset): the gradient needs no correction.
-          return try loss.valueAndGradient(
-            logits: offset == 0 ? z : z.map { $0 + offset }, targets: targets,
-            gradient: &gradient)
+          return try step(
+            loss, logits: offset == 0 ? z : z.map { $0 + offset }, targets: targets,
+            gradient: &gradient, precision: set.precision)
         }
       },
       decisionOffset: { _ in 0 })
@@ -75,8 +77,9 @@ public struct BinaryMethod: Sendable {
           let batchF = try SmoothF1Loss().f1(logits: z, targets: targets)
           let f = running.map { momentum * $0 + (1 - momentum) * batchF } ?? batchF
           running = f
-          return try F1WeightedCrossEntropy(f1: f).valueAndGradient(
-            logits: z, targets: targets, gradient: &gradient)
+          return try step(
+            F1WeightedCrossEntropy(f1: f), logits: z, targets: targets, gradient: &gradient,
+            precision: set.precision)
         }
       },
       decisionOffset: { _ in 0 })
@@ -131,7 +134,8 @@ public func runBinaryComparison(
   precondition(train.classCount == 2 && test.classCount == 2)
   let targets = train.binaryTargets
   let positives = targets.reduce(0, +)
-  let set = BinaryTrainingSet(targets: targets, positiveRate: positives / Double(targets.count))
+  var set = BinaryTrainingSet(targets: targets, positiveRate: positives / Double(targets.count))
+  set.precision = settings.precision
   var results: [BinaryResult] = []
   for method in methods {
     progress(method.name)

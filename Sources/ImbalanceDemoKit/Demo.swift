@@ -134,7 +134,7 @@ public enum Demo {
       options.epochs ?? max(defaultEpochs, (minimumSteps + stepsPerEpoch - 1) / stepsPerEpoch)
     return TrainingSettings(
       epochs: epochs, learningRate: learningRate, batchSize: batchSize,
-      shuffleSeed: options.seed &+ 0x5EED)
+      shuffleSeed: options.seed &+ 0x5EED, precision: options.float32 ? .float32 : .double)
   }
 
   // MARK: Built-in binary task
@@ -235,6 +235,7 @@ public enum Demo {
   static func trainingDescription(_ s: TrainingSettings) -> String {
     "\(s.epochs) epochs of Adam (batch \(s.batchSize.map(String.init) ?? "all"), "
       + "step \(s.learningRate))"
+      + (s.precision == .float32 ? ", losses called with Float32 batches" : "")
   }
 
   // MARK: Built-in multiclass task

@@ -138,6 +138,16 @@ public struct LinearModel: Sendable, Equatable {
   }
 }
 
+/// Which entry points of the losses the training steps call.
+public enum Precision: String, Sendable {
+  /// The `Double` entry points.
+  case double
+  /// The `Float32` ones (`--float`): the batch's logits, targets and weights
+  /// rounded to `Float`, the `Float` gradient widened back for the model's
+  /// `Double` update.
+  case float32
+}
+
 /// How a comparison trains each of its models.
 public struct TrainingSettings: Sendable, Equatable {
   /// Passes over the training set.
@@ -148,12 +158,65 @@ public struct TrainingSettings: Sendable, Equatable {
   public var batchSize: Int?
   /// The seed of the row order in each epoch.
   public var shuffleSeed: UInt64
+  /// The losses' entry points each step calls.
+  public var precision: Precision
 
   /// Settings with `epochs` passes of `batchSize`-row Adam steps of size `learningRate`.
-  public init(epochs: Int, learningRate: Double, batchSize: Int?, shuffleSeed: UInt64) {
+  public init(
+    epochs: Int, learningRate: Double, batchSize: Int?, shuffleSeed: UInt64,
+    precision: Precision = .double
+  ) {
     self.epochs = epochs
     self.learningRate = learningRate
     self.batchSize = batchSize
     self.shuffleSeed = shuffleSeed
+    self.precision = precision
   }
+}
+
+/// One training step of `loss` in `precision`: its value, the gradient in
+/// `gradient` (resized as needed).
+func step<L: Loss>(
+  _ loss: L, logits z: [Double], targets: [L.Target], weights: [Double]? = nil,
+  gradient: inout [Double], precision: Precision
+) throws(LossError) -> Double where L.Target: DemoTarget {
+  guard precision == .float32 else {
+    return try loss.valueAndGradient(
+      logits: z, targets: targets, weights: weights, gradient: &gradient)
+  }
+  let (value, g) = try loss.valueAndGradient(
+    logits: z.map { Float($0) }, targets: targets.map(\.float32),
+    weights: weights.map { $0.map { Float($0) } })
+  gradient = g.map { Double($0) }
+  return Double(value)
+}
+
+/// One step of a stateful loss in `precision`, as ``step(_:logits:targets:weights:gradient:precision:)``.
+func step<L: StatefulLoss>(
+  _ loss: L, logits z: [Double], targets: [Int], weights: [Double]?,
+  gradient: inout [Double], state: inout L.State, precision: Precision
+) throws(LossError) -> Double {
+  guard precision == .float32 else {
+    return try loss.valueAndGradient(
+      logits: z, targets: targets, weights: weights, gradient: &gradient, state: &state)
+  }
+  let (value, g) = try loss.valueAndGradient(
+    logits: z.map { Float($0) }, targets: targets, weights: weights.map { $0.map { Float($0) } },
+    state: &state)
+  gradient = g.map { Double($0) }
+  return Double(value)
+}
+
+/// A target the demo can round to the loss's Float32 target type.
+protocol DemoTarget: LossTarget {
+  /// The target rounded to its Float32 form.
+  var float32: Float32Target { get }
+}
+
+extension Double: DemoTarget {
+  var float32: Float { Float(self) }
+}
+
+extension Int: DemoTarget {
+  var float32: Int { self }
 }

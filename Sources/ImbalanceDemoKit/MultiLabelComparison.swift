@@ -2,6 +2,8 @@ import ImbalanceLoss
 
 /// What a multi-label method knows about its training set when it builds its loss.
 public struct MultiLabelTrainingSet: Sendable {
+  /// The losses' entry points each step calls.
+  public var precision: Precision = .double
   /// `count × L` targets 0/1, row-major.
   public var targets: [Double]
   /// The number of labels `L`.
@@ -42,7 +44,8 @@ public struct MultiLabelMethod: Sendable {
       var targets: [Double] = []
       return { z, rows, _, gradient throws(LossError) in
         set.gather(rows, into: &targets)
-        return try loss.valueAndGradient(logits: z, targets: targets, gradient: &gradient)
+        return try step(
+          loss, logits: z, targets: targets, gradient: &gradient, precision: set.precision)
       }
     }
   }
@@ -84,8 +87,9 @@ public func runMultiLabelComparison(
 ) throws(LossError) -> [MultiLabelResult] {
   precondition(train.labelCount == test.labelCount && train.featureCount == test.featureCount)
   let counts = train.labelCounts
-  let set = MultiLabelTrainingSet(
+  var set = MultiLabelTrainingSet(
     targets: train.targets, labelCount: train.labelCount, counts: counts, rowCount: train.count)
+  set.precision = settings.precision
   var results: [MultiLabelResult] = []
   for method in methods {
     progress(method.name)

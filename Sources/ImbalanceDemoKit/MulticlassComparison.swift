@@ -2,6 +2,8 @@ import ImbalanceLoss
 
 /// What a multiclass method knows about its training set when it builds its loss.
 public struct MulticlassTrainingSet: Sendable {
+  /// The losses' entry points each step calls.
+  public var precision: Precision = .double
   /// The class labels, in `0..<classCount`.
   public var labels: [Int]
   /// The number of classes `K`.
@@ -111,7 +113,9 @@ public struct MulticlassMethod: Sendable {
     training(name, schedule: classWeightsByEpoch) { (set) throws(LossError) in
       let loss = try makeLoss(set)
       return { z, labels, weights, gradient throws(LossError) in
-        try loss.valueAndGradient(logits: z, targets: labels, weights: weights, gradient: &gradient)
+        try step(
+          loss, logits: z, targets: labels, weights: weights, gradient: &gradient,
+          precision: set.precision)
       }
     }
   }
@@ -126,8 +130,9 @@ public struct MulticlassMethod: Sendable {
       let loss = try makeLoss(set)
       var state = loss.makeState()
       return { z, labels, weights, gradient throws(LossError) in
-        try loss.valueAndGradient(
-          logits: z, targets: labels, weights: weights, gradient: &gradient, state: &state)
+        try step(
+          loss, logits: z, targets: labels, weights: weights, gradient: &gradient,
+          state: &state, precision: set.precision)
       }
     }
   }
@@ -218,9 +223,10 @@ public func runMulticlassComparison(
 ) throws(LossError) -> [MulticlassResult] {
   precondition(train.classCount == test.classCount)
   let counts = train.classCounts
-  let set = MulticlassTrainingSet(
+  var set = MulticlassTrainingSet(
     labels: train.labels, classCount: train.classCount, counts: counts,
     priors: try ClassPriors(counts: counts), epochs: settings.epochs)
+  set.precision = settings.precision
   var results: [MulticlassResult] = []
   for method in methods {
     progress(method.name)

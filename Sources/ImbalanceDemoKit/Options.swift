@@ -22,6 +22,8 @@ public struct Options: Sendable, Equatable {
   public var imbalance: Double?
   /// One JSON object on stdout instead of tables.
   public var json = false
+  /// Train through the losses' Float32 entry points (`--float`).
+  public var float32 = false
   /// Where to write the SVG plot of the binary task, if anywhere.
   public var plotPath: String?
   /// A CSV file to run the comparison on instead of the built-in data.
@@ -57,6 +59,8 @@ public struct Options: Sendable, Equatable {
         help = true
       case "--json":
         json = true
+      case "--float":
+        float32 = true
       case "--task":
         let text = try value()
         guard let parsed = Task(rawValue: text) else {
@@ -136,6 +140,8 @@ public struct Options: Sendable, Equatable {
                                      100 for multiclass, 40 for multilabel)
       --json                         print one JSON object with every figure instead
                                      of tables
+      --float                        train through the losses' Float32 entry points
+                                     ([Float] logits, targets and weights)
       --plot PATH.svg                draw the binary task's data, each loss's decision
                                      boundary and the Bayes boundaries into an SVG file
       --data PATH.csv                run the comparison on your own data: numeric

@@ -137,3 +137,11 @@ func temporaryPath(_ name: String) -> String {
   #expect(text.contains("Highest tail F1: "))
   #expect(!text.contains("Binary task") && !text.contains("Long-tailed multiclass task"))
 }
+
+@Test func floatOptionSaysSoInTheTrainingLine() {
+  let capture = Capture()
+  let status = Demo.run(
+    arguments: ["--float", "--epochs", "1", "--task", "multilabel"], console: capture.console)
+  #expect(status == 0)
+  #expect(capture.output.contains("losses called with Float32 batches"))
+}

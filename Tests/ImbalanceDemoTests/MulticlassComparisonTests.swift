@@ -151,3 +151,22 @@ func statefulObjectivesCarryTheirStateThroughOneRunOnly(name: String) throws {
   #expect(try a(smallLogits, [0, 3, 5], 0, &ga) == (try b(smallLogits, [0, 3, 5], 0, &gb)))
   #expect(ga == gb)
 }
+
+/// `--float`: every method trains through the Float32 entry points; the
+/// models differ from the Double ones only by Float rounding of each step.
+@Test func float32TrainingMatchesDoubleTrainingClosely() throws {
+  var task = MulticlassTask()
+  task.largestCount = 200
+  task.testCountPerClass = 100
+  let (_, data) = task.data(seed: 4)
+  var settings = TrainingSettings(epochs: 3, learningRate: 0.01, batchSize: 128, shuffleSeed: 4)
+  let double = try runMulticlassComparison(train: data.train, test: data.test, settings: settings)
+  settings.precision = .float32
+  let float = try runMulticlassComparison(train: data.train, test: data.test, settings: settings)
+  for (d, f) in zip(double, float) {
+    #expect(abs(d.scores.balancedAccuracy - f.scores.balancedAccuracy) <= 0.02, "\(d.name)")
+    let drift = zip(d.model.parameters, f.model.parameters).map { abs($0 - $1) }.max() ?? 0
+    #expect(drift < 1e-2, "\(d.name): parameters moved by \(drift)")
+  }
+  #expect(double[0].model.parameters != float[0].model.parameters)
+}
