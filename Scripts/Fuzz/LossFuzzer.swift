@@ -17,6 +17,13 @@
 // the first-order call's bits. The gradient-boosting objective
 // (`gradientBoostingObjective`, family `gradientBoosting`) must give the
 // second-order call's bits in its score layout, the Hessian floored.
+// The Float32 entry points (value and gradient, and after its success the
+// statistics and share of a data-parallel loss; second order; H v; a
+// stateful step; each once per input) get the same batch rounded to Float
+// (no new bytes decoded) and must match their Double entry point on the
+// widened Float inputs: the same `LossError` with the Float buffers
+// untouched, or each result that Double's rounded once, bit for bit, and
+// never NaN.
 //
 // Decoding. The first byte selects the loss. Bytes below 0xC0 keep their
 // original meaning, `kind = byte % 7` (the seven kinds the fuzzer started
@@ -95,7 +102,7 @@ func require(_ condition: Bool, _ message: @autoclosure () -> String) {
 func exercise<L: Loss>(
   _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?, scale: Double = 1,
   valueBound: Double = .infinity, valueFloor: Double = 0
-) {
+) where L.Target: FuzzTarget {
   if verbose {
     fputs("\(loss) logits: \(logits) targets: \(targets) weights: \(weights as Any)\n", stderr)
   }
@@ -149,6 +156,8 @@ func exercise<L: Loss>(
       parallel, logits: logits, targets: targets, weights: weights,
       whole: bufferValue.map { ($0, gradient) }, scale: scale)
   }
+  // 5. The Float32 entry points, on the batch rounded to Float.
+  exerciseFloat32(loss, logits: logits, targets: targets, weights: weights)
 }
 
 /// The batch in two shards (statistics merged with `+`): the shards'
@@ -377,7 +386,7 @@ func largestMagnitude(_ values: [Double]) -> Double {
 func exerciseSecondOrder<L: SecondOrderLoss>(
   _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?,
   hessianCount: Int, scale: Double, hessianBound: Double, mayThrowAlone: Bool = false
-) {
+) where L.Target: FuzzTarget {
   let sentinel = -123.25
   let first = try? loss.valueAndGradient(logits: logits, targets: targets, weights: weights)
   var gradient = [Double](repeating: sentinel, count: logits.count)
@@ -421,6 +430,8 @@ func exerciseSecondOrder<L: SecondOrderLoss>(
         "second order: array entry point differs")
     }
   }
+  exerciseFloat32SecondOrder(
+    loss, logits: logits, targets: targets, weights: weights, hessianCount: hessianCount)
 }
 
 /// The Hessian-vector product of a softmax loss: the first-order value's
@@ -460,6 +471,9 @@ func exerciseProduct<L: SoftmaxSecondOrderLoss>(
       logits: logits, targets: targets, weights: weights, vector: vector)
     require(arrays == product, "HVP: array entry point differs")
   }
+  exerciseFloat32Product(
+    loss, logits: logits, targets: targets, weights: weights, vector: vector,
+    productCount: productCount)
 }
 
 /// The first seven loss kinds (first byte below 0xC0, `kind = byte % 7`) and
@@ -969,6 +983,8 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
       loss.reduction = reduction
       loss.ignoreIndex = ignoreIndex
       let start = r.byte() % 2 == 0 ? loss.makeState() : SeesawLoss.State(classCounts: statistics)
+      exerciseFloat32Stateful(
+        loss, start: start, logits: logits, targets: targets, weights: weights)
       let whole = exerciseStateful(start, scale: factor) {
         (state: inout SeesawLoss.State, g) throws(LossError) in
         try loss.valueAndGradient(
@@ -995,6 +1011,8 @@ func fuzzFamily(_ family: Family, _ r: inout ByteReader) {
           positiveGradients: statistics, negativeGradients: more, stepCount: Int(r.byte()))
       // |∂l/∂z_ij| <= max(ω⁺, ω⁻) <= 1 + α per entry.
       let bound = factor * max(1, 1 + loss.alpha)
+      exerciseFloat32Stateful(
+        loss, start: start, logits: logits, targets: targets, weights: weights)
       let whole = exerciseStateful(start, scale: bound) {
         (state: inout EqualizationLossV2.State, g) throws(LossError) in
         try loss.valueAndGradient(
@@ -1089,7 +1107,7 @@ func fuzzCombined(_ r: inout ByteReader, n: Int, k: Int, hasWeights: Bool, reduc
   }
 }
 
-func exerciseCombined<T: Sendable>(
+func exerciseCombined<T: FuzzTarget>(
   _ terms: [(weight: Double, loss: any Loss<T>)], logits: [Double], targets: [T],
   weights: [Double]?
 ) {
@@ -1110,8 +1128,10 @@ func exerciseCombined<T: Sendable>(
       (try? $0.loss.value(logits: logits, targets: targets, weights: weights)) == nil
     }
     require(badWeight || memberThrows, "combined threw \(error), no member or weight did")
+    exerciseFloat32(combined, logits: logits, targets: targets, weights: weights)
     return
   }
+  exerciseFloat32(combined, logits: logits, targets: targets, weights: weights)
   require(!value.isNaN && gradient.allSatisfy { !$0.isNaN }, "combined \(value) \(gradient)")
   let valueOnly = try? combined.value(logits: logits, targets: targets, weights: weights)
   require(valueOnly.map { $0.bitPattern == value.bitPattern } ?? false, "value-only call differs")
@@ -1826,4 +1846,225 @@ func exerciseGradientBoosting<L: SecondOrderLoss>(
         "GBDT: array entry point differs")
     }
   }
+}
+
+// MARK: - Float32 entry points
+
+/// A target type as the harness rounds it for the Float32 entry points: a
+/// binary or multi-label target `Float(t)`, a softmax label itself.
+protocol FuzzTarget: LossTarget {
+  var float32: Float32Target { get }
+}
+
+extension Double: FuzzTarget {
+  var float32: Float { Float(self) }
+}
+
+extension Int: FuzzTarget {
+  var float32: Int { self }
+}
+
+/// A decoded batch rounded to Float32 (`Float(x)`: a huge finite double may
+/// become ±inf, a tiny one 0), and those Float inputs widened back to
+/// Double: the inputs of the Double oracle.
+struct Float32Batch<T: FuzzTarget> {
+  let logits: [Float], targets: [T.Float32Target], weights: [Float]?
+  let wideLogits: [Double], wideTargets: [T], wideWeights: [Double]?
+
+  init(_ logits: [Double], _ targets: [T], _ weights: [Double]?) {
+    self.logits = logits.map { Float($0) }
+    self.targets = targets.map(\.float32)
+    self.weights = weights?.map { Float($0) }
+    wideLogits = self.logits.map { Double($0) }
+    wideTargets = self.targets.map(T.init(float32:))
+    wideWeights = self.weights?.map { Double($0) }
+  }
+
+  /// `body` on the Float buffers.
+  func float<R>(
+    _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<T.Float32Target>, UnsafeBufferPointer<Float>?)
+      throws(LossError) -> R
+  ) throws(LossError) -> R {
+    try withBuffers(logits, targets, weights, body)
+  }
+
+  /// `body` on the widened Double buffers.
+  func wide<R>(
+    _ body: (UnsafeBufferPointer<Double>, UnsafeBufferPointer<T>, UnsafeBufferPointer<Double>?)
+      throws(LossError) -> R
+  ) throws(LossError) -> R {
+    try withBuffers(wideLogits, wideTargets, wideWeights, body)
+  }
+}
+
+/// One Float32 entry point against its oracle, the Double entry point on
+/// the widened inputs: output buffers of `counts` (the Float ones filled
+/// with a sentinel, the Double ones with zeros, as the bridge fills its
+/// copies). Either both throw the same `LossError` and the Float buffers
+/// keep the sentinel, or both succeed, nothing Float is NaN, and the value
+/// and every output entry are the Double ones rounded once (`Float(x)`, bit
+/// for bit). Returns whether they succeeded.
+@discardableResult
+func checkFloat32(
+  _ what: String, outputs counts: [Int],
+  float: ([UnsafeMutableBufferPointer<Float>]) throws(LossError) -> Float,
+  double: ([UnsafeMutableBufferPointer<Double>]) throws(LossError) -> Double
+) -> Bool {
+  let sentinel: Float = -123.25
+  let f = counts.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0) }
+  let d = counts.map { UnsafeMutableBufferPointer<Double>.allocate(capacity: $0) }
+  defer {
+    for b in f { b.deallocate() }
+    for b in d { b.deallocate() }
+  }
+  for b in f { b.initialize(repeating: sentinel) }
+  for b in d { b.initialize(repeating: 0) }
+  var fValue: Float?
+  var fError: LossError?
+  do { fValue = try float(f) } catch { fError = error }
+  var dValue: Double?
+  var dError: LossError?
+  do { dValue = try double(d) } catch { dError = error }
+  switch (fValue, dValue) {
+  case (nil, nil):
+    require(fError == dError, "Float32 \(what) threw \(fError!), Double on the widened inputs \(dError!)")
+    require(
+      f.allSatisfy { $0.allSatisfy { $0.bitPattern == sentinel.bitPattern } },
+      "Float32 \(what): buffers written before \(fError!)")
+    return false
+  case (let fv?, let dv?):
+    require(
+      !fv.isNaN && fv.bitPattern == Float(dv).bitPattern,
+      "Float32 \(what) value \(fv), Double on the widened inputs \(dv) (Float: \(Float(dv)))")
+    for (b, (fb, db)) in zip(f, d).enumerated() {
+      for j in fb.indices {
+        require(
+          !fb[j].isNaN && fb[j].bitPattern == Float(db[j]).bitPattern,
+          "Float32 \(what) output \(b)[\(j)] = \(fb[j]), Double \(db[j]) (Float: \(Float(db[j])))")
+      }
+    }
+    return true
+  case (nil, _?):
+    fatalError("invariant violated: Float32 \(what) threw \(fError!), the Double call did not")
+  case (_?, nil):
+    fatalError("invariant violated: Float32 \(what) succeeded, the Double call threw \(dError!)")
+  }
+}
+
+/// The Float32 value-and-gradient buffer entry point against the Double one
+/// on the widened inputs; when it succeeds and the loss is data-parallel,
+/// the Float32 statistics and share of the whole batch as one shard too
+/// (only then, to keep the cost down: most fuzzed batches throw, and a
+/// throwing batch's statistics take the same validation).
+func exerciseFloat32<L: Loss>(
+  _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?
+) where L.Target: FuzzTarget {
+  let b = Float32Batch(logits, targets, weights)
+  let succeeded = checkFloat32("valueAndGradient", outputs: [logits.count]) { out throws(LossError) in
+    try b.float { z, t, w throws(LossError) in
+      try loss.valueAndGradient(logits: z, targets: t, weights: w, gradient: out[0])
+    }
+  } double: { out throws(LossError) in
+    try b.wide { z, t, w throws(LossError) in
+      try loss.valueAndGradient(logits: z, targets: t, weights: w, gradient: out[0])
+    }
+  }
+  if succeeded, let parallel = loss as? any DataParallelLoss<L.Target> {
+    exerciseFloat32Statistics(parallel, b)
+  }
+}
+
+/// The Float32 `statistics` (Double statistics: the same bits, or the same
+/// error) and the Float32 share with those statistics.
+func exerciseFloat32Statistics<P: DataParallelLoss>(_ loss: P, _ b: Float32Batch<P.Target>)
+where P.Target: FuzzTarget {
+  var fs: BatchStatistics?
+  var fError: LossError?
+  do { fs = try b.float { z, t, w throws(LossError) in try loss.statistics(logits: z, targets: t, weights: w) } }
+  catch { fError = error }
+  var ds: BatchStatistics?
+  var dError: LossError?
+  do { ds = try b.wide { z, t, w throws(LossError) in try loss.statistics(logits: z, targets: t, weights: w) } }
+  catch { dError = error }
+  require((fs == nil) == (ds == nil), "Float32 statistics: \(fError as Any) vs \(dError as Any)")
+  guard let fs, let ds else {
+    return require(fError == dError, "Float32 statistics threw \(fError!), Double \(dError!)")
+  }
+  require(
+    fs.scalars.map(\.bitPattern) == ds.scalars.map(\.bitPattern),
+    "Float32 statistics \(fs) vs Double \(ds)")
+  checkFloat32("share", outputs: [b.logits.count]) { out throws(LossError) in
+    try b.float { z, t, w throws(LossError) in
+      try loss.valueAndGradient(logits: z, targets: t, weights: w, gradient: out[0], statistics: fs)
+    }
+  } double: { out throws(LossError) in
+    try b.wide { z, t, w throws(LossError) in
+      try loss.valueAndGradient(logits: z, targets: t, weights: w, gradient: out[0], statistics: ds)
+    }
+  }
+}
+
+/// The Float32 `valueGradientAndHessianDiagonal` (a Hessian buffer of
+/// `hessianCount`, sometimes wrong) against the Double one.
+func exerciseFloat32SecondOrder<L: SecondOrderLoss>(
+  _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?, hessianCount: Int
+) where L.Target: FuzzTarget {
+  let b = Float32Batch(logits, targets, weights)
+  checkFloat32("second order", outputs: [logits.count, hessianCount]) { out throws(LossError) in
+    try b.float { z, t, w throws(LossError) in
+      try loss.valueGradientAndHessianDiagonal(
+        logits: z, targets: t, weights: w, gradient: out[0], hessianDiagonal: out[1])
+    }
+  } double: { out throws(LossError) in
+    try b.wide { z, t, w throws(LossError) in
+      try loss.valueGradientAndHessianDiagonal(
+        logits: z, targets: t, weights: w, gradient: out[0], hessianDiagonal: out[1])
+    }
+  }
+}
+
+/// The Float32 Hessian-vector product (the vector rounded too) against the Double one.
+func exerciseFloat32Product<L: SoftmaxSecondOrderLoss>(
+  _ loss: L, logits: [Double], targets: [Int], weights: [Double]?, vector: [Double],
+  productCount: Int
+) {
+  let b = Float32Batch(logits, targets, weights)
+  let vf = vector.map { Float($0) }
+  let vd = vf.map { Double($0) }
+  checkFloat32("H v", outputs: [productCount]) { out throws(LossError) in
+    try b.float { z, t, w throws(LossError) in
+      try vf.withUnsafeBufferPointer { v throws(LossError) in
+        try loss.hessianVectorProduct(logits: z, targets: t, weights: w, vector: v, into: out[0])
+      }
+    }
+  } double: { out throws(LossError) in
+    try b.wide { z, t, w throws(LossError) in
+      try vd.withUnsafeBufferPointer { v throws(LossError) in
+        try loss.hessianVectorProduct(logits: z, targets: t, weights: w, vector: v, into: out[0])
+      }
+    }
+  }
+}
+
+/// The Float32 step of a stateful loss from `start` against the Double
+/// step on the widened inputs: as `checkFloat32`, and the Float step's new
+/// state is the Double step's (or `start` after a throw).
+func exerciseFloat32Stateful<L: StatefulLoss>(
+  _ loss: L, start: L.State, logits: [Double], targets: [Int], weights: [Double]?
+) {
+  let b = Float32Batch(logits, targets, weights)
+  var fState = start
+  var dState = start
+  let succeeded = checkFloat32("stateful step", outputs: [logits.count]) { out throws(LossError) in
+    try b.float { z, t, w throws(LossError) in
+      try loss.valueAndGradient(logits: z, targets: t, weights: w, gradient: out[0], state: &fState)
+    }
+  } double: { out throws(LossError) in
+    try b.wide { z, t, w throws(LossError) in
+      try loss.valueAndGradient(logits: z, targets: t, weights: w, gradient: out[0], state: &dState)
+    }
+  }
+  require(
+    succeeded ? fState == dState : fState == start,
+    "Float32 stateful step: state \(fState), Double \(dState) (succeeded: \(succeeded))")
 }
