@@ -1557,11 +1557,27 @@ func fuzzGradientBoosting(
     }
     return (near(gradientCode), near(hessianCode))
   }
-  func run<L: SecondOrderLoss>(_ loss: L, _ scores: [Double], _ targets: [L.Target], _ weights: [Double]?) {
+  func run<L: SecondOrderLoss>(_ loss: L, _ scores: [Double], _ targets: [L.Target], _ weights: [Double]?)
+  where L.Target: FuzzTarget {
     let (g, h) = counts(scores.count)
     exerciseGradientBoosting(
       loss, scores: scores, targets: targets, weights: weights, layout: layout,
       hessianFloor: floor, gradientCount: g, hessianCount: h)
+    // The Float buffers: the Double objective on the widened inputs, rounded once.
+    let b = Float32Batch(scores, targets, weights)
+    checkFloat32("gradientBoostingObjective", outputs: [g, h]) { out throws(LossError) in
+      try b.float { s, t, w throws(LossError) in
+        try loss.gradientBoostingObjective(
+          scores: s, targets: t, weights: w, layout: layout, hessianFloor: floor,
+          gradient: out[0], hessian: out[1])
+      }
+    } double: { out throws(LossError) in
+      try b.wide { s, t, w throws(LossError) in
+        try loss.gradientBoostingObjective(
+          scores: s, targets: t, weights: w, layout: layout, hessianFloor: floor,
+          gradient: out[0], hessian: out[1])
+      }
+    }
   }
   switch kind {
   case 0...4:
@@ -1730,8 +1746,7 @@ func fuzzGradientBoosting(
 /// - the array entry point (when the lengths are right) gives the same bits
 ///   or the same error.
 ///
-/// `Float` output buffers are not checked: the library has none yet (the
-/// doc comment: "`Float` buffers ... are a later addition").
+/// The `Float` buffers are checked by the caller (`checkFloat32`).
 func exerciseGradientBoosting<L: SecondOrderLoss>(
   _ loss: L, scores: [Double], targets: [L.Target], weights: [Double]?, layout: ScoreLayout,
   hessianFloor: Double, gradientCount: Int, hessianCount: Int
