@@ -14,16 +14,28 @@ Each reference number r is written as two doubles (hi, lo): hi = r rounded to
 the nearest double, lo = (r - hi) rounded, so the Swift side measures errors
 to a fraction of an ulp.
 
-Usage:  python3 Scripts/accuracy_reference.py   (needs mpmath; about a minute)
+Usage:  python3 Scripts/accuracy_reference.py   (about a minute)
+        python3 Scripts/accuracy_reference.py --float32   (about 15 s)
         The family cases draw from their own random stream, after the core
-        ones, so adding to them leaves the core cases unchanged.
+        ones, so adding to them leaves the core cases unchanged. mpmath (and,
+        for --float32, numpy) is installed with pip if missing.
+
+--float32 (issue 12) writes Tests/ImbalanceLossTests/Fixtures/
+AccuracyReferenceFloat32.swift instead, for the Float32 entry points: the
+same reference functions at inputs that are exactly Float values (rounded
+with numpy.float32): logits from 1e-38 (subnormal) to
+Float.greatestFiniteMagnitude = 3.4028235e38, soft targets down to 1e-30,
+weights from the smallest subnormal Float (1.4e-45) to the largest finite one.
+References are written as hi only (the double nearest r: 2^-29 Float ulps
+from it); the test rounds them to Float. Every audited loss, with fewer
+parameter sets and rows than the double fixture (about 300 KB). Seeds fixed.
 
 ADDING A LOSS: write its reference as a function like `bce` below (value and
 gradient of a batch, mean reduction) from the documented formula (never from
 the Swift code's output), and add it to FAMILY_BINARY_LOSSES or
 FAMILY_SOFTMAX_LOSSES (softmax entries are (K, parameters)); `check_gradients`
 then verifies its analytic gradient against mpmath.diff. Add one line to
-`AccuracyAuditTests.builders` and a bound per category to `bounds`. Keep the
+`auditBuilders` (AccuracyAuditTests.swift) and a bound per category to `bounds`. Keep the
 fixture under about 1.2 MB: it is compiled into the test target.
 """
 
@@ -31,9 +43,22 @@ import os
 import itertools
 import random
 import struct
+import subprocess
+import sys
 
-import mpmath
-from mpmath import mpf
+
+def ensure(module, package):
+    """Installs `package` with pip if `module` is missing."""
+    try:
+        __import__(module)
+    except ImportError:
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", package])
+
+
+ensure("mpmath", "mpmath")
+
+import mpmath  # noqa: E402
+from mpmath import mpf  # noqa: E402
 
 mpmath.mp.dps = 60
 # Bits to add doubles of any two magnitudes (1e-308 .. 1e308) exactly.
@@ -406,6 +431,72 @@ GRID = [0.0] + MAGNITUDES + [-x for x in MAGNITUDES]
 SOFT_TARGETS = [0.0, 1.0, 0.25, 0.7, 1e-300]
 
 
+def _double_batch_weights(rng, n, choices=(0.0, 1e-300, 1e300, 0.5, 3.0)):
+    return [rng.choice(list(choices) + [rng.uniform(0, 2)]) for _ in range(n)]
+
+
+DOUBLE = None  # set below, after Domain
+
+
+def double_domain():
+    d = Domain(GRID, SOFT_TARGETS, "soft target 1e-300",
+               batch_logit=lambda rng: rng.choice(GRID) if rng.random() < 0.5 else rng.uniform(-12, 12),
+               batch_weights=_double_batch_weights,
+               row_bases=[0.0, 1.0, 700.0, 1e300, -1e300, 1e-300, 37.0],
+               row_deltas=[0.0, 2 ** -40, 1e-5, 0.5], row_ulp=2 ** -52,
+               magnitudes=MAGNITUDES, uniform=lambda rng: rng.uniform(-20, 20))
+    d.softmax_weights = lambda rng, n: _double_batch_weights(rng, n, (0.0, 1e-300, 1e300, 0.5))
+    return d
+
+
+# ---- Float32 (issue 12): inputs that are exactly Float values ----
+
+def float32_domain():
+    """Float32 inputs: every logit, target and weight is a Float (rounded with
+    numpy.float32), |z| from 1e-38 (subnormal) to Float.greatestFiniteMagnitude,
+    weights from the smallest subnormal Float to the largest finite one."""
+    ensure("numpy", "numpy")
+    import numpy as np
+
+    def f32(x):
+        return float(np.float32(x))
+
+    fmax = float(np.finfo(np.float32).max)  # 3.4028234663852886e38
+    mags = [f32(x) for x in [1e-38, 1.1754944e-38, 1e-30, 1e-7, 1e-3, 0.1, 0.5,
+                             1.0, 2.0, 5.0, 10.0, 17.0, 36.0, 88.5, 90.0, 100.0, 104.0, 1e3,
+                             1e10, 1e20, 1e30, 1e37, 1e38]] + [fmax]
+    draw = random.Random(20261206)
+
+    def log_uniform(rng):
+        # |z| log-uniform over the whole Float range, either sign.
+        return rng.choice([-1.0, 1.0]) * f32(min(10 ** rng.uniform(-38, 38.53), fmax))
+
+    grid = [0.0] + mags + [-x for x in mags] + [log_uniform(draw) for _ in range(4)]
+    weights = [0.0, f32(1.4e-45), f32(1e-38), f32(1e30), fmax, 0.5, 3.0]
+
+    def batch_weights(rng, n, choices=weights):
+        return [rng.choice(list(choices) + [f32(rng.uniform(0, 2))]) for _ in range(n)]
+
+    def batch_logit(rng):
+        u = rng.random()
+        if u < 0.4:
+            return rng.choice(grid)
+        return f32(rng.uniform(-12, 12)) if u < 0.7 else log_uniform(rng)
+
+    d = Domain(grid, [0.0, 1.0, 0.25, f32(0.7), f32(1e-30)], "soft target 1e-30",
+               batch_logit=batch_logit, batch_weights=batch_weights,
+               row_bases=[f32(x) for x in [0.0, 1.0, 88.0, 1e-38, 1e38, -1e38, fmax]],
+               row_deltas=[0.0, 2 ** -20, 0.5], row_ulp=2 ** -23,
+               magnitudes=mags[::2] + [fmax], uniform=lambda rng: f32(rng.uniform(-20, 20)),
+               batches=6)
+    d.round = f32
+    # Fewer rows than the double audit (fixture size): one random label per
+    # row for K <= 3 (the last class for more), K = 4 for plain softmax.
+    d.softmax_ks, d.labellings = [4], ["random"]
+    d.softmax_weights = batch_weights
+    return d
+
+
 def split(r):
     """(hi, lo): r rounded to a double, and the rounded remainder."""
     hi = float(mpmath.nstr(r, 40, min_fixed=1, max_fixed=0))
@@ -437,91 +528,124 @@ class Case:
         self.category = category
         self.z, self.t, self.w, self.values, self.grad = z, t, w, values, grad
 
-    def swift(self):
+    def swift(self, lows=True, grids=None):
+        """The Swift statement of the case. `lows=False` writes no lo parts (a
+        Float32 fixture: hi alone is 2^-29 Float ulps from the reference);
+        `grids` maps a shared logit list (tuple) to the Swift name of a constant."""
         vh, vl = zip(*[split(v) for v in self.values])
         gh, gl = zip(*[split(g) for g in self.grad])
         w = "nil" if self.w is None else swift_array(self.w)
+        z = (grids or {}).get(tuple(self.z)) or swift_array(self.z)
+        t = (f"Array(repeating: {literal(self.t[0])}, count: {len(self.t)})"
+             if grids is not None and len(set(self.t)) == 1 and len(self.t) > 4
+             else swift_array(self.t))
+        low = lambda xs: swift_array(xs, 3) if lows else "[]"
         return (f'  cases.append(AccuracyCase(\n'
                 f'    loss: "{self.loss}", category: "{self.category}",\n'
                 f'    parameters: {swift_array(self.params)}, '
                 f'classCount: {self.k}, samplewise: {str(self.samplewise).lower()},\n'
-                f'    logits: {swift_array(self.z)},\n'
-                f'    targets: {swift_array(self.t)},\n'
+                f'    logits: {z},\n'
+                f'    targets: {t},\n'
                 f'    weights: {w},\n'
                 f'    values: {swift_array(vh)},\n'
-                f'    valuesLow: {swift_array(vl, 3)},\n'
+                f'    valuesLow: {low(vl)},\n'
                 f'    gradient: {swift_array(gh)},\n'
-                f'    gradientLow: {swift_array(gl, 3)}))\n')
+                f'    gradientLow: {low(gl)}))\n')
 
 
-def binary_cases(rng, losses):
+class Domain:
+    """The inputs of one fixture: the logit grid, soft targets, weights and
+    random draws. `DOUBLE` is the original audit (its random calls unchanged,
+    so its cases stay bit for bit); `float32_domain()` draws Float32 inputs."""
+
+    def __init__(self, grid, soft_targets, tiny_target_category, batch_logit, batch_weights,
+                 row_bases, row_deltas, row_ulp, magnitudes, uniform, batches=12,
+                 tie_delta=None):
+        self.grid, self.soft_targets = grid, soft_targets
+        self.tiny_target_category = tiny_target_category
+        self.batch_logit, self.batch_weights = batch_logit, batch_weights
+        self.row_bases, self.row_deltas, self.row_ulp = row_bases, row_deltas, row_ulp
+        self.magnitudes, self.uniform, self.batches = magnitudes, uniform, batches
+        self.round = lambda x: x
+        self.softmax_ks, self.labellings = [2, 3, 10], ["first", "last", "random"]
+
+
+DOUBLE = double_domain()
+
+
+def binary_cases(rng, losses, domain=None):
+    domain = domain or DOUBLE
+    grid, soft_targets = domain.grid, domain.soft_targets
     cases = []
     for name, (ref, param_sets) in losses.items():
         for params in param_sets:
             suffix = CATEGORY_SUFFIX.get(name, lambda p: "")(params)
             # Every grid logit alone, for every target: the extremes one by one.
-            for y in SOFT_TARGETS:
+            for y in soft_targets:
                 values, grad = [], []
-                for z in GRID:
+                for z in grid:
                     v, g = ref(params, [z], [y], None)
                     values.append(v)
                     grad += g
                 category = ("hard targets" if y in (0.0, 1.0) else
-                            "soft target 1e-300" if y < 1e-100 else "soft targets") + suffix
-                cases.append(Case(name, params, 1, True, GRID, [y] * len(GRID), None, values, grad,
+                            domain.tiny_target_category if y < 1e-20 else "soft targets") + suffix
+                cases.append(Case(name, params, 1, True, grid, [y] * len(grid), None, values, grad,
                                   category))
             # Small weighted batches mixing magnitudes, targets and weights.
-            for _ in range(12):
+            for _ in range(domain.batches):
                 n = rng.randint(2, 12)
-                z = [rng.choice(GRID) if rng.random() < 0.5 else rng.uniform(-12, 12)
-                     for _ in range(n)]
-                y = [rng.choice(SOFT_TARGETS[:4]) if rng.random() < 0.5 else float(rng.random() < 0.3)
+                z = [domain.batch_logit(rng) for _ in range(n)]
+                y = [rng.choice(soft_targets[:4]) if rng.random() < 0.5 else float(rng.random() < 0.3)
                      for _ in range(n)]
                 w = None
                 if rng.random() < 0.75:
-                    w = [rng.choice([0.0, 1e-300, 1e300, 0.5, 3.0, rng.uniform(0, 2)]) for _ in range(n)]
-                    w[rng.randrange(n)] = rng.uniform(0.5, 2)
+                    w = domain.batch_weights(rng, n)
+                    w[rng.randrange(n)] = domain.round(rng.uniform(0.5, 2))
                 v, g = ref(params, z, y, w)
                 cases.append(Case(name, params, 1, False, z, y, w, [v], g,
                                   "weighted batches" + suffix))
-            for z, y, w in EXTRA_BATCHES.get(name, []):
+            for z, y, w in (EXTRA_BATCHES.get(name, []) if domain is DOUBLE else []):
                 v, g = ref(params, z, y, w)
                 cases.append(Case(name, params, 1, False, z, y, w, [v], g,
                                   "weighted batches" + suffix))
     return cases
 
 
-def softmax_rows(rng, k):
+def softmax_rows(rng, k, domain=None):
     """Rows for K classes: near ties at every magnitude, wide spreads, random."""
+    domain = domain or DOUBLE
+    r = domain.round
     rows = []
-    for x in [0.0, 1.0, 700.0, 1e300, -1e300, 1e-300, 37.0]:
-        for delta in [0.0, 2 ** -40, 1e-5, 0.5]:
-            rows.append([x + delta * j for j in range(k)])
-            rows.append([x] * (k - 1) + [x - max(delta, abs(x) * 2 ** -52)])
-    for m in MAGNITUDES[::2]:
+    for x in domain.row_bases:
+        for delta in domain.row_deltas:
+            rows.append([r(x + delta * j) for j in range(k)])
+            rows.append([x] * (k - 1) + [r(x - max(delta, abs(x) * domain.row_ulp))])
+    for m in domain.magnitudes[::2]:
         rows.append([0.0] + [-m] * (k - 1))
-        rows.append([m * (1 - 2 * (j % 2)) / (j + 1) for j in range(k)])
-    rows.append([1e300, -1e300] + [0.0] * (k - 2))
+        rows.append([r(m * (1 - 2 * (j % 2)) / (j + 1)) for j in range(k)])
+    big = domain.magnitudes[-1]
+    rows.append([big, -big] + [0.0] * (k - 2))
     for _ in range(6):
-        rows.append([rng.uniform(-20, 20) for _ in range(k)])
+        rows.append([domain.uniform(rng) for _ in range(k)])
     return rows
 
 
-def softmax_cases(rng, losses):
+def softmax_cases(rng, losses, domain=None):
+    domain = domain or DOUBLE
     cases = []
     for name, (ref, param_sets) in losses.items():
         for params in param_sets:
             if isinstance(params, tuple):
                 ks, params = [params[0]], params[1]
             else:
-                ks = [2, 3, 10] if params is None else [len(params) - 1]
+                ks = domain.softmax_ks if params is None else [len(params) - 1]
             suffix = "" if params is None else CATEGORY_SUFFIX.get(name, lambda p: "")(params)
             for k in ks:
                 p = [float(k)] if params is None else params
-                rows = softmax_rows(rng, k)
+                rows = softmax_rows(rng, k, domain)
                 # Each row alone, labelled at its first entry, its last and a random class.
                 for which, huge in itertools.product(
-                        ["last"] if k > 3 else ["first", "last", "random"], [False, True]):
+                        ["last"] if k > 3 else domain.labellings, [False, True]):
                     z, labels, values, grad = [], [], [], []
                     for row in rows:
                         if (max(map(abs, row)) > 1e3) != huge:
@@ -536,14 +660,14 @@ def softmax_cases(rng, losses):
                                       ("rows max abs(z) > 1e3" if huge else "rows max abs(z) <= 1e3")
                                       + suffix))
                 moderate = [row for row in rows if max(map(abs, row)) <= 1e3]
-                for _ in range(8):
+                for _ in range(domain.batches * 2 // 3):
                     n = rng.randint(2, 6)
                     z = sum((rng.choice(moderate) for _ in range(n)), [])
                     labels = [rng.randrange(k) for _ in range(n)]
                     w = None
                     if rng.random() < 0.75:
-                        w = [rng.choice([0.0, 1e-300, 1e300, 0.5, rng.uniform(0, 2)]) for _ in range(n)]
-                        w[rng.randrange(n)] = rng.uniform(0.5, 2)
+                        w = domain.softmax_weights(rng, n)
+                        w[rng.randrange(n)] = domain.round(rng.uniform(0.5, 2))
                     v, g = ref(p, k, z, labels, w)
                     cases.append(Case(name, p, k, False, z, labels, w, [v], g,
                                       "weighted batches" + suffix))
@@ -568,12 +692,13 @@ def multi_label_cce(params, k, z, y, w):
     return mpmath.fsum(values), grad
 
 
-def multi_label_cases(rng):
+def multi_label_cases(rng, domain=None):
     """MultiLabelCategoricalCrossEntropy with L = 4: the softmax rows one by one
     (label patterns drawn at random, at least one of each kind in most rows),
     and weighted batches."""
+    domain = domain or DOUBLE
     cases, k, name = [], 4, "MultiLabelCategoricalCrossEntropy"
-    rows = softmax_rows(rng, k)
+    rows = softmax_rows(rng, k, domain)
     for huge in [False, True]:
         z, y, values, grad = [], [], [], []
         for row in rows:
@@ -588,12 +713,12 @@ def multi_label_cases(rng):
         cases.append(Case(name, [], k, True, z, y, None, values, grad,
                           "rows max abs(z) > 1e3" if huge else "rows max abs(z) <= 1e3"))
     moderate = [row for row in rows if max(map(abs, row)) <= 1e3]
-    for _ in range(8):
+    for _ in range(domain.batches * 2 // 3):
         n = rng.randint(2, 6)
         z = sum((rng.choice(moderate) for _ in range(n)), [])
         y = [float(rng.random() < 0.4) for _ in range(n * k)]
-        w = [rng.choice([0.0, 1e-300, 1e300, 0.5, rng.uniform(0, 2)]) for _ in range(n)]
-        w[rng.randrange(n)] = rng.uniform(0.5, 2)
+        w = domain.softmax_weights(rng, n)
+        w[rng.randrange(n)] = domain.round(rng.uniform(0.5, 2))
         v, g = multi_label_cce([], k, z, y, w)
         cases.append(Case(name, [], k, False, z, y, w, [v], g, "weighted batches"))
     return cases
@@ -638,7 +763,69 @@ def check_gradients():
     print("analytic gradients agree with mpmath.diff")
 
 
+# The Float32 fixture's losses: every audited loss, with fewer parameter sets
+# for the family (the Float32 entry points share the Double kernels).
+FLOAT32_BINARY_LOSSES = dict(BINARY_LOSSES)
+FLOAT32_SOFTMAX_LOSSES = {
+    "SoftmaxCrossEntropy": (softmax_cross_entropy, [None]),
+    "LogitAdjustedCrossEntropy": (logit_adjusted, [
+        [1.0] + GEOMETRIC_PRIORS, [1.0, 0.5, 0.5 - 1e-12, 1e-12], [2.0, 900.0, 99.0, 1.0]]),
+}
+FLOAT32_FAMILY_BINARY_LOSSES = {
+    "BinaryFocalLoss": (binary_focal, [[0.5], [2.0, 3.0, 0.5]]),
+    "TverskyLoss": (tversky, [[0.3, 0.7, 1.0]]),
+    "SoftDiceLoss": (soft_dice, [[1.0]]),
+}
+FLOAT32_FAMILY_SOFTMAX_LOSSES = {
+    "SoftmaxFocalLoss": (softmax_focal, [(3, [2.0, 1.0, 1.0, 1.0])]),
+    "MarginSoftmaxCrossEntropy": (margin_softmax, [(3, [30.0, 0.5, 5000.0, 500.0, 50.0])]),
+    "SoftmaxSmoothAccuracyLoss": (softmax_smooth_accuracy, [(3, [1.0, 0.5, 4.0])]),
+    "MacroSmoothF1Loss": (macro_smooth_f1, [(3, [])]),
+}
+
+
+def write_fixture(name, variable, header, cases, lows=True, grids=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = os.path.join(here, "..", "Tests", "ImbalanceLossTests", "Fixtures", name)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        f.write(header)
+        for grid_name, grid in (grids or {}).items():
+            f.write(f"let {grid_name}: [Double] = {swift_array(grid)}\n\n")
+        f.write("// One statement per case keeps type-checking linear (a single array\n"
+                "// literal of all cases takes the compiler minutes).\n"
+                f"let {variable}: [AccuracyCase] = {{\n"
+                "  var cases: [AccuracyCase] = []\n")
+        names = None if grids is None else {tuple(g): n for n, g in grids.items()}
+        for c in cases:
+            f.write(c.swift(lows, names))
+        f.write("  return cases\n}()\n")
+    print(f"{len(cases)} cases -> {os.path.normpath(out)}")
+
+
+def main_float32():
+    """The Float32 fixture (issue 12): the same references at Float inputs."""
+    domain = float32_domain()
+    rng = random.Random(20261206)
+    cases = binary_cases(rng, FLOAT32_BINARY_LOSSES, domain)
+    cases += softmax_cases(rng, FLOAT32_SOFTMAX_LOSSES, domain)
+    family = random.Random(20261207)
+    cases += binary_cases(family, FLOAT32_FAMILY_BINARY_LOSSES, domain)
+    cases += softmax_cases(family, FLOAT32_FAMILY_SOFTMAX_LOSSES, domain)
+    cases += multi_label_cases(random.Random(20261208), domain)
+    write_fixture(
+        "AccuracyReferenceFloat32.swift", "accuracyReferenceFloat32",
+        "// GENERATED by Scripts/accuracy_reference.py --float32 (mpmath, 60 digits): do not edit.\n"
+        "// Float32 accuracy audit (issue 12): every input (logit, target, weight) is\n"
+        "// exactly a Float, written as a double; the references are the 60-digit\n"
+        "// values rounded to a double (no lo parts: 2^-29 Float ulps at most).\n\n",
+        cases, lows=False, grids={"accuracyFloat32Grid": domain.grid})
+
+
 def main():
+    if "--float32" in sys.argv[1:]:
+        check_gradients()
+        return main_float32()
     rng = random.Random(20261129)
     cases = binary_cases(rng, BINARY_LOSSES) + softmax_cases(rng, SOFTMAX_LOSSES)
     check_gradients()
@@ -646,21 +833,12 @@ def main():
     cases += binary_cases(family, FAMILY_BINARY_LOSSES)
     cases += softmax_cases(family, FAMILY_SOFTMAX_LOSSES)
     cases += multi_label_cases(random.Random(20261131))
-    here = os.path.dirname(os.path.abspath(__file__))
-    out = os.path.join(here, "..", "Tests", "ImbalanceLossTests", "Fixtures", "AccuracyReference.swift")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        f.write("// GENERATED by Scripts/accuracy_reference.py (mpmath, 60 digits): do not edit.\n"
-                "// Values and gradients of every core loss; each reference number r is\n"
-                "// split into hi = r rounded to a double and lo = (r - hi) rounded.\n\n"
-                "// One statement per case keeps type-checking linear (a single array\n"
-                "// literal of all cases takes the compiler minutes).\n"
-                "let accuracyReference: [AccuracyCase] = {\n"
-                "  var cases: [AccuracyCase] = []\n")
-        for c in cases:
-            f.write(c.swift())
-        f.write("  return cases\n}()\n")
-    print(f"{len(cases)} cases -> {os.path.normpath(out)}")
+    write_fixture(
+        "AccuracyReference.swift", "accuracyReference",
+        "// GENERATED by Scripts/accuracy_reference.py (mpmath, 60 digits): do not edit.\n"
+        "// Values and gradients of every core loss; each reference number r is\n"
+        "// split into hi = r rounded to a double and lo = (r - hi) rounded.\n\n",
+        cases)
 
 
 if __name__ == "__main__":

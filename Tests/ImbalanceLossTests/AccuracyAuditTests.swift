@@ -31,24 +31,41 @@ struct AccuracyCase: Sendable {
 }
 
 /// A loss of the audit, binary, softmax or multi-label (one 0/1 target per
-/// logit): its `.mean` value and gradient.
+/// logit): its `.mean` value and gradient, in Double and through the Float32
+/// entry points (`float`, for the Float32 audit).
 enum AuditLoss {
-  case binary(@Sendable ([Double], [Double], [Double]?) throws -> (Double, [Double]))
-  case softmax(@Sendable ([Double], [Int], [Double]?) throws -> (Double, [Double]))
-  case multiLabel(@Sendable ([Double], [Double], [Double]?) throws -> (Double, [Double]))
+  case binary(
+    @Sendable ([Double], [Double], [Double]?) throws -> (Double, [Double]),
+    float: @Sendable ([Float], [Float], [Float]?) throws -> (Float, [Float]))
+  case softmax(
+    @Sendable ([Double], [Int], [Double]?) throws -> (Double, [Double]),
+    float: @Sendable ([Float], [Int], [Float]?) throws -> (Float, [Float]))
+  case multiLabel(
+    @Sendable ([Double], [Double], [Double]?) throws -> (Double, [Double]),
+    float: @Sendable ([Float], [Float], [Float]?) throws -> (Float, [Float]))
 
   static func binary<L: Loss<Double>>(_ loss: L) -> AuditLoss {
-    .binary { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) }
+    .binary(
+      { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) },
+      float: { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) })
   }
 
   static func softmax<L: Loss<Int>>(_ loss: L) -> AuditLoss {
-    .softmax { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) }
+    .softmax(
+      { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) },
+      float: { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) })
+  }
+
+  static func multiLabel<L: Loss<Double>>(_ loss: L) -> AuditLoss {
+    .multiLabel(
+      { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) },
+      float: { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) })
   }
 }
 
 /// Builds the fixture's losses from their names and parameters. ADDING A LOSS:
 /// one line here, and its reference in Scripts/accuracy_reference.py.
-private let builders: [String: @Sendable ([Double], Int) throws -> AuditLoss] = [
+let auditBuilders: [String: @Sendable ([Double], Int) throws -> AuditLoss] = [
   "BinaryCrossEntropy": { p, _ in
     .binary(BinaryCrossEntropy(positiveWeight: p[0], negativeWeight: p[1]))
   },
@@ -91,8 +108,7 @@ private let builders: [String: @Sendable ([Double], Int) throws -> AuditLoss] = 
   },
   "MacroSmoothF1Loss": { _, k in .softmax(try MacroSmoothF1Loss(classCount: k)) },
   "MultiLabelCategoricalCrossEntropy": { _, k in
-    let loss = try MultiLabelCategoricalCrossEntropy(labelCount: k)
-    return .multiLabel { z, t, w in try loss.valueAndGradient(logits: z, targets: t, weights: w) }
+    .multiLabel(try MultiLabelCategoricalCrossEntropy(labelCount: k))
   },
 ]
 
@@ -263,7 +279,7 @@ struct WorstError: CustomStringConvertible {
 func measureAccuracy() throws -> [String: (value: WorstError, gradient: WorstError)] {
   var worst: [String: (value: WorstError, gradient: WorstError)] = [:]
   for (index, c) in accuracyReference.enumerated() {
-    let build = try #require(builders[c.loss], "no builder for \(c.loss)")
+    let build = try #require(auditBuilders[c.loss], "no builder for \(c.loss)")
     let loss = try build(c.parameters, c.classCount)
     let k = c.classCount
     // Targets per sample: L for a multi-label loss, else 1.
@@ -278,11 +294,11 @@ func measureAccuracy() throws -> [String: (value: WorstError, gradient: WorstErr
       let w = c.weights.map { Array($0[rows]) }
       let (value, gradient): (Double, [Double])
       switch loss {
-      case .binary(let evaluate):
+      case .binary(let evaluate, _):
         (value, gradient) = try evaluate(z, Array(c.targets[rows]), w)
-      case .softmax(let evaluate):
+      case .softmax(let evaluate, _):
         (value, gradient) = try evaluate(z, c.targets[rows].map { Int($0) }, w)
-      case .multiLabel(let evaluate):
+      case .multiLabel(let evaluate, _):
         let t = Array(c.targets[(rows.lowerBound * k)..<(rows.upperBound * k)])
         (value, gradient) = try evaluate(z, t, w)
       }
@@ -306,7 +322,7 @@ func measureAccuracy() throws -> [String: (value: WorstError, gradient: WorstErr
     print("  value: \(e.value)\n  gradient: \(e.gradient)")
   }
   let audited = Set(worst.keys.map { String($0.prefix { $0 != " " }) })
-  #expect(audited == Set(builders.keys), "a loss has a builder but no fixture case")
+  #expect(audited == Set(auditBuilders.keys), "a loss has a builder but no fixture case")
   for (key, e) in worst {
     let bound = try #require(bounds[key], "no accuracy bound for \(key)")
     let check = {
