@@ -102,7 +102,7 @@ func require(_ condition: Bool, _ message: @autoclosure () -> String) {
 func exercise<L: Loss>(
   _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?, scale: Double = 1,
   valueBound: Double = .infinity, valueFloor: Double = 0
-) where L.Target: FuzzTarget {
+) where L.Target: LossTarget {
   if verbose {
     fputs("\(loss) logits: \(logits) targets: \(targets) weights: \(weights as Any)\n", stderr)
   }
@@ -386,7 +386,7 @@ func largestMagnitude(_ values: [Double]) -> Double {
 func exerciseSecondOrder<L: SecondOrderLoss>(
   _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?,
   hessianCount: Int, scale: Double, hessianBound: Double, mayThrowAlone: Bool = false
-) where L.Target: FuzzTarget {
+) where L.Target: LossTarget {
   let sentinel = -123.25
   let first = try? loss.valueAndGradient(logits: logits, targets: targets, weights: weights)
   var gradient = [Double](repeating: sentinel, count: logits.count)
@@ -1107,7 +1107,7 @@ func fuzzCombined(_ r: inout ByteReader, n: Int, k: Int, hasWeights: Bool, reduc
   }
 }
 
-func exerciseCombined<T: FuzzTarget>(
+func exerciseCombined<T: LossTarget>(
   _ terms: [(weight: Double, loss: any Loss<T>)], logits: [Double], targets: [T],
   weights: [Double]?
 ) {
@@ -1558,7 +1558,7 @@ func fuzzGradientBoosting(
     return (near(gradientCode), near(hessianCode))
   }
   func run<L: SecondOrderLoss>(_ loss: L, _ scores: [Double], _ targets: [L.Target], _ weights: [Double]?)
-  where L.Target: FuzzTarget {
+  where L.Target: LossTarget {
     let (g, h) = counts(scores.count)
     exerciseGradientBoosting(
       loss, scores: scores, targets: targets, weights: weights, layout: layout,
@@ -1865,24 +1865,10 @@ func exerciseGradientBoosting<L: SecondOrderLoss>(
 
 // MARK: - Float32 entry points
 
-/// A target type as the harness rounds it for the Float32 entry points: a
-/// binary or multi-label target `Float(t)`, a softmax label itself.
-protocol FuzzTarget: LossTarget {
-  var float32: Float32Target { get }
-}
-
-extension Double: FuzzTarget {
-  var float32: Float { Float(self) }
-}
-
-extension Int: FuzzTarget {
-  var float32: Int { self }
-}
-
 /// A decoded batch rounded to Float32 (`Float(x)`: a huge finite double may
 /// become ±inf, a tiny one 0), and those Float inputs widened back to
 /// Double: the inputs of the Double oracle.
-struct Float32Batch<T: FuzzTarget> {
+struct Float32Batch<T: LossTarget> {
   let logits: [Float], targets: [T.Float32Target], weights: [Float]?
   let wideLogits: [Double], wideTargets: [T], wideWeights: [Double]?
 
@@ -1973,7 +1959,7 @@ func checkFloat32(
 /// throwing batch's statistics take the same validation).
 func exerciseFloat32<L: Loss>(
   _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?
-) where L.Target: FuzzTarget {
+) where L.Target: LossTarget {
   let b = Float32Batch(logits, targets, weights)
   let succeeded = checkFloat32("valueAndGradient", outputs: [logits.count]) { out throws(LossError) in
     try b.float { z, t, w throws(LossError) in
@@ -1992,7 +1978,7 @@ func exerciseFloat32<L: Loss>(
 /// The Float32 `statistics` (Double statistics: the same bits, or the same
 /// error) and the Float32 share with those statistics.
 func exerciseFloat32Statistics<P: DataParallelLoss>(_ loss: P, _ b: Float32Batch<P.Target>)
-where P.Target: FuzzTarget {
+where P.Target: LossTarget {
   var fs: BatchStatistics?
   var fError: LossError?
   do { fs = try b.float { z, t, w throws(LossError) in try loss.statistics(logits: z, targets: t, weights: w) } }
@@ -2023,7 +2009,7 @@ where P.Target: FuzzTarget {
 /// `hessianCount`, sometimes wrong) against the Double one.
 func exerciseFloat32SecondOrder<L: SecondOrderLoss>(
   _ loss: L, logits: [Double], targets: [L.Target], weights: [Double]?, hessianCount: Int
-) where L.Target: FuzzTarget {
+) where L.Target: LossTarget {
   let b = Float32Batch(logits, targets, weights)
   checkFloat32("second order", outputs: [logits.count, hessianCount]) { out throws(LossError) in
     try b.float { z, t, w throws(LossError) in

@@ -179,7 +179,7 @@ public struct TrainingSettings: Sendable, Equatable {
 func step<L: Loss>(
   _ loss: L, logits z: [Double], targets: [L.Target], weights: [Double]? = nil,
   gradient: inout [Double], precision: Precision
-) throws(LossError) -> Double where L.Target: DemoTarget {
+) throws(LossError) -> Double where L.Target: LossTarget {
   guard precision == .float32 else {
     return try loss.valueAndGradient(
       logits: z, targets: targets, weights: weights, gradient: &gradient)
@@ -205,18 +205,4 @@ func step<L: StatefulLoss>(
     state: &state)
   gradient = g.map { Double($0) }
   return Double(value)
-}
-
-/// A target the demo can round to the loss's Float32 target type.
-protocol DemoTarget: LossTarget {
-  /// The target rounded to its Float32 form.
-  var float32: Float32Target { get }
-}
-
-extension Double: DemoTarget {
-  var float32: Float { Float(self) }
-}
-
-extension Int: DemoTarget {
-  var float32: Int { self }
 }

@@ -38,6 +38,28 @@ private func floatBatch(
 
 private func widened(_ x: [Float]) -> [Double] { x.map { Double($0) } }
 
+/// Central differences of a Float value, step 2^-6 (exact in Float at these
+/// logits), against its Float gradient: within 2 % of the largest entry
+/// (Float rounding of the values over the step is ~1e-5 of it).
+private func expectDerivative(
+  of value: ([Float]) throws -> Float, at z: [Float], gradient: ([Float]) throws -> [Float],
+  sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+  let g = try gradient(z)
+  let largest = g.map(abs).max() ?? 0
+  let h: Float = 0x1p-6
+  for j in z.indices {
+    var up = z
+    up[j] += h
+    var down = z
+    down[j] -= h
+    let difference = (try value(up) - value(down)) / (2 * h)
+    #expect(
+      abs(difference - g[j]) <= 0.02 * max(largest, 1e-3), "[\(j)] \(difference) vs \(g[j])",
+      sourceLocation: sourceLocation)
+  }
+}
+
 @Test(arguments: LossTable.doubleTargets)
 func float32ResultsAreTheDoubleResultsRoundedOnce(_ c: LossCase<Double>) throws {
   var rng = SplitMix64(seed: 0xF32)
@@ -107,28 +129,15 @@ private func expectFloatHessian<L: SecondOrderLoss>(_ loss: L) throws where L.Ta
   try expectFloatHessian(F1WeightedCrossEntropy())
 }
 
-/// Central differences of the Float value, step 2^-6 (exact in Float at
-/// these logits), against the Float gradient: within 2 % of the largest
-/// entry (Float rounding of the values over the step is ~1e-5 of it).
+/// The Float gradient is the derivative of the Float value (`expectDerivative`).
 @Test(arguments: LossTable.doubleTargets.filter(\.gradientIsDerivative))
 func float32GradientIsTheDerivativeOfTheFloat32Value(_ c: LossCase<Double>) throws {
   var rng = SplitMix64(seed: 0xF35)
   let rows = 6
   var (z, y, w) = floatBatch(c, rows: rows, &rng)
   z = z.map { max(-4, min(4, $0)) }
-  let g = try c.loss.gradient(logits: z, targets: y, weights: w)
-  let largest = g.map(abs).max() ?? 0
-  let h: Float = 0x1p-6
-  for j in z.indices {
-    var up = z
-    up[j] += h
-    var down = z
-    down[j] -= h
-    let difference =
-      (try c.loss.value(logits: up, targets: y, weights: w)
-        - c.loss.value(logits: down, targets: y, weights: w)) / (2 * h)
-    #expect(
-      abs(difference - g[j]) <= 0.02 * max(largest, 1e-3), "\(c.name) [\(j)] \(difference) vs \(g[j])")
+  try expectDerivative(of: { try c.loss.value(logits: $0, targets: y, weights: w) }, at: z) {
+    try c.loss.gradient(logits: $0, targets: y, weights: w)
   }
 }
 
@@ -248,18 +257,7 @@ func float32SoftmaxGradientIsTheDerivativeOfTheFloat32Value(_ c: LossCase<Int>) 
   let z = (0..<(rows * 4)).map { _ in Float(rng.uniform(-4...4)) }
   let labels = rng.classes(rows, classCount: 4)
   let w = rng.floatWeights(rows)
-  let g = try c.loss.gradient(logits: z, targets: labels, weights: w)
-  let largest = g.map(abs).max() ?? 0
-  let h: Float = 0x1p-6
-  for j in z.indices {
-    var up = z
-    up[j] += h
-    var down = z
-    down[j] -= h
-    let difference =
-      (try c.loss.value(logits: up, targets: labels, weights: w)
-        - c.loss.value(logits: down, targets: labels, weights: w)) / (2 * h)
-    #expect(
-      abs(difference - g[j]) <= 0.02 * max(largest, 1e-3), "\(c.name) [\(j)] \(difference) vs \(g[j])")
+  try expectDerivative(of: { try c.loss.value(logits: $0, targets: labels, weights: w) }, at: z) {
+    try c.loss.gradient(logits: $0, targets: labels, weights: w)
   }
 }

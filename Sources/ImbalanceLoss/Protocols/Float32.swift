@@ -16,6 +16,9 @@ public protocol LossTarget: Sendable {
 
   /// The target for a Float32 one (exact: every `Float` is a `Double`).
   init(float32 target: Float32Target)
+
+  /// This target in its Float32 form (a `Double` target rounded to `Float`).
+  var float32: Float32Target { get }
 }
 
 extension Double: LossTarget {
@@ -25,6 +28,10 @@ extension Double: LossTarget {
   /// `Double(target)`, exact.
   @inlinable
   public init(float32 target: Float) { self.init(target) }
+
+  /// `Float(self)`, rounded to nearest.
+  @inlinable
+  public var float32: Float { Float(self) }
 }
 
 extension Int: LossTarget {
@@ -34,6 +41,10 @@ extension Int: LossTarget {
   /// The label itself.
   @inlinable
   public init(float32 target: Int) { self = target }
+
+  /// The label itself.
+  @inlinable
+  public var float32: Int { self }
 }
 
 /// The widening bridge behind every Float32 entry point.
