@@ -470,3 +470,33 @@ import Testing
   let row3 = 1e-12 * 748.625 + (0x1p-1022 / 9) * big * 748.625
   expectClose(terms[3], row3, relative: 1e-12)
 }
+
+/// Scripts/Fuzz/corpus/regression-macro-f1wce-class-weighted-factor-underflow:
+/// sample weights 0.5 … 1e300 and class weights 0.33 … 1.4e17 made a row's
+/// scaled factor `v a` subnormal (3.7e-301 × 2.4e-18) before the reciprocal,
+/// and the one-batch value lost 21 bits. Every weighted row has label 0, so
+/// the class weights cancel: the value must be the unweighted-class one.
+@Test func classWeightedFactorKeepsItsDigitsAcrossExtremeWeights() throws {
+  let huge = 1.7976931348623157e308
+  let z: [Double] = [
+    0, 0, 0, 1e17, 0, 0, 0, -36, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, -huge, 0, -huge, -huge, -huge, 0,
+    0, huge, 0.9999999999999999, 1.0000000000000002, 0, 1e-12, -huge, -huge, 0, -huge, huge,
+    -huge, 0, 0, 0.9999999999999999,
+  ]
+  let labels = [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+  let w: [Double] = [0, 1e300, 0, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 745]
+  let plain = try MacroF1WeightedCrossEntropy(classCount: 3)
+  var weighted = plain
+  weighted.classWeights = [1.0 / 3, 1.397480611644663e17, 1.397480611644663e17]
+  let reference = try plain.valueAndGradient(logits: z, targets: labels, weights: w)
+  let value = try weighted.valueAndGradient(logits: z, targets: labels, weights: w)
+  expectClose(value.value, reference.value, relative: 1e-14)
+  expectClose(value.gradient, reference.gradient, relative: 1e-14)
+  // The same for plain cross-entropy with those class weights.
+  let ce = try SoftmaxCrossEntropy(classCount: 3)
+  var ceWeighted = ce
+  ceWeighted.classWeights = weighted.classWeights
+  expectClose(
+    try ceWeighted.value(logits: z, targets: labels, weights: w),
+    try ce.value(logits: z, targets: labels, weights: w), relative: 1e-14)
+}

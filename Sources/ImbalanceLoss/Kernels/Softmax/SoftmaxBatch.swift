@@ -141,8 +141,16 @@ struct SoftmaxBatch: @unchecked Sendable {
       let f = v * normalizer.reciprocal
       return f == 0 ? f : f * rowClassScale
     }
-    if let cw = classWeights { v = v * (cw[labels[i]] * classScale) }
-    return v * normalizer.reciprocal
+    guard let cw = classWeights else { return v * normalizer.reciprocal }
+    let a = cw[labels[i]] * classScale
+    let va = v * a
+    // A weight and a class weight each far below their largest make `v a`
+    // subnormal (digits lost) where `f_i` is not: the reciprocal first then.
+    if va < 0x1p-1000 && v != 0 && a != 0 {
+      let vr = v * normalizer.reciprocal
+      if vr.isFinite { return vr * a }
+    }
+    return va * normalizer.reciprocal
   }
 
   /// The factor of row `i` for a row computed as `f s x` (`s` the logit
