@@ -1,16 +1,28 @@
 #!/usr/bin/env python3
 """Times peers on the inputs of imbalance-bench: numpy (hand-vectorised value
-and gradient, the way one would write it) and PyTorch autograd when it is
-installed. Prints ns per logit, a table or --json.
+and gradient, the way one would write it), PyTorch autograd when `torch` is
+importable and JAX (`jax.jit(jax.value_and_grad(loss))`) when `jax` is.
+Prints ns per logit, a table or --json.
 
     python3 Benchmarks/peers.py [--json] [--quick] [--max-logits N] [--min] [--values]
 
 Inputs are the same SplitMix64 streams as Sources/imbalance-bench/main.swift,
 bit for bit: logits uniform in [-4, 4), binary targets 1 with probability
-0.1, class labels uniform, Zipf priors, tau = 1. One thread: numpy's
-elementwise functions are single-threaded; torch is pinned to 1 thread.
+0.1, class labels uniform, Zipf priors, tau = 1. Float64 throughout. One
+thread: numpy's elementwise functions are single-threaded; torch is pinned
+with torch.set_num_threads(1); JAX runs on the CPU with XLA's Eigen thread
+pool off and one intra-op thread (XLA_FLAGS, set before jax is imported).
+JAX's inputs are converted to device arrays once, outside the timed call
+(torch.from_numpy inside it shares the numpy buffer); each timed JAX call
+waits for its results (block_until_ready).
+
+--values prints each loss's value at 10^4 logits (numpy's, the lines that
+`imbalance-bench --values` and `fused-c --values` print), then, for torch and
+JAX, their values and gradients against numpy's: the relative difference of
+the value and the largest gradient difference over the largest |gradient|.
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -134,6 +146,7 @@ def torch_functions():
         return loss.item(), zt.grad
 
     return {
+        "version": torch.__version__,
         "smooth-accuracy": binary(lambda z, y: (y * (1 - torch.sigmoid(z))
                                                 + (1 - y) * torch.sigmoid(z)).mean()),
         "binary-cross-entropy": binary(F.binary_cross_entropy_with_logits),
@@ -141,6 +154,72 @@ def torch_functions():
         "f1-weighted-ce": binary(f1_ce),
         "logit-adjusted-ce": softmax,
     }
+
+
+def jax_functions():
+    # One CPU thread, set before jax is imported (the flags are read once).
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    flags = os.environ.get("XLA_FLAGS", "")
+    for flag in ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1"):
+        if flag.split("=")[0] not in flags:
+            flags = f"{flags} {flag}".strip()
+    os.environ["XLA_FLAGS"] = flags
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def logistic(z):
+        e = jnp.exp(-jnp.abs(z))
+        r = 1 / (1 + e)
+        p = jnp.where(z >= 0, r, e * r)
+        return e, p, 1 - p
+
+    def smooth_accuracy(z, y):
+        _, p, q = logistic(z)
+        return jnp.sum(y * q + (1 - y) * p) / z.size
+
+    def bce(z, y):
+        e, _, _ = logistic(z)
+        l = jnp.log1p(e)
+        return jnp.sum(y * (jnp.maximum(-z, 0) + l)
+                       + (1 - y) * (jnp.maximum(z, 0) + l)) / z.size
+
+    def smooth_f1(z, y):
+        _, p, _ = logistic(z)
+        return 1 - 2 * jnp.sum(y * p) / jnp.sum(y + p)
+
+    def f1_ce(z, y):
+        e, p, _ = logistic(z)
+        f = jax.lax.stop_gradient(2 * jnp.sum(y * p) / jnp.sum(y + p))
+        l = jnp.log1p(e)
+        return jnp.sum((1 - f / 2) * y * (jnp.maximum(-z, 0) + l)
+                       + (f / 2) * (1 - y) * (jnp.maximum(z, 0) + l)) / z.size
+
+    def logit_adjusted(z, c, offsets):
+        n = c.size
+        a = z.reshape(n, -1) + offsets
+        logp = jax.nn.log_softmax(a, axis=1)
+        return -jnp.mean(jnp.take_along_axis(logp, c[:, None], axis=1))
+
+    def timed(loss):
+        step = jax.jit(jax.value_and_grad(loss))
+
+        def run(*args):
+            value, grad = step(*args)
+            grad.block_until_ready()
+            return float(value), grad
+        return run
+
+    fns = {name: timed(loss) for name, loss in (
+        ("smooth-accuracy", smooth_accuracy), ("binary-cross-entropy", bce),
+        ("smooth-f1", smooth_f1), ("f1-weighted-ce", f1_ce),
+        ("logit-adjusted-ce", logit_adjusted))}
+    fns["inputs"] = lambda *arrays: tuple(jnp.asarray(a) for a in arrays)
+    fns["version"] = jax.__version__
+    return fns
 
 
 def median_time(fn, budget, minimum=False):
@@ -170,25 +249,48 @@ def main():
         "smooth-accuracy": np_smooth_accuracy, "binary-cross-entropy": np_bce,
         "smooth-f1": np_smooth_f1, "f1-weighted-ce": np_f1_ce,
         "logit-adjusted-ce": np_logit_adjusted}}
+    for name, functions in (("torch", torch_functions), ("jax", jax_functions)):
+        fns = functions()
+        if fns:
+            peers[name] = fns
+    binary = ("smooth-accuracy", "binary-cross-entropy", "smooth-f1", "f1-weighted-ce")
+
+    def inputs(fns, *arrays):
+        return fns["inputs"](*arrays) if "inputs" in fns else arrays
+
     if "--values" in args:  # compare with `imbalance-bench --values`
         z, y = logits(10_000), targets(10_000)
-        for name, fn in peers["numpy"].items():
-            if name != "logit-adjusted-ce":
-                print(name, fn(z, y)[0])
+        cases = [(name, name, (z, y)) for name in binary]
         for k in (10, 100, 1000):
             offsets = np.log(priors(k) / priors(k).sum())
-            print(f"logit-adjusted-ce K={k}",
-                  np_logit_adjusted(logits(10_000), labels(10_000 // k, k), offsets)[0])
+            cases.append((f"logit-adjusted-ce K={k}", "logit-adjusted-ce",
+                          (logits(10_000), labels(10_000 // k, k), offsets)))
+        reference = {}
+        for label, name, arrays in cases:
+            reference[label] = peers["numpy"][name](*arrays)
+            print(label, reference[label][0])
+        for peer, fns in peers.items():
+            if peer == "numpy":
+                continue
+            print(f"# {peer} {fns['version']}: value, relative difference from numpy's, "
+                  "largest gradient difference / largest |gradient|")
+            for label, name, arrays in cases:
+                value, grad = fns[name](*inputs(fns, *arrays))
+                v0, g0 = reference[label]
+                g = np.asarray(grad).reshape(g0.shape)
+                print(f"{peer} {label} {value!r} {abs(value - v0) / abs(v0):.1e} "
+                      f"{np.max(np.abs(g - g0)) / np.max(np.abs(g0)):.1e}")
         return
-    torch = torch_functions()
-    if torch:
-        peers["torch"] = torch
+    print("peers: " + ", ".join(
+        p + (f" {fns['version']}" if "version" in fns else f" {np.__version__}")
+        for p, fns in peers.items()), file=sys.stderr)
     rows = []
     for n in sizes:
         z, y = logits(n), targets(n)
         for peer, fns in peers.items():
-            for name in ("smooth-accuracy", "binary-cross-entropy", "smooth-f1", "f1-weighted-ce"):
-                t = median_time(lambda: fns[name](z, y), budget, minimum)
+            args_ = inputs(fns, z, y)
+            for name in binary:
+                t = median_time(lambda: fns[name](*args_), budget, minimum)
                 rows.append({"peer": peer, "loss": name, "samples": n, "classes": 1,
                              "ns_per_logit": t / n * 1e9})
     for k in (10, 100, 1000):
@@ -199,7 +301,8 @@ def main():
             z, c = logits(n * k), labels(n, k)
             offsets = np.log(priors(k) / priors(k).sum())
             for peer, fns in peers.items():
-                t = median_time(lambda: fns["logit-adjusted-ce"](z, c, offsets), budget, minimum)
+                args_ = inputs(fns, z, c, offsets)
+                t = median_time(lambda: fns["logit-adjusted-ce"](*args_), budget, minimum)
                 rows.append({"peer": peer, "loss": "logit-adjusted-ce", "samples": n,
                              "classes": k, "ns_per_logit": t / (n * k) * 1e9})
     if "--json" in args:

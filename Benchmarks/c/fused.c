@@ -1,12 +1,21 @@
 /* fused.c: a fused C reference kernel for the core losses of ImbalanceLoss,
  * value and gradient in one pass (two for the losses that need the batch's
  * F first), timed on the inputs of imbalance-bench (the same SplitMix64
- * streams, bit for bit). It is the "fused C kernel, -O3 -march=native,
- * vector libm" of issue 3: written so that gcc vectorises every loop and
- * calls glibc's libmvec for exp and log1p (this needs -ffast-math).
+ * streams, bit for bit). It is the "fused C kernel, vector libm" of issues
+ * 3 and 11: written so that gcc vectorises every loop and calls glibc's
+ * libmvec for exp and log1p (this needs -ffast-math). Benchmarks/run.sh
+ * builds it twice on x86-64: -march=x86-64 (SSE2: libmvec's _ZGVbN2v_exp
+ * and _ZGVbN2v_log1p), the like-for-like peer of the default Swift build,
+ * and -march=native, the peer of the tuned one (on arm64: the default
+ * target and -mcpu=native).
  *
- *   gcc -O3 -march=native -ffast-math -o fused-c Benchmarks/c/fused.c -lm
- *   ./fused-c [--json] [--quick] [--max-logits N] [--min] [--values]
+ *   gcc -O3 -march=x86-64 -ffast-math -o fused-c-sse2 Benchmarks/c/fused.c -lm
+ *   gcc -O3 -march=native -ffast-math -o fused-c-native Benchmarks/c/fused.c -lm
+ *   ./fused-c-native [--json] [--quick] [--max-logits N] [--min] [--values]
+ *       [--peer NAME]
+ *
+ * --peer NAME sets the "peer" field of the JSON rows and the table header
+ * (default "fused C"; run.sh passes "C baseline" and "C native").
  *
  * Not part of any Swift package. Stable forms throughout, like ours:
  * p and 1 - p from one e = exp(-|z|), softplus(z) = max(z, 0) + log1p(e),
@@ -155,13 +164,14 @@ static int use_min;
   })
 
 static int first_row = 1, json;
+static const char *peer = "fused C";
 
 static void row(const char *loss, long n, long k, double seconds) {
   double ns = seconds / ((double)n * k) * 1e9;
   if (json)
-    printf("%s {\"peer\": \"fused C\", \"loss\": \"%s\", \"samples\": %ld, \"classes\": %ld, "
+    printf("%s {\"peer\": \"%s\", \"loss\": \"%s\", \"samples\": %ld, \"classes\": %ld, "
            "\"ns_per_logit\": %.6f}",
-           first_row ? "[\n" : ",\n", loss, n, k, ns);
+           first_row ? "[\n" : ",\n", peer, loss, n, k, ns);
   else
     printf("| %s | %ld | %ld | %.2f |\n", loss, n, k, ns);
   first_row = 0;
@@ -177,6 +187,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[a], "--min")) use_min = 1;
     else if (!strcmp(argv[a], "--values")) values = 1;
     else if (!strcmp(argv[a], "--max-logits") && a + 1 < argc) max_logits = atol(argv[++a]);
+    else if (!strcmp(argv[a], "--peer") && a + 1 < argc) peer = argv[++a];
   }
   long cap = max_logits > 10000 ? max_logits : 10000;
   double *z = malloc(cap * sizeof *z), *y = malloc(cap * sizeof *y), *g = malloc(cap * sizeof *g);
@@ -198,7 +209,7 @@ int main(int argc, char **argv) {
     }
     return 0;
   }
-  if (!json) printf("| loss | N | K | fused C ns/logit |\n|---|---:|---:|---:|\n");
+  if (!json) printf("| loss | N | K | %s ns/logit |\n|---|---:|---:|---:|\n", peer);
   for (long n = 10000; n <= max_logits; n *= 10) {
     for (long i = 0; i < n; i++) z[i] = -4 + 8 * uniform(1, i), y[i] = uniform(2, i) < 0.1;
     row("smooth-accuracy", n, 1, TIME(budget, smooth_accuracy(z, y, g, n)));
