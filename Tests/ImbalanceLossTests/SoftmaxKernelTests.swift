@@ -148,3 +148,75 @@ private func expectEach(
       product, [0.39914339756999316368, -0.39914339756999316368, 0, 0], relative: 1e-14)
   }
 }
+
+/// Eight rows through `crossEntropyGroup` give the bits of eight rows through
+/// `crossEntropyRow` (the loss as `run` forms it, and every gradient entry),
+/// or the group declines: for K = 1 ... 16, plain rows and every kind of
+/// exponent (offsets, scales that round, margins, smoothing), weights, ties,
+/// confident rows, and logits from 1e-300 to 1e300.
+@Suite struct SoftmaxRowGroupTests {
+  @Test func groupsGiveTheBitsOfSingleRows() {
+    var rng = SplitMix64(seed: 0x6a0_0001)
+    var grouped = 0
+    for trial in 0..<600 {
+      let k = 1 + trial % 16
+      let n = 8 * k
+      let spread = [1.0, 30, 1e-300, 1e300, 700][trial % 5]
+      var z = rng.uniforms(n, in: -1...1).map { $0 * spread }
+      if trial % 7 == 0 { for r in 0..<8 { z[r * k] = z[r * k + k - 1] } }  // ties
+      if trial % 11 == 0 { for r in 0..<8 { z[r * k + r % k] = 40 } }  // confident
+      let o = trial % 3 == 0 ? [Double](repeating: 0, count: k) : rng.uniforms(k, in: -9...0)
+      let margins = rng.uniforms(k, in: 0...2)
+      let labels = rng.classes(8, classCount: k)
+      let weights = rng.uniforms(8, in: 0.1...3)
+      let scale = trial % 3 == 0 ? 1 : [1.0, 0.7, 16, 1.1][trial % 4]
+      let smoothing = trial % 5 == 1 ? 0.1 : 0
+      let useMargins = trial % 4 == 2
+      let useWeights = trial % 2 == 1
+      var rowGradient = [Double](repeating: .nan, count: n)
+      var groupGradient = [Double](repeating: .nan, count: n)
+      let note = "trial \(trial), K = \(k)"
+      z.withUnsafeBufferPointer { z in
+        labels.withUnsafeBufferPointer { c in
+          o.withUnsafeBufferPointer { o in
+            margins.withUnsafeBufferPointer { m in
+              weights.withUnsafeBufferPointer { w in
+                let batch = try! SoftmaxBatch(
+                  logits: z, labels: c, weights: useWeights ? w : nil, gradient: nil,
+                  classCount: k)
+                let rule = SoftmaxRule(
+                  offsets: o.baseAddress!, scale: scale,
+                  margins: useMargins ? m.baseAddress! : nil, smoothing: smoothing,
+                  offsetsAreZero: trial % 3 == 0)
+                #expect(SoftmaxKernel.groupsRows(rule, classCount: k), "\(note)")
+                var linear = Vector()
+                var sPrime = Vector()
+                var f = Vector()
+                for r in 0..<8 {
+                  (linear[r], sPrime[r], f[r]) = SoftmaxKernel.crossEntropyRow(
+                    batch, r, rule, &rowGradient)
+                }
+                let rows = linear + f * Elementary.log1p(sPrime)
+                guard
+                  let group = SoftmaxKernel.crossEntropyGroup(batch, first: 0, rule, &groupGradient)
+                else { return }
+                grouped += 1
+                for r in 0..<8 {
+                  #expect(group[r].bitPattern == rows[r].bitPattern, "\(note), row \(r)")
+                }
+                #expect(
+                  groupGradient.map(\.bitPattern) == rowGradient.map(\.bitPattern), "\(note)")
+                // Value only: the same losses.
+                let valueOnly = SoftmaxKernel.crossEntropyGroup(batch, first: 0, rule, nil)
+                #expect(valueOnly.map { $0 .== group } == SIMDMask(repeating: true), "\(note)")
+              }
+            }
+          }
+        }
+      }
+    }
+    // Most groups take the group path (it declines only for rows whose
+    // exponents overflow or whose maximum pass 1 misjudged).
+    #expect(grouped >= 450, "\(grouped) of 600 groups")
+  }
+}

@@ -48,9 +48,18 @@ enum SoftmaxKernel {
       // Cross-entropy rows in groups of 8, so that their log1p(s') is one
       // vector call instead of 8 scalar libm calls (it matters for small K);
       // the row losses are still added one by one, in row order.
+      // With few classes, eight rows at a time (`crossEntropyGroup`, the same bits).
+      let grouped = groupsRows(rule, classCount: batch.classCount)
       var i = range.lowerBound
       while i < range.upperBound {
         let n = Swift.min(8, range.upperBound - i)
+        if grouped && n == groupRows,
+          let loss = crossEntropyGroup(batch, first: i, rule, out.value)
+        {
+          for r in 0..<n { total.add(loss[r]) }
+          i += n
+          continue
+        }
         var linear = Vector()
         var sPrime = Vector()
         var f = Vector()

@@ -156,19 +156,8 @@ extension SoftmaxKernel {
     let oTop = plain ? 0 : o[top]
     let deltaTop = top == c ? delta : 0
     @inline(__always) func exponent(_ j: Int) -> (hi: Double, lo: Double) {
-      var (hi, lo) = ErrorFree.twoSum(z[j], -zTop)
-      if !plain {
-        let t = hi * s
-        let tLow = splitsScale ? productError(hi, t, rule) : 0
-        var b = o[j] - oTop
-        if j == c { b -= delta }
-        b += deltaTop
-        let (tb, tbError) = ErrorFree.twoSum(t, b)
-        // hi + lo once more (TwoSum): where t + b cancels, lo (the error of
-        // z_k - z_M) can exceed hi, even with hi = 0, which is no tie then.
-        (hi, lo) = ErrorFree.twoSum(tb, tbError + (lo * s + tLow))
-      }
-      return (hi, lo)
+      let b = plain ? 0 : relativeOffset(o[j], oTop, isLabel: j == c, delta, deltaTop)
+      return Self.exponent(z[j], b, minusTop: -zTop, rule, plain: plain, splitsScale: splitsScale)
     }
     let minusZTopv = Vector(repeating: -zTop)
     let oTopv = Vector(repeating: oTop)
@@ -184,26 +173,29 @@ extension SoftmaxKernel {
     var tiesv = Vector()
     var shiftedv = Vector()
     var hiMaxv = Vector()
+    // With few classes the sums run in index order, as in `crossEntropyGroup`.
+    let inIndexOrder = k <= groupClassLimit
+    var rest = 0.0
+    var ties = 0.0
+    var shifted = 0.0
     // One exp call site for full vectors and the vector tail.
     j = 0
     while j + 8 <= k || (vectorTail && j < k) {
       let full = j + 8 <= k
       let base = full ? j : tailBase
-      let zk = SIMDLoad.load(z + base)
-      var (hi, lo) = ErrorFree.twoSum(zk, minusZTopv)
+      var b = Vector()
       if !plain {
-        let t = hi * sv
-        let tLow = splitsScale ? productError(hi, t, rule) : Vector()
-        var b = SIMDLoad.load(o + base) - oTopv
+        b = SIMDLoad.load(o + base) - oTopv
         if full ? j == cBlock : cTail >= 0 { b[c - base] -= delta }
         b += deltaTopv
-        let (tb, tbError) = ErrorFree.twoSum(t, b)
-        // Renormalised as in `exponent`.
-        (hi, lo) = ErrorFree.twoSum(tb, tbError + (lo * sv + tLow))
       }
-      if wantsShiftedSum {
-        let t = hi * (means.map { SIMDLoad.load($0 + base) } ?? inverseCountv)
-        shiftedv += full ? t : t.replacing(with: 0, where: dup)
+      var (hi, lo) = Self.exponent(
+        SIMDLoad.load(z + base), b, minusTop: minusZTopv, rule, plain: plain,
+        splitsScale: splitsScale)
+      let shiftedTerm =
+        wantsShiftedSum ? hi * (means.map { SIMDLoad.load($0 + base) } ?? inverseCountv) : Vector()
+      if wantsShiftedSum && !inIndexOrder {
+        shiftedv += full ? shiftedTerm : shiftedTerm.replacing(with: 0, where: dup)
       }
       // Overlapping tail lanes get d = -inf, so e = 0 there and they add
       // nothing; `exps` keeps the values stored for them before.
@@ -215,8 +207,18 @@ extension SoftmaxKernel {
       let e0 = Elementary.exp(hi)
       let e = e0 + e0 * lo
       let atMax = hi .== 0
-      restv += e.replacing(with: lo, where: atMax)
-      tiesv += Vector(repeating: 0).replacing(with: 1, where: atMax)
+      let term = e.replacing(with: lo, where: atMax)
+      let tie = Vector(repeating: 0).replacing(with: 1, where: atMax)
+      if inIndexOrder {
+        for lane in (full ? 0 : 8 - (k - j))..<8 {
+          rest += term[lane]
+          ties += tie[lane]
+          if wantsShiftedSum { shifted += shiftedTerm[lane] }
+        }
+      } else {
+        restv += term
+        tiesv += tie
+      }
       if let exps {
         SIMDLoad.store(
           full ? e : e.replacing(with: SIMDLoad.load(exps + base), where: dup),
@@ -224,28 +226,37 @@ extension SoftmaxKernel {
       }
       j = full ? j + 8 : k
     }
-    var rest = restv.sum()
-    var ties = tiesv.sum()
-    var shifted = shiftedv.sum()
+    if !inIndexOrder {
+      rest = restv.sum()
+      ties = tiesv.sum()
+      shifted = shiftedv.sum()
+    }
     // By halves, as pass 1's max (0 for a plain row: hiMaxv stays 0).
     let h4 = hiMaxv.lowHalf.replacing(
       with: hiMaxv.highHalf, where: hiMaxv.highHalf .> hiMaxv.lowHalf)
     var hiMax = Swift.max(h4[0], h4[1], h4[2], h4[3])
-    while j < k {
-      let (hi, lo) = exponent(j)
-      hiMax = Swift.max(hiMax, hi)
-      shifted += hi * (means?[j] ?? inverseCount)
-      if hi == 0 {
-        ties += 1
-        rest += lo
-        if let exps { exps[j] = 1 + lo }
-      } else {
-        let e0 = Elementary.exp(hi)
-        let e = e0 + e0 * lo
-        rest += e
-        if let exps { exps[j] = e }
+    // The scalar tail (K < 8, or 1 to 3 logits after the last full vector):
+    // its exponentials in one vector exp call, so that every e_k of a row
+    // comes from the same exp whichever path computes it (`crossEntropyGroup`
+    // depends on that), then added one by one.
+    if j < k {
+      var his = Vector(repeating: -.infinity)
+      var los = Vector()
+      for t in 0..<(k - j) { (his[t], los[t]) = exponent(j + t) }
+      let e0 = Elementary.exp(his)
+      let es = e0 + e0 * los
+      for t in 0..<(k - j) {
+        let (hi, lo) = (his[t], los[t])
+        hiMax = Swift.max(hiMax, hi)
+        if wantsShiftedSum { shifted += hi * (means?[j + t] ?? inverseCount) }
+        if hi == 0 {
+          ties += 1
+          rest += lo
+        } else {
+          rest += es[t]
+        }
+        if let exps { exps[j + t] = es[t] }
       }
-      j += 1
     }
     // Pass 1 compared rounded a_k: where the offsets (or margin) are below
     // the rounding of s z_k it can pick a class that is not the maximum, and
@@ -267,6 +278,54 @@ extension SoftmaxKernel {
     return SoftmaxRowStatistics(
       maximum: 0, sPrime: rest + (ties - 1), labelLogit: label.hi, labelLow: label.lo,
       shiftedMean: shifted, labelMargin: delta)
+  }
+
+  /// `b_k = ((o_k - o_M) - delta [k == c]) + delta [M == c]`, the offset
+  /// part of the exponent `d_k` (rounded; in the order both paths use).
+  @inlinable @inline(__always)
+  static func relativeOffset(
+    _ ok: Double, _ oTop: Double, isLabel: Bool, _ delta: Double, _ deltaTop: Double
+  ) -> Double {
+    var b = ok - oTop
+    if isLabel { b -= delta }
+    return b + deltaTop
+  }
+
+  /// The exponent `d_k = s (z_k - z_M) + b_k` in two words (see `statistics`):
+  /// the errors of `z_k - z_M`, of the product by `s` and of the sum kept.
+  @inlinable @inline(__always)
+  static func exponent(
+    _ zk: Double, _ b: Double, minusTop: Double, _ rule: SoftmaxRule, plain: Bool,
+    splitsScale: Bool
+  ) -> (hi: Double, lo: Double) {
+    var (hi, lo) = ErrorFree.twoSum(zk, minusTop)
+    if !plain {
+      let s = rule.scale
+      let t = hi * s
+      let tLow = splitsScale ? productError(hi, t, rule) : 0
+      let (tb, tbError) = ErrorFree.twoSum(t, b)
+      // hi + lo once more (TwoSum): where t + b cancels, lo (the error of
+      // z_k - z_M) can exceed hi, even with hi = 0, which is no tie then.
+      (hi, lo) = ErrorFree.twoSum(tb, tbError + (lo * s + tLow))
+    }
+    return (hi, lo)
+  }
+
+  /// ``exponent(_:_:minusTop:_:plain:splitsScale:)-(Double,_,_,_,_,_)`` lane by lane (the same bits).
+  @inlinable @inline(__always)
+  static func exponent(
+    _ zk: Vector, _ b: Vector, minusTop: Vector, _ rule: SoftmaxRule, plain: Bool,
+    splitsScale: Bool
+  ) -> (hi: Vector, lo: Vector) {
+    var (hi, lo) = ErrorFree.twoSum(zk, minusTop)
+    if !plain {
+      let sv = Vector(repeating: rule.scale)
+      let t = hi * sv
+      let tLow = splitsScale ? productError(hi, t, rule) : Vector()
+      let (tb, tbError) = ErrorFree.twoSum(t, b)
+      (hi, lo) = ErrorFree.twoSum(tb, tbError + (lo * sv + tLow))
+    }
+    return (hi, lo)
   }
 
   /// The rounding error `x s - t` of `t = fl(x s)`, exact (Dekker's product
