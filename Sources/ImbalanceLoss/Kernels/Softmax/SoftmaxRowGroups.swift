@@ -59,8 +59,10 @@ extension SoftmaxKernel {
       let c = batch.labels[i]
       f[r] = factor
       labels[r] = c
-      labelv[r] = Double(c)
-      delta[r] = rule.margins.map { s * $0[c] } ?? 0
+      if let margins = rule.margins {
+        labelv[r] = Double(c)
+        delta[r] = s * margins[c]
+      }
     }
     let z = batch.logits + first * k
     let g = gradient.map { $0 + first * k }
@@ -71,28 +73,29 @@ extension SoftmaxKernel {
         p[6 * k + j], p[7 * k + j])
     }
 
-    // Pass 1: each row's maximum m and the first index M that holds it.
+    // Pass 1: each row's maximum m, and z, o at the first index M that
+    // holds it (and M itself with margins).
     let sv = Vector(repeating: s)
     var m = Vector(repeating: -.infinity)
+    // (Index 0 where no a_k exceeds -inf, as in `statistics`.)
+    var zTop = column(z, 0)
+    var oTop = Vector(repeating: o[0])
     var top = Vector()
     for j in 0..<k {
-      var a = column(z, j) * sv + Vector(repeating: o[j])
+      let zj = column(z, j)
+      let oj = Vector(repeating: o[j])
+      var a = zj * sv + oj
       if hasMargins { a = a.replacing(with: a - delta, where: labelv .== Double(j)) }
       let up = a .> m
       m = m.replacing(with: a, where: up)
-      if !plain { top = top.replacing(with: Double(j), where: up) }
-    }
-    var zTop = m
-    var oTop = Vector()
-    var deltaTop = Vector()
-    if !plain {
-      for r in 0..<groupRows {
-        let t = Int(top[r])
-        zTop[r] = z[r * k + t]
-        oTop[r] = o[t]
-        deltaTop[r] = t == labels[r] ? delta[r] : 0
+      if !plain {
+        zTop = zTop.replacing(with: zj, where: up)
+        oTop = oTop.replacing(with: oj, where: up)
+        if hasMargins { top = top.replacing(with: Double(j), where: up) }
       }
     }
+    if plain { zTop = m }
+    let deltaTop = hasMargins ? Vector().replacing(with: delta, where: top .== labelv) : Vector()
     let minusTop = -zTop
     /// The offset part `b_k` of exponent j, as `relativeOffset`.
     @inline(__always) func offsets(_ oj: Vector, isLabel: SIMDMask<SIMD8<Int64>>) -> Vector {
