@@ -26,6 +26,7 @@ log1p: log1p(f) = f - (f^2/2 - s (f^2/2 + s^2 P(s^2))),  s = f / (2 + f),
 import os
 import struct
 import sys
+import textwrap
 
 import mpmath as mp
 
@@ -110,24 +111,19 @@ SWIFT_TABLE_HEADER = """\
 /// `T_j = 2^(j/128)` rounded to double with its exponent field cleared
 /// (adding `e << 52` to them gives `2^(e - 1023) T_j`). `T_j (1 + tail_j)` is
 /// `2^(j/128)` to about 2^-106 relative.
-private let expTableWords: [UInt64] = [
+///
+/// A tuple of literals is initialised statically (no `swift_once`, unlike an
+/// array or a computed pointer: its accessor is `lea; ret`), and `&expTable`
+/// hands the inlined exp its address with no copy. It is a `var` only for
+/// that `&`, never written; `@exclusivity(unchecked)` drops the dynamic
+/// access check that `&` on a global would otherwise cost on every call.
+@usableFromInline @exclusivity(unchecked) nonisolated(unsafe)
+var expTable: (
 """
 
 SWIFT_TABLE_FOOTER = """\
-]
-
-/// ``expTableWords`` copied once into a buffer that is never freed, so that
-/// the inlined exp reads it through a plain pointer: no array retain or
-/// release, no bounds checks (the index is masked to 0..<128). The
-/// initialiser runs once (`swift_once`); inside loops its accessor is hoisted.
-@usableFromInline nonisolated(unsafe) let expTable: UnsafePointer<UInt64> = {
-  let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 256)
-  precondition(expTableWords.count == 256)
-  words.initialize(from: expTableWords, count: 256)
-  return UnsafePointer(words)
-}()
+)
 """
-
 
 def swift_table(table, bits):
     lines = []
@@ -193,6 +189,10 @@ if __name__ == "__main__":
                             "ExpTable.swift")
         with open(path, "w") as out:
             out.write(SWIFT_TABLE_HEADER)
-            out.write(swift_table(table, 7) + "\n")
+            types = ", ".join(["UInt64"] * len(table))
+            out.write("\n".join("  " + line.strip() for line in
+                                 textwrap.wrap(types, 76)) + "\n")
+            out.write(") = (\n")
+            out.write(swift_table(table, 7).rstrip(",") + "\n")
             out.write(SWIFT_TABLE_FOOTER)
         print("wrote", os.path.normpath(path))

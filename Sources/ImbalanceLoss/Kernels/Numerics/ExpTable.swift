@@ -5,7 +5,44 @@
 /// `T_j = 2^(j/128)` rounded to double with its exponent field cleared
 /// (adding `e << 52` to them gives `2^(e - 1023) T_j`). `T_j (1 + tail_j)` is
 /// `2^(j/128)` to about 2^-106 relative.
-private let expTableWords: [UInt64] = [
+///
+/// A tuple of literals is initialised statically (no `swift_once`, unlike an
+/// array or a computed pointer: its accessor is `lea; ret`), and `&expTable`
+/// hands the inlined exp its address with no copy. It is a `var` only for
+/// that `&`, never written; `@exclusivity(unchecked)` drops the dynamic
+/// access check that `&` on a global would otherwise cost on every call.
+@usableFromInline @exclusivity(unchecked) nonisolated(unsafe)
+var expTable: (
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+  UInt64, UInt64, UInt64, UInt64
+) = (
   0x0000000000000000, 0x0000000000000000, 0x3c9b3b4f1a88bf6e, 0x0000163da9fb3335,
   0xbc7160139cd8dc5d, 0x00002c9a3e778061, 0xbc905e7a108766d1, 0x00004315e86e7f85,
   0x3c8cd2523567f613, 0x000059b0d3158574, 0xbc8bce8023f98efa, 0x0000706b29ddf6de,
@@ -69,16 +106,5 @@ private let expTableWords: [UInt64] = [
   0xbc8ff7128fd391f0, 0x000ea4afa2a490da, 0xbc8dae98e223747d, 0x000ecf482d8e67f1,
   0x3c8ec3bc41aa2008, 0x000efa1bee615a27, 0x3c842b94c3a9eb32, 0x000f252b376bba97,
   0x3c8a64a931d185ee, 0x000f50765b6e4540, 0xbc8e37bae43be3ed, 0x000f7bfdad9cbe14,
-  0x3c77893b4d91cd9d, 0x000fa7c1819e90d8, 0x3c5305c14160cc89, 0x000fd3c22b8f71f1,
-]
-
-/// ``expTableWords`` copied once into a buffer that is never freed, so that
-/// the inlined exp reads it through a plain pointer: no array retain or
-/// release, no bounds checks (the index is masked to 0..<128). The
-/// initialiser runs once (`swift_once`); inside loops its accessor is hoisted.
-@usableFromInline nonisolated(unsafe) let expTable: UnsafePointer<UInt64> = {
-  let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 256)
-  precondition(expTableWords.count == 256)
-  words.initialize(from: expTableWords, count: 256)
-  return UnsafePointer(words)
-}()
+  0x3c77893b4d91cd9d, 0x000fa7c1819e90d8, 0x3c5305c14160cc89, 0x000fd3c22b8f71f1
+)
