@@ -272,6 +272,22 @@ import Testing
     // wrong coefficient (c5 r^5 for the r^5 term), is largest.
     #expect(expReductionReference.count == 3 * 1024)
     let worst = worstUlpError(expReductionReference, columns: 3, hi: 1) { Elementary.exp($0) }
-    #expect(worst.ulps <= 0.65, "exp: \(worst.ulps) ulps at x = \(worst.at)")
+    #expect(worst.ulps <= 0.51, "exp: \(worst.ulps) ulps at x = \(worst.at)")
+  }
+
+  @Test func expNearTheEndsOfItsTableReduction() {
+    // The table-driven exp (2026-12-07): x = (128 n + j) ln2/128 + r with
+    // every j and |r| in [0.9, 1] ln2/256, where k rounds either way and the
+    // degree-5 polynomial's error is largest. (The test above, written for
+    // the earlier |r| <= ln2/2 reduction, still checks exp there.)
+    #expect(expTableReductionReference.count == 3 * 2048)
+    let worst = worstUlpError(expTableReductionReference, columns: 3, hi: 1) {
+      Elementary.exp($0)
+    }
+    #expect(worst.ulps <= 0.51, "exp: \(worst.ulps) ulps at x = \(worst.at)")
+    let tiny = worstUlpError(expTableReductionReference, columns: 3, hi: 1, subnormal: true) {
+      Elementary.exp($0)
+    }
+    #expect(tiny.ulps <= 1, "exp: \(tiny.ulps) ulps at x = \(tiny.at)")
   }
 }
