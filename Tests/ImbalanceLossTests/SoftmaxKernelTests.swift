@@ -151,31 +151,42 @@ private func expectEach(
 
 /// Eight rows through `crossEntropyGroup` give the bits of eight rows through
 /// `crossEntropyRow` (the loss as `run` forms it, and every gradient entry),
-/// or the group declines: for K = 1 ... 16, plain rows and every kind of
-/// exponent (offsets, scales that round, margins, smoothing), weights, ties,
-/// confident rows, and logits from 1e-300 to 1e300.
+/// or the group declines and the rows, run over its partial output, give
+/// them: for K = 1 ... 16, plain rows and every kind of exponent (offsets,
+/// scales that round, margins, smoothing, alone and together), weights,
+/// ties, confident rows, logits from 1e-300 to 1.7e308 (rows that rescale)
+/// and rows whose adjusted logits are all -inf.
 @Suite struct SoftmaxRowGroupTests {
   @Test func groupsGiveTheBitsOfSingleRows() {
     var rng = SplitMix64(seed: 0x6a0_0001)
     var grouped = 0
-    for trial in 0..<600 {
+    var declined = 0
+    for trial in 0..<1200 {
       let k = 1 + trial % 16
       let n = 8 * k
-      let spread = [1.0, 30, 1e-300, 1e300, 700][trial % 5]
+      func pick<T>(_ choices: [T]) -> T { choices[Int(rng.next() % UInt64(choices.count))] }
+      let spread = pick([1.0, 30, 1e-300, 1e300, 700, 1.7e308])
       var z = rng.uniforms(n, in: -1...1).map { $0 * spread }
-      if trial % 7 == 0 { for r in 0..<8 { z[r * k] = z[r * k + k - 1] } }  // ties
-      if trial % 11 == 0 { for r in 0..<8 { z[r * k + r % k] = 40 } }  // confident
-      let o = trial % 3 == 0 ? [Double](repeating: 0, count: k) : rng.uniforms(k, in: -9...0)
-      let margins = rng.uniforms(k, in: 0...2)
+      if rng.next() % 5 == 0 { for r in 0..<8 { z[r * k] = z[r * k + k - 1] } }  // ties
+      if rng.next() % 5 == 0 { for r in 0..<8 { z[r * k + r % k] = 40 } }  // confident
+      let plain = rng.next() % 3 == 0
+      var o = plain ? [Double](repeating: 0, count: k) : rng.uniforms(k, in: -9...0)
+      if !plain && rng.next() % 4 == 0 { o = o.map { _ in o[0] } }  // tied offsets: true ties
+      let margins = rng.uniforms(k, in: 0...2).map { rng.next() % 4 == 0 ? 0 : $0 }
       let labels = rng.classes(8, classCount: k)
       let weights = rng.uniforms(8, in: 0.1...3)
-      let scale = trial % 3 == 0 ? 1 : [1.0, 0.7, 16, 1.1][trial % 4]
-      let smoothing = trial % 5 == 1 ? 0.1 : 0
-      let useMargins = trial % 4 == 2
-      let useWeights = trial % 2 == 1
+      var scale = plain ? 1 : pick([1.0, 0.7, 16, 1.1, 1e10])
+      if !plain && rng.next() % 16 == 0 {
+        // Every s z_k + o_k is -inf.
+        scale = 1e300
+        z = (0..<n).map { -1e10 + Double($0 % k) * 1e-6 * Double(rng.next() % 2) }
+      }
+      let smoothing = rng.next() % 3 == 0 ? 0.1 : 0
+      let useMargins = !plain && rng.next() % 2 == 0
+      let useWeights = rng.next() % 2 == 0
       var rowGradient = [Double](repeating: .nan, count: n)
       var groupGradient = [Double](repeating: .nan, count: n)
-      let note = "trial \(trial), K = \(k)"
+      let note = "trial \(trial), K = \(k), spread \(spread), scale \(scale)"
       z.withUnsafeBufferPointer { z in
         labels.withUnsafeBufferPointer { c in
           o.withUnsafeBufferPointer { o in
@@ -187,36 +198,75 @@ private func expectEach(
                 let rule = SoftmaxRule(
                   offsets: o.baseAddress!, scale: scale,
                   margins: useMargins ? m.baseAddress! : nil, smoothing: smoothing,
-                  offsetsAreZero: trial % 3 == 0)
+                  offsetsAreZero: plain)
                 #expect(SoftmaxKernel.groupsRows(rule, classCount: k), "\(note)")
-                var linear = Vector()
-                var sPrime = Vector()
-                var f = Vector()
-                for r in 0..<8 {
-                  (linear[r], sPrime[r], f[r]) = SoftmaxKernel.crossEntropyRow(
-                    batch, r, rule, &rowGradient)
+                func rows(_ g: UnsafeMutablePointer<Double>?) -> Vector {
+                  var linear = Vector()
+                  var sPrime = Vector()
+                  var f = Vector()
+                  for r in 0..<8 {
+                    (linear[r], sPrime[r], f[r]) = SoftmaxKernel.crossEntropyRow(batch, r, rule, g)
+                  }
+                  return linear + f * Elementary.log1p(sPrime)
                 }
-                let rows = linear + f * Elementary.log1p(sPrime)
-                guard
-                  let group = SoftmaxKernel.crossEntropyGroup(batch, first: 0, rule, &groupGradient)
-                else { return }
-                grouped += 1
+                let expected = rows(&rowGradient)
+                let valueOnly = SoftmaxKernel.crossEntropyGroup(batch, first: 0, rule, nil)
+                let group = SoftmaxKernel.crossEntropyGroup(batch, first: 0, rule, &groupGradient)
+                #expect((valueOnly == nil) == (group == nil), "\(note)")
+                // What `run` does: the group, or the rows over its partial output.
+                let losses: Vector
+                if let group {
+                  grouped += 1
+                  losses = group
+                } else {
+                  declined += 1
+                  losses = rows(&groupGradient)
+                }
                 for r in 0..<8 {
-                  #expect(group[r].bitPattern == rows[r].bitPattern, "\(note), row \(r)")
+                  #expect(losses[r].bitPattern == expected[r].bitPattern, "\(note), row \(r)")
+                  if let valueOnly {
+                    #expect(valueOnly[r].bitPattern == expected[r].bitPattern, "\(note), row \(r)")
+                  }
                 }
                 #expect(
                   groupGradient.map(\.bitPattern) == rowGradient.map(\.bitPattern), "\(note)")
-                // Value only: the same losses.
-                let valueOnly = SoftmaxKernel.crossEntropyGroup(batch, first: 0, rule, nil)
-                #expect(valueOnly.map { $0 .== group } == SIMDMask(repeating: true), "\(note)")
               }
             }
           }
         }
       }
     }
-    // Most groups take the group path (it declines only for rows whose
-    // exponents overflow or whose maximum pass 1 misjudged).
-    #expect(grouped >= 450, "\(grouped) of 600 groups")
+    // Both paths are exercised: most groups take the group path; rows that
+    // rescale or whose maximum pass 1 misjudged send theirs row by row.
+    #expect(grouped >= 700 && declined >= 50, "\(grouped) grouped, \(declined) declined")
+  }
+
+  @Test func batchRowsMatchTheRowsAlone() throws {
+    // Through the public API (`run`): 37 rows (four groups and a partial
+    // one), some ignored (their groups go row by row), summed: each row's
+    // gradient is that of the row in a batch of its own (row by row).
+    var rng = SplitMix64(seed: 0x6a0_0002)
+    for k in [2, 5, 10, 16] {
+      let rows = 37
+      let z = rng.uniforms(rows * k, in: -8...8)
+      var labels = rng.classes(rows, classCount: k)
+      for i in [3, 20] { labels[i] = -100 }
+      let priors = rng.uniforms(k, in: 0.01...1)
+      var loss = try LogitAdjustedCrossEntropy(priors: priors, tau: 1.3)
+      loss.reduction = .sum
+      loss.ignoreIndex = -100
+      loss.labelSmoothing = 0.05
+      let batch = try loss.valueAndGradient(logits: z, targets: labels)
+      for i in 0..<rows {
+        let row = Array(z[(i * k)..<((i + 1) * k)])
+        let alone =
+          labels[i] == -100
+          ? [Double](repeating: 0, count: k)
+          : try loss.valueAndGradient(logits: row, targets: [labels[i]]).gradient
+        #expect(
+          batch.gradient[(i * k)..<((i + 1) * k)].map(\.bitPattern) == alone.map(\.bitPattern),
+          "K = \(k), row \(i)")
+      }
+    }
   }
 }

@@ -24,8 +24,9 @@
 // 3. Speed: three passes over the row (max, exp and sum, scale), vectorised,
 //    exp written once into the gradient buffer and reused. For K >= 8 a
 //    last partial vector of 4 to 7 logits is handled as an overlapping,
-//    masked full vector instead of going through the scalar libm exp, and
-//    for cross-entropy the log1p(s') of 8 rows is one vector call.
+//    masked full vector, and for cross-entropy the log1p(s') of 8 rows is
+//    one vector call. With K <= 16, cross-entropy rows go eight at a time
+//    with the rows as lanes (SoftmaxRowGroups.swift), the same bits.
 
 @usableFromInline
 enum SoftmaxKernel {
@@ -45,10 +46,10 @@ enum SoftmaxKernel {
         for i in range { total.add(row(batch, i, rule, out.value)) }
         return SIMD4(total.value, 0, 0, 0)
       }
-      // Cross-entropy rows in groups of 8, so that their log1p(s') is one
-      // vector call instead of 8 scalar libm calls (it matters for small K);
-      // the row losses are still added one by one, in row order.
-      // With few classes, eight rows at a time (`crossEntropyGroup`, the same bits).
+      // Cross-entropy rows in groups of 8: with few classes as lanes of one
+      // kernel (`crossEntropyGroup`, the same bits), otherwise row by row
+      // with their log1p(s') in one vector call; the row losses are added
+      // one by one, in row order.
       let grouped = groupsRows(rule, classCount: batch.classCount)
       var i = range.lowerBound
       while i < range.upperBound {

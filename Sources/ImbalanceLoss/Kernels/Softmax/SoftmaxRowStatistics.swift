@@ -95,10 +95,7 @@ extension SoftmaxKernel {
     // Tail of 4 to 7 logits (K >= 8): the last 8 logits as one vector,
     // overlapping lanes already seen (`dup`; the max needs no masking, and an
     // overlapping lane holds the same index as the lane that saw it first).
-    // Shorter tails stay scalar: without AVX, a vector exp costs about as
-    // much per lane as the scalar libm exp, so 8 lanes for 1-3 logits lose
-    // (K = 10, fastest of 3 runs: a vector tail was 10-20% slower in the
-    // default build and 4-7% slower with -target-cpu haswell).
+    // Shorter tails stay scalar (8 exp lanes for 1-3 logits lose; see below).
     let tailBase = k - 8
     let dup = Vector(0, 1, 2, 3, 4, 5, 6, 7) .< Double(8 - (k - j))
     let vectorTail = k - j >= 4 && k >= 8
@@ -235,16 +232,25 @@ extension SoftmaxKernel {
     let h4 = hiMaxv.lowHalf.replacing(
       with: hiMaxv.highHalf, where: hiMaxv.highHalf .> hiMaxv.lowHalf)
     var hiMax = Swift.max(h4[0], h4[1], h4[2], h4[3])
-    // The scalar tail (K < 8, or 1 to 3 logits after the last full vector):
-    // its exponentials in one vector exp call, so that every e_k of a row
-    // comes from the same exp whichever path computes it (`crossEntropyGroup`
-    // depends on that), then added one by one.
+    // The scalar tail (K < 8, or 1 to 3 logits after the last full vector),
+    // added one by one. For K <= `groupClassLimit` its exponentials come from
+    // one vector exp call, as in `crossEntropyGroup` (the same bits whichever
+    // path computes a row); above, from the scalar libm exp, one per logit
+    // (cheaper than 8 vector lanes for 1 to 3 logits).
     if j < k {
       var his = Vector(repeating: -.infinity)
       var los = Vector()
       for t in 0..<(k - j) { (his[t], los[t]) = exponent(j + t) }
-      let e0 = Elementary.exp(his)
-      let es = e0 + e0 * los
+      var es = Vector()
+      if inIndexOrder {
+        let e0 = Elementary.exp(his)
+        es = e0 + e0 * los
+      } else {
+        for t in 0..<(k - j) {
+          let e0 = Elementary.exp(his[t])
+          es[t] = e0 + e0 * los[t]
+        }
+      }
       for t in 0..<(k - j) {
         let (hi, lo) = (his[t], los[t])
         hiMax = Swift.max(hiMax, hi)
@@ -281,7 +287,8 @@ extension SoftmaxKernel {
   }
 
   /// `b_k = ((o_k - o_M) - delta [k == c]) + delta [M == c]`, the offset
-  /// part of the exponent `d_k` (rounded; in the order both paths use).
+  /// part of the exponent `d_k` (rounded; the vector blocks of `statistics`
+  /// skip `- delta` where it is 0, the same value).
   @inlinable @inline(__always)
   static func relativeOffset(
     _ ok: Double, _ oTop: Double, isLabel: Bool, _ delta: Double, _ deltaTop: Double
