@@ -2,6 +2,9 @@
 # Instructions per logit (value + gradient, buffer API, one thread) of each
 # core loss, counted by callgrind (10 calls at 65536 logits, less a run with
 # no call): a figure that does not depend on the machine's load (unlike the timings of run.sh).
+# Also counts c/fused.c the same way (c/count.c drives it), built for the
+# baseline target (default build) or -march=native (TARGET_CPU set): the
+# like-for-like peers of run.sh. Prints "loss swift c".
 #
 #   Benchmarks/instructions.sh              # default build (x86-64: SSE2)
 #   TARGET_CPU=haswell Benchmarks/instructions.sh
@@ -17,10 +20,21 @@ else
   swift build -c release --product imbalance-bench >&2
 fi
 out=$(mktemp -d)
-count() {  # total instructions of one run: count LOSS CALLS
-  valgrind --tool=callgrind --callgrind-out-file="$out/cg" \
-    "$scratch/release/imbalance-bench" --instructions --only "$1" --sizes "$n" --calls "$2" \
-    >/dev/null 2>&1 || return 0
+if [ -n "${TARGET_CPU:-}" ]; then
+  case $(uname -m) in x86_64 | amd64) march=-march=native ;; *) march=-mcpu=native ;; esac
+else
+  case $(uname -m) in x86_64 | amd64) march=-march=x86-64 ;; *) march= ;; esac
+fi
+gcc -O3 $march -ffast-math -Dmain=fused_main -c c/fused.c -o "$out/fused.o"
+gcc -O3 $march -o "$out/count-c" c/count.c "$out/fused.o" -lm
+count() {  # total instructions of one run: count LOSS CALLS [PROGRAM]
+  if [ -n "${3:-}" ]; then
+    set -- "$1" "$2" "$3" "$1" "$2"
+  else
+    set -- "$1" "$2" "$scratch/release/imbalance-bench" --instructions --only "$1" --sizes "$n" --calls "$2"
+  fi
+  shift 2
+  valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$@" >/dev/null 2>&1 || return 0
   callgrind_annotate "$out/cg" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
 }
 for loss in smooth-accuracy binary-cross-entropy smooth-f1 f1-weighted-ce \
@@ -36,7 +50,10 @@ for loss in smooth-accuracy binary-cross-entropy smooth-f1 f1-weighted-ce \
     echo "$loss n/a (valgrind could not run this build)"
     continue
   fi
+  cbase=$(count "$loss" 0 "$out/count-c")
+  ctotal=$(count "$loss" 10 "$out/count-c")
   echo "$loss $(awk -v t="$total" -v b="$base" -v l="$logits" \
-    'BEGIN { printf "%.1f", (t - b) / (10 * l) }')"
+    'BEGIN { printf "%.1f", (t - b) / (10 * l) }') $(awk -v t="$ctotal" -v b="$cbase" -v l="$logits" \
+    'BEGIN { if (t == "" || b == "") print "n/a"; else printf "%.1f", (t - b) / (10 * l) }')"
 done
 rm -rf "$out"
