@@ -1135,11 +1135,15 @@ func exerciseCombined<T: LossTarget>(
   require(!value.isNaN && gradient.allSatisfy { !$0.isNaN }, "combined \(value) \(gradient)")
   let valueOnly = try? combined.value(logits: logits, targets: targets, weights: weights)
   require(valueOnly.map { $0.bitPattern == value.bitPattern } ?? false, "value-only call differs")
-  // The members' own calls, weighted and summed in order, in units of 2^e
-  // (e the largest weight's exponent), where opposite terms that overflow
-  // when weighted still have their finite sum, as CombinedLoss gives them.
+  // The members' own calls, weighted and summed in order; with a weight
+  // above 2^64 in units of 2^e (e the largest weight's exponent), where
+  // opposite terms that overflow when weighted still have their finite sum,
+  // as CombinedLoss gives them. (Scaling smaller weights too made a
+  // subnormal weight lose digits here that CombinedLoss keeps:
+  // regression-combined-subnormal-weight.)
   let largest = terms.reduce(0) { max($0, $1.weight) }
-  let down = largest > 1 ? Double(sign: .plus, exponent: -largest.exponent, significand: 1) : 1
+  let down =
+    largest > 0x1p64 ? Double(sign: .plus, exponent: -largest.exponent, significand: 1) : 1
   var sum = 0.0
   var magnitude = 0.0
   var sums = [Double](repeating: 0, count: logits.count)

@@ -500,3 +500,29 @@ import Testing
     try ceWeighted.value(logits: z, targets: labels, weights: w),
     try ce.value(logits: z, targets: labels, weights: w), relative: 1e-14)
 }
+
+@Test func combinationWithASubnormalWeightIsTheMembersWeightedSum() throws {
+  // Fuzz corpus regression-combined-subnormal-weight: the fuzzer's oracle
+  // rescaled every weight by 2^-9, so its λ = 1.4e-309 lost 9 more bits and
+  // it disagreed by 7e-13; CombinedLoss was right. With no weight above
+  // 2^64 the combination is the plain sum Σ λ_j L_j, in member order.
+  let z = [
+    3.0, -745, -.greatestFiniteMagnitude, -710, -1e300, .greatestFiniteMagnitude,
+    .greatestFiniteMagnitude, 1.0000000000000002,
+  ]
+  let w = [2.2250738585072014e-308]
+  var poly = try PolyCrossEntropy(classCount: 8, epsilon: 1)
+  poly.ignoreIndex = -1
+  var dice = try SoftmaxDiceLoss(classCount: 8)
+  dice.ignoreIndex = -1
+  dice.includeBackground = false
+  dice.numeratorSmoothing = 1e-5
+  dice.denominatorSmoothing = 1e-5
+  let lambda = 1.39067116156603e-309
+  let combined = CombinedLoss<Int>([(lambda, poly), (3, dice), (745, dice)])
+  let (value, _) = try combined.valueAndGradient(logits: z, targets: [0], weights: w)
+  let p = try poly.value(logits: z, targets: [0], weights: w)
+  let d = try dice.value(logits: z, targets: [0], weights: w)
+  #expect(value.bitPattern == ((lambda * p + 3 * d) + 745 * d).bitPattern)
+  #expect(value == 0.249999999999825)
+}
