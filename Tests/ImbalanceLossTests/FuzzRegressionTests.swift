@@ -526,3 +526,37 @@ import Testing
   #expect(value.bitPattern == ((lambda * p + 3 * d) + 745 * d).bitPattern)
   #expect(value == 0.249999999999825)
 }
+
+@Test func classSmoothingWithClassWeightsSpanningTheDoubleRange() throws {
+  // Fuzz corpus regression-margin-class-smoothing-extreme-class-weights: the
+  // row factor w_i / Σ v times rowClassScale = classScale / κ overflowed (class
+  // weights from 1 to 1.8e308 with labels of weight 1 and 0), so with a tiny
+  // logit scale every gradient entry was ±inf where f s is finite. With
+  // `.mean` the loss does not change when every class weight is scaled by a
+  // power of two: 2^-600 keeps them all in range, the reference here.
+  let z: [Double] = [
+    1, -1, 2, -1e-300, 3, 1e-300, 1e300, 1e300, 0, 0, 0, 0, 0, 0, 0, 1e-12, 1e-12, 1e-12,
+    1e-12, 1e-12, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, 1e-12, -0.0, -0.0,
+    -0.0, -0.0, -0.0, -0.0,
+  ]
+  let labels = [6, 6, 6, 0]
+  let classWeights = [
+    -0.0, 0.9999999999999999, 1.7976931348623157e308, 0.9999999999999999, 3, 745,
+    0.9999999999999999, 0.9999999999999999, 0.9999999999999999,
+  ]
+  var loss = try MarginSoftmaxCrossEntropy(
+    margins: [Double](repeating: 1e-12, count: 9), scale: 2.2250738585072014e-308)
+  loss.labelSmoothing = 0.9999999999999999
+  loss.classWeights = classWeights
+  var scaled = loss
+  scaled.classWeights = classWeights.map { $0 * 0x1p-600 }
+  let (value, gradient) = try loss.valueAndGradient(logits: z, targets: labels)
+  let reference = try scaled.valueAndGradient(logits: z, targets: labels)
+  #expect(gradient.allSatisfy { $0.isFinite }, "\(gradient)")
+  expectClose(value, reference.value, relative: 1e-13)
+  let largest = reference.gradient.map(\.magnitude).max()!
+  #expect(largest > 0.01)
+  for (g, r) in zip(gradient, reference.gradient) {
+    #expect((g - r).magnitude <= 1e-13 * largest, "\(g) vs \(r)")
+  }
+}

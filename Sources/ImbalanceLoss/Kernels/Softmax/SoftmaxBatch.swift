@@ -172,8 +172,15 @@ struct SoftmaxBatch: @unchecked Sendable {
       : rule.scale * (rule.focusing == 0 ? 1 : rule.focusing + 2)
     if let smoothing = rule.rowClassWeights {
       if (f * scale * smoothing.bound).isFinite { return (f, SIMD2(1, 1)) }
+      // f = (w_i / Σ v) rowClassScale overflows where the class weights span
+      // more than the double range (rowClassScale = classScale / κ = inf)
+      // while f s is finite: the row is computed with u, then multiplied by
+      // w_i / Σ v and by rowClassScale / u, one power of two.
       let u = PowerOfTwo.scale(bringingToUnit: rule.scale)
-      return (u, SIMD2(f, 1 / u))
+      var v = 1.0
+      if let w = weights { v = w[i] * normalizer.scale }
+      let e = classScale.exponent - rowWeightScale.exponent - u.exponent
+      return (u, SIMD2(v * normalizer.reciprocal, Double(sign: .plus, exponent: e, significand: 1)))
     }
     // (`.sum` has reciprocal 1; the split does not apply to a mean.)
     if (f * scale).isFinite || normalizer.reciprocal != 1 { return (f, SIMD2(1, 1)) }
