@@ -129,12 +129,17 @@ struct SoftmaxBatch: @unchecked Sendable {
     ignoreIndex != nil && labels[i] == ignoreIndex!
   }
 
+  /// Row `i`'s sample weight times the normaliser's scale (1 without weights).
+  @inlinable @inline(__always)
+  func scaledWeight(_ i: Int) -> Double {
+    weights.map { $0[i] * normalizer.scale } ?? 1
+  }
+
   /// The factor `f_i = v_i / Σ v` (or `v_i` for a sum) of a row not ignored;
   /// without the class weight when the row carries it (`w_i / Σ v`).
   @inlinable @inline(__always)
   func factor(_ i: Int) -> Double {
-    var v = 1.0
-    if let w = weights { v = w[i] * normalizer.scale }
+    let v = scaledWeight(i)
     if classWeightsInRow {
       // `classScale / κ` may overflow (a huge class weight far from the used
       // labels' ones): then so does the true factor, but 0 stays 0.
@@ -177,10 +182,13 @@ struct SoftmaxBatch: @unchecked Sendable {
       // while f s is finite: the row is computed with u, then multiplied by
       // w_i / Σ v and by rowClassScale / u, one power of two.
       let u = PowerOfTwo.scale(bringingToUnit: rule.scale)
-      var v = 1.0
-      if let w = weights { v = w[i] * normalizer.scale }
       let e = classScale.exponent - rowWeightScale.exponent - u.exponent
-      return (u, SIMD2(v * normalizer.reciprocal, Double(sign: .plus, exponent: e, significand: 1)))
+      return (
+        u,
+        SIMD2(
+          scaledWeight(i) * normalizer.reciprocal, Double(sign: .plus, exponent: e, significand: 1)
+        )
+      )
     }
     // (`.sum` has reciprocal 1; the split does not apply to a mean.)
     if (f * scale).isFinite || normalizer.reciprocal != 1 { return (f, SIMD2(1, 1)) }

@@ -263,20 +263,29 @@ enum SoftmaxKernel {
 
     // Pass 3: g_k = e_k * otherScale - shift, then the label's entry.
     if let g {
-      let sv = Vector(repeating: otherScale)
-      let shiftv = Vector(repeating: shift)
-      var j = 0
-      while j + 8 <= k {
-        SIMDLoad.store(SIMDLoad.load(g + j) * sv - shiftv, g + j)
-        j += 8
-      }
-      while j < k {
-        g[j] = g[j] * otherScale - shift
-        j += 1
-      }
+      scaleRow(g, count: k, by: otherScale, minus: shift)
       g[c] = labelGradient
     }
     return loss
+  }
+
+  /// Pass 3 of a row: `g_k = g_k * scale - shift` for its `count` entries,
+  /// vector blocks then one by one (each entry the same two roundings).
+  @inlinable @inline(__always)
+  static func scaleRow(
+    _ g: UnsafeMutablePointer<Double>, count k: Int, by scale: Double, minus shift: Double
+  ) {
+    let scalev = Vector(repeating: scale)
+    let shiftv = Vector(repeating: shift)
+    var j = 0
+    while j + 8 <= k {
+      SIMDLoad.store(SIMDLoad.load(g + j) * scalev - shiftv, g + j)
+      j += 8
+    }
+    while j < k {
+      g[j] = g[j] * scale - shift
+      j += 1
+    }
   }
 
   /// `finish` for a cross-entropy row that carries its class weights under
@@ -381,17 +390,7 @@ enum SoftmaxKernel {
     let boost = row.boost
     let otherScale = fs * (boost / (1 + r.sPrime))
     let shift = fs * uniform
-    let sv = Vector(repeating: otherScale)
-    let shiftv = Vector(repeating: shift)
-    var j = 0
-    while j + 8 <= k {
-      SIMDLoad.store(SIMDLoad.load(g + j) * sv - shiftv, g + j)
-      j += 8
-    }
-    while j < k {
-      g[j] = g[j] * otherScale - shift
-      j += 1
-    }
+    scaleRow(g, count: k, by: otherScale, minus: shift)
     if eps == 0 {
       g[c] = -fs * (q * boost)
       return loss

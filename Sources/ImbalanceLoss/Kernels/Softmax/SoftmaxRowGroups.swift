@@ -158,20 +158,7 @@ extension SoftmaxKernel {
       with: -fs * (sPrime / (1 + sPrime)) + fs * (eps - uniform), where: label.hi .== 0)
     for r in 0..<groupRows {
       let row = g + r * k
-      let (scale, offset) = (otherScale[r], shift[r])
-      var j = 0
-      if k >= 8 {
-        let scalev = Vector(repeating: scale)
-        let offsetv = Vector(repeating: offset)
-        while j + 8 <= k {
-          SIMDLoad.store(SIMDLoad.load(row + j) * scalev - offsetv, row + j)
-          j += 8
-        }
-      }
-      while j < k {
-        row[j] = row[j] * scale - offset
-        j += 1
-      }
+      scaleRow(row, count: k, by: otherScale[r], minus: shift[r])
       row[labels[r]] = labelGradient[r]
     }
     return loss
