@@ -4,7 +4,8 @@
 # no call): a figure that does not depend on the machine's load (unlike the timings of run.sh).
 # Also counts c/fused.c the same way (c/count.c drives it), built for the
 # baseline target (default build) or -march=native (TARGET_CPU set): the
-# like-for-like peers of run.sh. Prints "loss swift c".
+# like-for-like peers of run.sh. Prints "loss swift c swift-float" (the last
+# column: the Float32 buffer entry point on the same inputs rounded to Float).
 #
 #   Benchmarks/instructions.sh              # default build (x86-64: SSE2)
 #   TARGET_CPU=haswell Benchmarks/instructions.sh
@@ -27,8 +28,11 @@ else
 fi
 gcc -O3 $march -ffast-math -Dmain=fused_main -c c/fused.c -o "$out/fused.o"
 gcc -O3 $march -o "$out/count-c" c/count.c "$out/fused.o" -lm
-count() {  # total instructions of one run: count LOSS CALLS [PROGRAM]
-  if [ -n "${3:-}" ]; then
+count() {  # total instructions of one run: count LOSS CALLS [PROGRAM | --float]
+  if [ "${3:-}" = --float ]; then
+    set -- "$1" "$2" "$scratch/release/imbalance-bench" --instructions --float --only "$1" \
+      --sizes "$n" --calls "$2"
+  elif [ -n "${3:-}" ]; then
     set -- "$1" "$2" "$3" "$1" "$2"
   else
     set -- "$1" "$2" "$scratch/release/imbalance-bench" --instructions --only "$1" --sizes "$n" --calls "$2"
@@ -52,8 +56,12 @@ for loss in smooth-accuracy binary-cross-entropy smooth-f1 f1-weighted-ce \
   fi
   cbase=$(count "$loss" 0 "$out/count-c")
   ctotal=$(count "$loss" 10 "$out/count-c")
-  echo "$loss $(awk -v t="$total" -v b="$base" -v l="$logits" \
-    'BEGIN { printf "%.1f", (t - b) / (10 * l) }') $(awk -v t="$ctotal" -v b="$cbase" -v l="$logits" \
-    'BEGIN { if (t == "" || b == "") print "n/a"; else printf "%.1f", (t - b) / (10 * l) }')"
+  fbase=$(count "$loss" 0 --float)
+  ftotal=$(count "$loss" 10 --float)
+  per() {  # per-logit difference of two totals: per TOTAL BASE
+    awk -v t="$1" -v b="$2" -v l="$logits" \
+      'BEGIN { if (t == "" || b == "") print "n/a"; else printf "%.1f", (t - b) / (10 * l) }'
+  }
+  echo "$loss $(per "$total" "$base") $(per "$ctotal" "$cbase") $(per "$ftotal" "$fbase")"
 done
 rm -rf "$out"

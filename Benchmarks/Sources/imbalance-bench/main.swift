@@ -172,8 +172,24 @@ func countInstructions() {
   let calls = a.firstIndex(of: "--calls").flatMap { i in
     i + 1 < a.endIndex ? Int(a[i + 1]) : nil
   } ?? 10
-  func run<L: Loss>(_ name: String, _ loss: L, _ z: [Double], _ t: [L.Target]) throws {
+  func run<L: Loss>(_ name: String, _ loss: L, _ z: [Double], _ t: [L.Target]) throws
+  where L.Target: LossTarget {
     if let only, name != only { return }
+    if a.contains("--float") {  // the Float32 buffer entry point
+      let z32 = z.map { Float($0) }
+      let t32 = t.map(\.float32)
+      var g32 = [Float](repeating: 0, count: z.count)
+      try z32.withUnsafeBufferPointer { zb in
+        try t32.withUnsafeBufferPointer { tb in
+          try g32.withUnsafeMutableBufferPointer { gb in
+            try countedCalls(calls) {
+              Double(try loss.valueAndGradient(logits: zb, targets: tb, weights: nil, gradient: gb))
+            }
+          }
+        }
+      }
+      return
+    }
     var g = [Double](repeating: 0, count: z.count)
     try z.withUnsafeBufferPointer { zb in
       try t.withUnsafeBufferPointer { tb in

@@ -57,22 +57,22 @@ public struct BinaryCrossEntropy: SecondOrderBinaryLoss, Hashable {
     self.negativeWeight = negativeWeight
   }
 
-  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double {
+  func run(_ batch: BinaryBatch, gradient: KernelOutput?) -> Double {
     BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
       gradient: gradient, parallelism: parallelism)
   }
 
   func runSecondOrder(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
-    hessian: UnsafeMutablePointer<Double>
+    _ batch: BinaryBatch, gradient: KernelOutput,
+    hessian: KernelOutput
   ) -> Double {
     BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
       gradient: gradient, hessian: hessian, parallelism: parallelism)
   }
 
-  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>) {
+  func writeTerms(_ batch: BinaryBatch, into values: KernelOutput) {
     let (aPos, aNeg) = (positiveWeight, negativeWeight)
     BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {
       BinaryKernels.crossEntropyTerm($0, $1, aPos, aNeg).loss

@@ -159,7 +159,7 @@ public struct BinaryFocalLoss: SecondOrderBinaryLoss, Hashable {
       && !(gamma == 0 && positiveWeight == negativeWeight)
   }
 
-  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double {
+  func run(_ batch: BinaryBatch, gradient: KernelOutput?) -> Double {
     if gamma == 0 && !isBlended {
       return BinaryKernels.weightedCrossEntropy(
         batch, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
@@ -172,8 +172,8 @@ public struct BinaryFocalLoss: SecondOrderBinaryLoss, Hashable {
   }
 
   func runSecondOrder(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
-    hessian: UnsafeMutablePointer<Double>
+    _ batch: BinaryBatch, gradient: KernelOutput,
+    hessian: KernelOutput
   ) -> Double {
     BinaryKernels.focal(
       batch, gamma: gamma, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
@@ -181,7 +181,7 @@ public struct BinaryFocalLoss: SecondOrderBinaryLoss, Hashable {
       parallelism: parallelism)
   }
 
-  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>) {
+  func writeTerms(_ batch: BinaryBatch, into values: KernelOutput) {
     let (g, aPos, aNeg) = (gamma, positiveWeight, negativeWeight)
     if isBlended {
       BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {

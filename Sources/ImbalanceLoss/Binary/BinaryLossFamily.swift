@@ -26,15 +26,16 @@ extension BinaryLossFamily {
 
   var labelSmoothing: Double { 0 }
 
-  /// Validates the parameters (the label smoothing last), then the batch.
-  func batch(
-    _ logits: UnsafeBufferPointer<Double>, _ targets: UnsafeBufferPointer<Double>,
-    _ weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+  /// Validates the parameters (the label smoothing last), then the batch
+  /// (of `Double` or `Float` buffers).
+  func batch<S: StoredScalar>(
+    _ logits: UnsafeBufferPointer<S>, _ targets: UnsafeBufferPointer<S>,
+    _ weights: UnsafeBufferPointer<S>?, gradient: UnsafeMutableBufferPointer<S>?,
     reduction: Reduction = .mean
   ) throws(LossError) -> BinaryBatch {
     try validateParameters()
     return try BinaryBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      logits: logits, targets: targets, weights: weights, gradientCount: gradient?.count,
       reduction: reduction, ignoredTarget: ignoredTarget, labelSmoothing: labelSmoothing)
   }
 
@@ -68,12 +69,12 @@ extension BinaryLossFamily {
 
 /// A binary loss that is a reduction of per-sample terms: it supplies the
 /// kernel of its value and gradient and the writer of its terms.
-protocol SeparableBinaryLoss: BinaryLossFamily, SeparableLoss, DataParallelLoss {
+protocol SeparableBinaryLoss: BinaryLossFamily, SeparableLoss, DataParallelLoss, Float32Kernels {
   /// The loss of a validated batch; writes the gradient when given a pointer.
-  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double
+  func run(_ batch: BinaryBatch, gradient: KernelOutput?) -> Double
 
   /// Writes each sample's unweighted term of a validated batch.
-  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>)
+  func writeTerms(_ batch: BinaryBatch, into values: KernelOutput)
 }
 
 extension SeparableBinaryLoss {
@@ -88,8 +89,23 @@ extension SeparableBinaryLoss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
+    try kernelValueAndGradient(logits, targets, weights, gradient)
+  }
+
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws(LossError) -> Double {
+    try kernelValueAndGradient(logits, targets, weights, gradient)
+  }
+
+  /// Both of the above, on `Double` or `Float` buffers.
+  func kernelValueAndGradient<S: StoredScalar>(
+    _ logits: UnsafeBufferPointer<S>, _ targets: UnsafeBufferPointer<S>,
+    _ weights: UnsafeBufferPointer<S>?, _ gradient: UnsafeMutableBufferPointer<S>?
+  ) throws(LossError) -> Double {
     let batch = try batch(logits, targets, weights, gradient: gradient, reduction: reduction)
-    return run(batch, gradient: gradient?.baseAddress)
+    return run(batch, gradient: .init(gradient?.baseAddress))
   }
 
   /// Writes each sample's unweighted term `l_i` into `values` (0 for a
@@ -103,7 +119,7 @@ extension SeparableBinaryLoss {
   ) throws(LossError) {
     let batch = try batch(logits, targets, nil, gradient: nil)
     try Validation.checkValuesCount(values.count, sampleCount: batch.count)
-    writeTerms(batch, into: values.baseAddress!)
+    writeTerms(batch, into: KernelOutput(values.baseAddress!))
   }
 
   /// This shard's sums for data-parallel training: the number of samples
@@ -149,7 +165,7 @@ extension SeparableBinaryLoss {
   ) throws(LossError) -> Double {
     let batch = try batch(logits, targets, weights, gradient: gradient, reduction: .sum)
       .withNormalizer(of: statistics, for: self, reduction: reduction)
-    return run(batch, gradient: gradient?.baseAddress)
+    return run(batch, gradient: .init(gradient?.baseAddress))
   }
 }
 
@@ -158,8 +174,8 @@ extension SeparableBinaryLoss {
 protocol SecondOrderBinaryLoss: SeparableBinaryLoss, SecondOrderLoss {
   /// The loss of a validated batch, its gradient and its Hessian diagonal.
   func runSecondOrder(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
-    hessian: UnsafeMutablePointer<Double>
+    _ batch: BinaryBatch, gradient: KernelOutput,
+    hessian: KernelOutput
   ) -> Double
 }
 
@@ -180,13 +196,14 @@ extension SecondOrderBinaryLoss {
     let batch = try batch(logits, targets, weights, gradient: gradient, reduction: reduction)
     try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
     return runSecondOrder(
-      batch, gradient: gradient.baseAddress!, hessian: hessianDiagonal.baseAddress!)
+      batch, gradient: KernelOutput(gradient.baseAddress!),
+      hessian: KernelOutput(hessianDiagonal.baseAddress!))
   }
 }
 
 /// A binary loss that is one minus a Tversky index of the batch's soft
 /// confusion sums (soft Dice, Tversky): one kernel, parameters of its own.
-protocol SoftConfusionLoss: BinaryLossFamily, DataParallelLoss {
+protocol SoftConfusionLoss: BinaryLossFamily, DataParallelLoss, Float32Kernels {
   /// The `α`, `β` and smoothing of the Tversky index this loss is.
   var tverskyParameters: (alpha: Double, beta: Double, smoothing: Double) { get }
   /// Whether TP is `Σ w p y` or `Σ w min(p, y)`.
@@ -207,11 +224,26 @@ extension SoftConfusionLoss {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
+    try kernelValueAndGradient(logits, targets, weights, gradient)
+  }
+
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws(LossError) -> Double {
+    try kernelValueAndGradient(logits, targets, weights, gradient)
+  }
+
+  /// Both of the above, on `Double` or `Float` buffers.
+  func kernelValueAndGradient<S: StoredScalar>(
+    _ logits: UnsafeBufferPointer<S>, _ targets: UnsafeBufferPointer<S>,
+    _ weights: UnsafeBufferPointer<S>?, _ gradient: UnsafeMutableBufferPointer<S>?
+  ) throws(LossError) -> Double {
     let batch = try batch(logits, targets, weights, gradient: gradient)
     let (alpha, beta, smoothing) = tverskyParameters
     return BinaryKernels.tversky(
       batch, alpha: alpha, beta: beta, smoothing: smoothing, overlap: overlap,
-      exponent: focalExponent, gradient: gradient?.baseAddress, parallelism: parallelism)
+      exponent: focalExponent, gradient: .init(gradient?.baseAddress), parallelism: parallelism)
   }
 }
 
@@ -254,7 +286,7 @@ extension SoftConfusionLoss {
     let (alpha, beta, smoothing) = tverskyParameters
     let value = BinaryKernels.tversky(
       batch, statistics: sums, alpha: alpha, beta: beta, smoothing: smoothing,
-      overlap: overlap, exponent: focalExponent, gradient: gradient?.baseAddress,
+      overlap: overlap, exponent: focalExponent, gradient: .init(gradient?.baseAddress),
       parallelism: parallelism)
     return statistics.share(of: value, samples: batch.count)
   }

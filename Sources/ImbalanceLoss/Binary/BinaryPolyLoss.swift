@@ -64,15 +64,15 @@ public struct BinaryPolyLoss: SecondOrderBinaryLoss, Hashable {
     self.negativeWeight = negativeWeight
   }
 
-  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double {
+  func run(_ batch: BinaryBatch, gradient: KernelOutput?) -> Double {
     BinaryKernels.poly(
       batch, epsilon: epsilon, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
       hessianFloor: nil, gradient: gradient, hessian: nil, parallelism: parallelism)
   }
 
   func runSecondOrder(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
-    hessian: UnsafeMutablePointer<Double>
+    _ batch: BinaryBatch, gradient: KernelOutput,
+    hessian: KernelOutput
   ) -> Double {
     BinaryKernels.poly(
       batch, epsilon: epsilon, positiveWeight: positiveWeight, negativeWeight: negativeWeight,
@@ -80,7 +80,7 @@ public struct BinaryPolyLoss: SecondOrderBinaryLoss, Hashable {
       parallelism: parallelism)
   }
 
-  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>) {
+  func writeTerms(_ batch: BinaryBatch, into values: KernelOutput) {
     let (e, aPos, aNeg) = (epsilon, positiveWeight, negativeWeight)
     BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {
       BinaryKernels.polyTerm($0, $1, epsilon: e, aPos, aNeg).loss

@@ -68,18 +68,19 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss, Hashable {
     self.f1 = f1
   }
 
-  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double {
+  func run(_ batch: BinaryBatch, gradient: KernelOutput?) -> Double {
     // The F pass leaves exp(-|z|) in the gradient buffer (when there is one)
     // for the loss pass to reuse.
-    let (f, expStored) = heldF1(batch, isMean: reduction == .mean, storingExpIn: gradient)
+    let (f, expStored) = heldF1(
+      batch, isMean: reduction == .mean, storingExpIn: gradient?.doubles)
     return BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: 1 - f / 2, negativeWeight: f / 2,
       gradient: gradient, parallelism: parallelism, expStored: expStored)
   }
 
   func runSecondOrder(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
-    hessian: UnsafeMutablePointer<Double>
+    _ batch: BinaryBatch, gradient: KernelOutput,
+    hessian: KernelOutput
   ) -> Double {
     let f = heldF1(batch, isMean: reduction == .mean, storingExpIn: nil).f1
     return BinaryKernels.weightedCrossEntropy(
@@ -89,7 +90,7 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss, Hashable {
 
   /// The terms at the held F; with `f1: nil`, F is the smooth F1 of this
   /// batch without weights (`batch` has none).
-  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>) {
+  func writeTerms(_ batch: BinaryBatch, into values: KernelOutput) {
     let f = heldF1(batch, isMean: true, storingExpIn: nil).f1
     BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {
       BinaryKernels.crossEntropyTerm($0, $1, 1 - f / 2, f / 2).loss
@@ -109,12 +110,7 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss, Hashable {
     let meanBatch =
       isMean
       ? batch
-      : try? BinaryBatch(
-        logits: UnsafeBufferPointer(start: batch.logits, count: batch.count),
-        targets: UnsafeBufferPointer(start: batch.targets, count: batch.count),
-        weights: batch.weights.map { UnsafeBufferPointer(start: $0, count: batch.count) },
-        gradient: nil, reduction: .mean, ignoredTarget: ignoredTarget,
-        labelSmoothing: labelSmoothing)
+      : try? batch.revalidated(reduction: .mean, labelSmoothing: labelSmoothing)
     guard let meanBatch else { return (0, false) }
     let f = BinaryKernels.f1Statistics(meanBatch, parallelism: parallelism, storingExpIn: exps).f1
     return (f, exps != nil)
@@ -160,6 +156,6 @@ public struct F1WeightedCrossEntropy: SecondOrderBinaryLoss, Hashable {
     let f = sums.f1
     return BinaryKernels.weightedCrossEntropy(
       batch, positiveWeight: 1 - f / 2, negativeWeight: f / 2,
-      gradient: gradient?.baseAddress, parallelism: parallelism)
+      gradient: .init(gradient?.baseAddress), parallelism: parallelism)
   }
 }

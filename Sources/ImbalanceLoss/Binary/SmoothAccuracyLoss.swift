@@ -35,19 +35,19 @@ public struct SmoothAccuracyLoss: SecondOrderBinaryLoss, Hashable {
   /// Creates the loss.
   public init() {}
 
-  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double {
+  func run(_ batch: BinaryBatch, gradient: KernelOutput?) -> Double {
     BinaryKernels.smoothAccuracy(batch, gradient: gradient, parallelism: parallelism)
   }
 
   func runSecondOrder(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
-    hessian: UnsafeMutablePointer<Double>
+    _ batch: BinaryBatch, gradient: KernelOutput,
+    hessian: KernelOutput
   ) -> Double {
     BinaryKernels.smoothAccuracy(
       batch, gradient: gradient, hessian: hessian, parallelism: parallelism)
   }
 
-  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>) {
+  func writeTerms(_ batch: BinaryBatch, into values: KernelOutput) {
     BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {
       BinaryKernels.smoothAccuracyTerm($0, $1).loss
     }

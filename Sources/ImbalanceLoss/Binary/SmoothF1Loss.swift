@@ -16,7 +16,7 @@
 ///
 /// Smooth F1 is not a mean of per-sample terms; `weights` scale each sample's
 /// contribution to T and S.
-public struct SmoothF1Loss: BinaryLossFamily, Hashable {
+public struct SmoothF1Loss: BinaryLossFamily, Float32Kernels, Hashable {
   /// A binary target: a label or soft label in [0, 1].
   public typealias Target = Double
 
@@ -50,12 +50,29 @@ public struct SmoothF1Loss: BinaryLossFamily, Hashable {
     logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
+    try kernelValueAndGradient(logits, targets, weights, gradient)
+  }
+
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws(LossError) -> Double {
+    try kernelValueAndGradient(logits, targets, weights, gradient)
+  }
+
+  /// Both of the above, on `Double` or `Float` buffers (a `Float` gradient
+  /// buffer cannot hold `exp(-|z|)` exactly, so the gradient pass recomputes it).
+  func kernelValueAndGradient<S: StoredScalar>(
+    _ logits: UnsafeBufferPointer<S>, _ targets: UnsafeBufferPointer<S>,
+    _ weights: UnsafeBufferPointer<S>?, _ gradient: UnsafeMutableBufferPointer<S>?
+  ) throws(LossError) -> Double {
     let batch = try batch(logits, targets, weights, gradient: gradient)
+    let output = KernelOutput?(gradient?.baseAddress)
     let statistics = BinaryKernels.f1Statistics(
-      batch, overlap: overlap, parallelism: parallelism, storingExpIn: gradient?.baseAddress)
-    if let gradient = gradient?.baseAddress {
+      batch, overlap: overlap, parallelism: parallelism, storingExpIn: output?.doubles)
+    if let output {
       BinaryKernels.smoothF1Gradient(
-        batch, statistics: statistics, overlap: overlap, gradient: gradient,
+        batch, statistics: statistics, overlap: overlap, gradient: output,
         parallelism: parallelism)
     }
     return statistics.loss
@@ -113,7 +130,8 @@ extension SmoothF1Loss: DataParallelLoss {
     if let g = gradient?.baseAddress {
       BinaryKernels.storeExpOfMinusMagnitude(batch, into: g, parallelism: parallelism)
       BinaryKernels.smoothF1Gradient(
-        batch, statistics: sums, overlap: overlap, gradient: g, parallelism: parallelism)
+        batch, statistics: sums, overlap: overlap, gradient: KernelOutput(g),
+        parallelism: parallelism)
     }
     return statistics.share(of: sums.loss, samples: batch.count)
   }

@@ -98,20 +98,20 @@ public struct AsymmetricLoss: SecondOrderBinaryLoss, Hashable {
     self.probabilityMargin = probabilityMargin
   }
 
-  func run(_ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?) -> Double {
+  func run(_ batch: BinaryBatch, gradient: KernelOutput?) -> Double {
     run(batch, gradient: gradient, hessian: nil)
   }
 
   func runSecondOrder(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
-    hessian: UnsafeMutablePointer<Double>
+    _ batch: BinaryBatch, gradient: KernelOutput,
+    hessian: KernelOutput
   ) -> Double {
     run(batch, gradient: gradient, hessian: hessian)
   }
 
   func run(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?,
-    hessian: UnsafeMutablePointer<Double>?
+    _ batch: BinaryBatch, gradient: KernelOutput?,
+    hessian: KernelOutput?
   ) -> Double {
     if probabilityMargin == 0 && positiveFocusing == negativeFocusing {
       // The focal loss (cross-entropy for γ = 0), as BinaryFocalLoss runs it.
@@ -130,7 +130,7 @@ public struct AsymmetricLoss: SecondOrderBinaryLoss, Hashable {
       parallelism: parallelism)
   }
 
-  func writeTerms(_ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>) {
+  func writeTerms(_ batch: BinaryBatch, into values: KernelOutput) {
     let (gp, gn, m) = (positiveFocusing, negativeFocusing, probabilityMargin)
     if m == 0 && gp == gn {
       BinaryKernels.writeTerms(batch, into: values, parallelism: parallelism) {

@@ -96,7 +96,7 @@ public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss, H
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
   ) throws(LossError) -> Double {
     let batch = try makeBatch(logits, targets, weights, gradient, reduction)
-    return run(batch, gradient: gradient?.baseAddress, hessian: nil)
+    return run(batch, gradient: .init(gradient?.baseAddress), hessian: nil)
   }
 
   /// The loss, its gradient and its Hessian diagonal (diagonal: entries are
@@ -116,7 +116,8 @@ public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss, H
   ) throws(LossError) -> Double {
     let batch = try makeBatch(logits, targets, weights, gradient, reduction)
     try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
-    return run(batch, gradient: gradient.baseAddress, hessian: hessianDiagonal.baseAddress)
+    return run(
+      batch, gradient: .init(gradient.baseAddress), hessian: .init(hessianDiagonal.baseAddress))
   }
 
   /// Writes each entry's unweighted term `l_il` into `values` (N·L elements,
@@ -135,7 +136,7 @@ public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss, H
       extendedNegative.withUnsafeBufferPointer { neg in
         let weights = UncheckedSendable((pos.baseAddress!, neg.baseAddress!))
         _ = BinaryKernels.run(
-          batch, first: values.baseAddress, second: nil, parallelism: parallelism
+          batch, first: .init(values.baseAddress), second: nil, parallelism: parallelism
         ) { z, y, f, i in
           let label = i % l
           let t = BinaryKernels.crossEntropyTerm(
@@ -172,7 +173,7 @@ public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss, H
   ) throws(LossError) -> Double {
     let batch = try makeBatch(logits, targets, weights, gradient, .sum)
       .withNormalizer(of: statistics, for: self, reduction: reduction)
-    return run(batch, gradient: gradient?.baseAddress, hessian: nil)
+    return run(batch, gradient: .init(gradient?.baseAddress), hessian: nil)
   }
 
   func makeBatch(
@@ -189,8 +190,8 @@ public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss, H
   }
 
   func run(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?,
-    hessian: UnsafeMutablePointer<Double>?
+    _ batch: BinaryBatch, gradient: KernelOutput?,
+    hessian: KernelOutput?
   ) -> Double {
     extendedPositive.withUnsafeBufferPointer { pos in
       extendedNegative.withUnsafeBufferPointer { neg in

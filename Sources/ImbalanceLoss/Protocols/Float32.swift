@@ -111,6 +111,11 @@ extension Loss where Target: LossTarget {
     logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Target.Float32Target>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
   ) throws(LossError) -> Float {
+    if let value = try Float32Bridge.kernels(
+      self, logits: logits, targets: targets, weights: weights, gradient: gradient)
+    {
+      return Float(value)
+    }
     let value = try Float32Bridge.run(
       logits: logits, targets: targets, weights: weights, outputs: [gradient]
     ) { (z, t: UnsafeBufferPointer<Target>, w, g) throws(LossError) in

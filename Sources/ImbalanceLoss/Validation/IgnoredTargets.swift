@@ -18,23 +18,23 @@ extension Validation {
   /// Kept samples whose weights are all 0 still throw ``LossError/zeroTotalWeight``
   /// for the mean, as without a mask.
   @inlinable
-  static func checkIgnoringTargets(
-    _ targets: UnsafeBufferPointer<Double>, equalTo marker: Double,
-    weights: UnsafeBufferPointer<Double>?, reduction: Reduction
+  static func checkIgnoringTargets<S: StoredScalar>(
+    _ targets: UnsafeBufferPointer<S>, equalTo marker: Double,
+    weights: UnsafeBufferPointer<S>?, reduction: Reduction
   ) throws(LossError) -> WeightNormalizer {
     @inline(__always) func isIgnored(_ y: Double) -> Bool {
       marker.isNaN ? y.isNaN : y == marker
     }
     var kept = 0
     var largest = 0.0
-    for (i, y) in targets.enumerated() where !isIgnored(y) {
+    for (i, y) in targets.lazy.map(\.widened).enumerated() where !isIgnored(y) {
       guard y >= 0 && y <= 1 else { throw .targetOutOfRange(index: i, value: y) }
       kept += 1
     }
     if let weights {
-      for (i, w) in weights.enumerated() {
+      for (i, w) in weights.lazy.map(\.widened).enumerated() {
         guard w >= 0 && w.isFinite else { throw .invalidWeight(index: i, value: w) }
-        if !isIgnored(targets[i]) { largest = Swift.max(largest, w) }
+        if !isIgnored(targets[i].widened) { largest = Swift.max(largest, w) }
       }
     }
     if reduction == .sum { return WeightNormalizer(scale: 1, reciprocal: 1) }
@@ -45,7 +45,9 @@ extension Validation {
     // weight into [1, 2) so that neither the sum nor its reciprocal overflows.
     let scale = PowerOfTwo.scale(bringingToUnit: largest)
     var sum = CompensatedSum()
-    for (i, w) in weights.enumerated() where !isIgnored(targets[i]) { sum.add(w * scale) }
+    for (i, w) in weights.enumerated() where !isIgnored(targets[i].widened) {
+      sum.add(w.widened * scale)
+    }
     return WeightNormalizer(scale: scale, reciprocal: 1 / sum.value)
   }
 }

@@ -58,7 +58,7 @@ enum Validation {
 
   /// Throws for the first NaN or infinite logit.
   @inlinable
-  static func checkFinite(_ logits: UnsafeBufferPointer<Double>) throws(LossError) {
+  static func checkFinite<S: StoredScalar>(_ logits: UnsafeBufferPointer<S>) throws(LossError) {
     // `x - x` is 0 for finite x and NaN otherwise; summing it is a branch-free
     // vector scan, and only a failing batch pays for the search.
     let n = logits.count
@@ -66,42 +66,42 @@ enum Validation {
     var acc = SIMD8<Double>()
     var i = 0
     while i + 8 <= n {
-      let v = SIMDLoad.load(base + i)
+      let v = S.load(base + i)
       acc += v - v
       i += 8
     }
     var tail = 0.0
     while i < n {
-      tail += base[i] - base[i]
+      tail += base[i].widened - base[i].widened
       i += 1
     }
     if acc.sum() + tail == 0 { return }
     for j in 0..<n where !base[j].isFinite {
-      throw .nonFiniteLogit(index: j, value: base[j])
+      throw .nonFiniteLogit(index: j, value: base[j].widened)
     }
   }
 
   /// Throws for the first binary target that is NaN or outside [0, 1].
   @inlinable
-  static func checkUnitInterval(_ targets: UnsafeBufferPointer<Double>) throws(LossError) {
+  static func checkUnitInterval<S: StoredScalar>(_ targets: UnsafeBufferPointer<S>) throws(LossError) {
     let n = targets.count
     guard let base = targets.baseAddress else { return }
     var good = SIMDMask<SIMD8<Int64>>(repeating: true)
     var i = 0
     while i + 8 <= n {
-      let v = SIMDLoad.load(base + i)
+      let v = S.load(base + i)
       good = good .& (v .>= 0) .& (v .<= 1)
       i += 8
     }
     var tailGood = true
     while i < n {
-      let y = base[i]
+      let y = base[i].widened
       tailGood = tailGood && y >= 0 && y <= 1
       i += 1
     }
     if all(good) && tailGood { return }
     for j in 0..<n where !(base[j] >= 0 && base[j] <= 1) {
-      throw .targetOutOfRange(index: j, value: base[j])
+      throw .targetOutOfRange(index: j, value: base[j].widened)
     }
   }
 
@@ -118,12 +118,12 @@ enum Validation {
   /// Validates per-sample weights and returns the normalizer of the reduction:
   /// `w_i / Σ w` for the mean, `w_i` for the sum.
   @inlinable
-  static func normalizer(
-    weights: UnsafeBufferPointer<Double>?, sampleCount: Int, reduction: Reduction = .mean
+  static func normalizer<S: StoredScalar>(
+    weights: UnsafeBufferPointer<S>?, sampleCount: Int, reduction: Reduction = .mean
   ) throws(LossError) -> WeightNormalizer {
     var largest = 0.0
     if let weights {
-      for (i, w) in weights.enumerated() {
+      for (i, w) in weights.lazy.map(\.widened).enumerated() {
         guard w >= 0 && w.isFinite else { throw .invalidWeight(index: i, value: w) }
         largest = largest < w ? w : largest
       }
@@ -138,7 +138,7 @@ enum Validation {
     // (Clamped so that an all-subnormal weight vector still gets a finite scale.)
     let scale = PowerOfTwo.scale(bringingToUnit: largest)
     var sum = CompensatedSum()
-    for w in weights { sum.add(w * scale) }
+    for w in weights { sum.add(w.widened * scale) }
     return WeightNormalizer(scale: scale, reciprocal: 1 / sum.value)
   }
 

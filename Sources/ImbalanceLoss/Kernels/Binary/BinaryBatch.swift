@@ -1,11 +1,15 @@
 /// A validated binary batch: `count` logits, targets in [0, 1], optional
 /// weights, and the label smoothing the kernels apply to each target as they
-/// read it (the targets are never copied).
+/// read it (the targets are never copied). The buffers hold `Double`s or, for
+/// the Float32 entry points, `Float`s (``StoredScalar``): the kernels load
+/// either as `Double` vectors.
 @usableFromInline
 struct BinaryBatch: @unchecked Sendable {
-  @usableFromInline let logits: UnsafePointer<Double>
-  @usableFromInline let targets: UnsafePointer<Double>
-  @usableFromInline let weights: UnsafePointer<Double>?
+  @usableFromInline let logitStorage: UnsafeRawPointer
+  @usableFromInline let targetStorage: UnsafeRawPointer
+  @usableFromInline let weightStorage: UnsafeRawPointer?
+  /// Whether the three buffers hold `Float`s (else `Double`s).
+  @usableFromInline let isFloat: Bool
   @usableFromInline let count: Int
   @usableFromInline var normalizer: WeightNormalizer
   /// Samples whose target equals this marker are skipped (see IgnoredTargets.swift).
@@ -17,15 +21,15 @@ struct BinaryBatch: @unchecked Sendable {
 
   /// Validates the inputs of a binary loss (shapes, logits, targets, weights).
   @inlinable
-  init(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+  init<S: StoredScalar>(
+    logits: UnsafeBufferPointer<S>, targets: UnsafeBufferPointer<S>,
+    weights: UnsafeBufferPointer<S>?, gradientCount: Int?,
     reduction: Reduction = .mean, ignoredTarget: Double? = nil, labelSmoothing: Double = 0
   ) throws(LossError) {
     try Validation.checkLabelSmoothing(labelSmoothing)
     count = try Validation.checkShapes(
       logitCount: logits.count, logitsPerSample: 1, targetCount: targets.count,
-      weightCount: weights?.count, gradientCount: gradient?.count)
+      weightCount: weights?.count, gradientCount: gradientCount)
     try Validation.checkFinite(logits)
     if let ignoredTarget {
       normalizer = try Validation.checkIgnoringTargets(
@@ -37,9 +41,66 @@ struct BinaryBatch: @unchecked Sendable {
     }
     self.ignoredTarget = ignoredTarget
     self.smoothing = labelSmoothing == 0 ? nil : (1 - labelSmoothing, labelSmoothing / 2)
-    self.logits = logits.baseAddress!
-    self.targets = targets.baseAddress!
-    self.weights = weights?.baseAddress
+    self.logitStorage = UnsafeRawPointer(logits.baseAddress!)
+    self.targetStorage = UnsafeRawPointer(targets.baseAddress!)
+    self.weightStorage = weights.map { UnsafeRawPointer($0.baseAddress!) }
+    self.isFloat = S.self == Float.self
+  }
+
+  /// ``init(logits:targets:weights:gradientCount:reduction:ignoredTarget:labelSmoothing:)``
+  /// of `Double` buffers and an optional gradient buffer.
+  @inlinable
+  init(
+    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    reduction: Reduction = .mean, ignoredTarget: Double? = nil, labelSmoothing: Double = 0
+  ) throws(LossError) {
+    try self.init(
+      logits: logits, targets: targets, weights: weights, gradientCount: gradient?.count,
+      reduction: reduction, ignoredTarget: ignoredTarget, labelSmoothing: labelSmoothing)
+  }
+
+  /// The logits, targets and weights as `S`s; `S` must be their element type.
+  @inlinable @inline(__always)
+  func buffers<S: StoredScalar>(_: S.Type) -> (
+    logits: UnsafePointer<S>, targets: UnsafePointer<S>, weights: UnsafePointer<S>?
+  ) {
+    assert(isFloat == (S.self == Float.self))
+    return (
+      logitStorage.assumingMemoryBound(to: S.self), targetStorage.assumingMemoryBound(to: S.self),
+      weightStorage?.assumingMemoryBound(to: S.self)
+    )
+  }
+
+  /// Target `i`, widened.
+  @inlinable
+  func target(_ i: Int) -> Double {
+    isFloat ? buffers(Float.self).targets[i].widened : buffers(Double.self).targets[i]
+  }
+
+  /// Weight `i`, widened (1 without weights).
+  @inlinable
+  func weight(_ i: Int) -> Double {
+    guard weightStorage != nil else { return 1 }
+    return isFloat ? buffers(Float.self).weights![i].widened : buffers(Double.self).weights![i]
+  }
+
+  /// The same buffers validated again for `reduction` (its normaliser is
+  /// the only thing that changes; `labelSmoothing` is the batch's own).
+  @inlinable
+  func revalidated(reduction: Reduction, labelSmoothing eps: Double) throws(LossError)
+    -> BinaryBatch
+  {
+    func make<S: StoredScalar>(_: S.Type) throws(LossError) -> BinaryBatch {
+      let b = buffers(S.self)
+      return try BinaryBatch(
+        logits: UnsafeBufferPointer(start: b.logits, count: count),
+        targets: UnsafeBufferPointer(start: b.targets, count: count),
+        weights: b.weights.map { UnsafeBufferPointer(start: $0, count: count) },
+        gradientCount: nil, reduction: reduction, ignoredTarget: ignoredTarget,
+        labelSmoothing: eps)
+    }
+    return isFloat ? try make(Float.self) : try make(Double.self)
   }
 }
 
@@ -50,16 +111,17 @@ extension BinaryBatch {
   func keptSums() -> [CompensatedSum] {
     var kept = CompensatedSum()
     var total = CompensatedSum()
-    if ignoredTarget == nil && weights == nil {
+    if ignoredTarget == nil && weightStorage == nil {
       kept.add(Double(count))
       return [kept, kept]
     }
     for i in 0..<count {
-      if let marker = ignoredTarget, marker.isNaN ? targets[i].isNaN : targets[i] == marker {
+      let y = target(i)
+      if let marker = ignoredTarget, marker.isNaN ? y.isNaN : y == marker {
         continue
       }
       kept.add(1)
-      total.add(weights?[i] ?? 1)
+      total.add(weight(i))
     }
     return [kept, total]
   }
@@ -73,7 +135,7 @@ extension BinaryBatch {
     let totals = try statistics.totals(for: loss, sums: 2, samples: count)
     var batch = self
     batch.normalizer = try WeightNormalizer(
-      kept: totals[0], total: totals[1], weighted: weights != nil, reduction: reduction)
+      kept: totals[0], total: totals[1], weighted: weightStorage != nil, reduction: reduction)
     return batch
   }
 }
@@ -91,7 +153,7 @@ extension BinaryBatch {
     var sums = keptSums()
     let total = sums[1].value
     var scale = 1.0
-    if weights != nil && total.isFinite && total > 0 && !(total >= 0x1p-900 && total <= 0x1p900) {
+    if weightStorage != nil && total.isFinite && total > 0 && !(total >= 0x1p-900 && total <= 0x1p900) {
       scale = PowerOfTwo.scale(bringingToUnit: total)
     }
     var batch = self
@@ -116,7 +178,7 @@ extension BinaryBatch {
     of statistics: BatchStatistics, for loss: L, reduction: Reduction
   ) throws(LossError) -> (normalizer: WeightNormalizer, sums: F1Statistics) {
     let t = try statistics.totals(for: loss, sums: 5, samples: count)
-    let weighted = weights != nil
+    let weighted = weightStorage != nil
     let normalizer = try WeightNormalizer(
       kept: t[0], total: t[1], weighted: weighted, reduction: reduction)
     var sums = F1Statistics(truePositive: 0, falsePositive: 0, falseNegative: 0)

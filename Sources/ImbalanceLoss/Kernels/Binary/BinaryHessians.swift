@@ -9,7 +9,7 @@ extension BinaryKernels {
   @inlinable
   static func weightedCrossEntropy(
     _ batch: BinaryBatch, positiveWeight aPos: Double, negativeWeight aNeg: Double,
-    gradient: UnsafeMutablePointer<Double>, hessian: UnsafeMutablePointer<Double>,
+    gradient: KernelOutput, hessian: KernelOutput,
     parallelism: Parallelism
   ) -> Double {
     run(batch, first: gradient, second: hessian, parallelism: parallelism) { z, y, f, _ in
@@ -23,8 +23,8 @@ extension BinaryKernels {
   ///     ∂²L/∂z_i² = f_i (1 - 2 y_i) p_i (1 - p_i) (1 - 2 p_i)
   @inlinable
   static func smoothAccuracy(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>,
-    hessian: UnsafeMutablePointer<Double>, parallelism: Parallelism
+    _ batch: BinaryBatch, gradient: KernelOutput,
+    hessian: KernelOutput, parallelism: Parallelism
   ) -> Double {
     run(batch, first: gradient, second: hessian, parallelism: parallelism) { z, y, f, _ in
       let s = Logistic(z)

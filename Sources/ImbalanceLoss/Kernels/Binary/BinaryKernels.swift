@@ -24,13 +24,13 @@ extension BinaryKernels {
   @inlinable
   static func weightedCrossEntropy(
     _ batch: BinaryBatch, positiveWeight aPos: Double, negativeWeight aNeg: Double,
-    gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism,
+    gradient: KernelOutput?, parallelism: Parallelism,
     expStored: Bool = false
   ) -> Double {
     let element = CrossEntropyElement(
-      positiveWeight: aPos, negativeWeight: aNeg, expStored: expStored && gradient != nil)
+      positiveWeight: aPos, negativeWeight: aNeg, expStored: expStored && gradient?.doubles != nil)
     return run(
-      batch, reading: element.expStored ? gradient : nil, first: gradient,
+      batch, reading: element.expStored ? gradient?.doubles : nil, first: gradient,
       parallelism: parallelism, element)[0]
   }
 
@@ -128,10 +128,10 @@ extension BinaryKernels {
   /// ignored sample's term is 0 (the batch has no weights, so f = 0 marks it).
   @inlinable @inline(__always)
   static func writeTerms(
-    _ batch: BinaryBatch, into values: UnsafeMutablePointer<Double>,
+    _ batch: BinaryBatch, into values: KernelOutput,
     parallelism: Parallelism, _ term: (_ z: Vector, _ y: Vector) -> Vector
   ) {
-    assert(batch.weights == nil)
+    assert(batch.weightStorage == nil)
     _ = run(batch, gradient: values, parallelism: parallelism) { z, y, f in
       let t = term(z, y)
       return ((Vector(), Vector(), Vector()), t.replacing(with: 0, where: f .== 0))
@@ -144,7 +144,7 @@ extension BinaryKernels {
   ///     dL/dz = -f (2y - 1) p (1 - p)
   @inlinable
   static func smoothAccuracy(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?,
+    _ batch: BinaryBatch, gradient: KernelOutput?,
     parallelism: Parallelism
   ) -> Double {
     run(batch, first: gradient, parallelism: parallelism, SmoothAccuracyElement())[0]

@@ -73,7 +73,7 @@ enum BinaryKernels {
   /// is non-nil.
   @inlinable @inline(__always)
   static func run(
-    _ batch: BinaryBatch, gradient: UnsafeMutablePointer<Double>?,
+    _ batch: BinaryBatch, gradient: KernelOutput?,
     parallelism: Parallelism, _ element: BinaryElement
   ) -> SIMD4<Double> {
     run(batch, first: gradient, second: nil, parallelism: parallelism) { z, y, f, _ in
@@ -86,8 +86,8 @@ enum BinaryKernels {
   /// nothing stored: two outputs, stored where the pointers are non-nil.
   @inlinable @inline(__always)
   static func run(
-    _ batch: BinaryBatch, first: UnsafeMutablePointer<Double>?,
-    second: UnsafeMutablePointer<Double>?, parallelism: Parallelism,
+    _ batch: BinaryBatch, first: KernelOutput?,
+    second: KernelOutput?, parallelism: Parallelism,
     _ element: BinaryPairElement
   ) -> SIMD4<Double> {
     withoutActuallyEscaping(element) { element in
@@ -100,15 +100,16 @@ enum BinaryKernels {
   /// The one loop behind every binary kernel: runs `element` over the batch
   /// in fixed chunks, returns the three accumulated sums (in lanes 0...2) and
   /// stores the element's two outputs where `first` and `second` are
-  /// non-nil. `element` also gets the vector of `stored` at the same index
-  /// (zero in padding lanes); `first` may be written over `stored` in place.
+  /// non-nil (of the batch's element type). `element` also gets the vector
+  /// of `stored` at the same index (zero in padding lanes); `first` may be
+  /// written over `stored` in place.
   /// Lanes whose target is the batch's ignore marker get `y = 0` and `f = 0`;
   /// with label smoothing, the others get `y (1 - eps) + eps / 2` (padding
   /// lanes too, harmlessly: their `f` is 0).
   @inlinable @inline(__always)
   static func run<Element: BinaryElementFunction>(
     _ batch: BinaryBatch, reading stored: UnsafePointer<Double>? = nil,
-    first: UnsafeMutablePointer<Double>?, second: UnsafeMutablePointer<Double>? = nil,
+    first: KernelOutput?, second: KernelOutput? = nil,
     parallelism: Parallelism, _ element: Element
   ) -> SIMD4<Double> {
     runCompensated(
@@ -121,10 +122,26 @@ enum BinaryKernels {
   @inlinable @inline(__always)
   static func runCompensated<Element: BinaryElementFunction>(
     _ batch: BinaryBatch, reading stored: UnsafePointer<Double>? = nil,
-    first: UnsafeMutablePointer<Double>?, second: UnsafeMutablePointer<Double>? = nil,
+    first: KernelOutput?, second: KernelOutput? = nil,
     parallelism: Parallelism, _ element: Element
   ) -> CompensatedSum4 {
-    let pointers = UncheckedSendable((stored, first, Element.hasSecondOutput ? second : nil))
+    // One specialisation of the loop per element type of the caller's buffers.
+    if batch.isFloat {
+      return runCompensated(batch, stored, first, second, parallelism, element, Float.self)
+    }
+    return runCompensated(batch, stored, first, second, parallelism, element, Double.self)
+  }
+
+  @inlinable @inline(__always)
+  static func runCompensated<Element: BinaryElementFunction, S: StoredScalar>(
+    _ batch: BinaryBatch, _ stored: UnsafePointer<Double>?, _ first: KernelOutput?,
+    _ second: KernelOutput?, _ parallelism: Parallelism, _ element: Element, _: S.Type
+  ) -> CompensatedSum4 {
+    let pointers = UncheckedSendable(
+      (
+        stored, first?.pointer(S.self),
+        Element.hasSecondOutput ? second?.pointer(S.self) : nil
+      ))
     return ChunkedReduction.compensatedSum(
       itemCount: batch.count, logitsPerItem: 1, parallelism: parallelism
     ) { range in
@@ -134,14 +151,12 @@ enum BinaryKernels {
   }
 
   @inlinable @inline(__always)
-  static func runChunk<Element: BinaryElementFunction>(
+  static func runChunk<Element: BinaryElementFunction, S: StoredScalar>(
     _ batch: BinaryBatch, _ range: Range<Int>, _ stored: UnsafePointer<Double>?,
-    _ first: UnsafeMutablePointer<Double>?, _ second: UnsafeMutablePointer<Double>?,
+    _ first: UnsafeMutablePointer<S>?, _ second: UnsafeMutablePointer<S>?,
     _ element: Element
   ) -> SIMD4<Double> {
-    let z = batch.logits
-    let y = batch.targets
-    let weights = batch.weights
+    let (z, y, weights) = batch.buffers(S.self)
     let ignored = batch.ignoredTarget
     let second = Element.hasSecondOutput ? second : nil
     let scale = batch.normalizer.scale
@@ -163,10 +178,10 @@ enum BinaryKernels {
         var f = Vector()
         var sv = Vector()
         if full {
-          zv = SIMDLoad.load(z + i)
-          yv = SIMDLoad.load(y + i)
+          zv = S.load(z + i)
+          yv = S.load(y + i)
           if let w = weights {
-            f = (SIMDLoad.load(w + i) * scale) * reciprocal
+            f = (S.load(w + i) * scale) * reciprocal
           } else {
             f = Vector(repeating: reciprocal)
           }
@@ -174,9 +189,9 @@ enum BinaryKernels {
         } else {
           // Tail: padding lanes have f = 0, z = 0, y = 0, so they add nothing.
           for lane in 0..<(end - i) {
-            zv[lane] = z[i + lane]
-            yv[lane] = y[i + lane]
-            f[lane] = (weights.map { ($0[i + lane] * scale) * reciprocal }) ?? reciprocal
+            zv[lane] = z[i + lane].widened
+            yv[lane] = y[i + lane].widened
+            f[lane] = (weights.map { ($0[i + lane].widened * scale) * reciprocal }) ?? reciprocal
             if let stored { sv[lane] = stored[i + lane] }
           }
         }
@@ -193,14 +208,14 @@ enum BinaryKernels {
         s1 += r.sums.1
         s2 += r.sums.2
         if full {
-          if let first { SIMDLoad.store(r.first, first + i) }
-          if let second { SIMDLoad.store(r.second, second + i) }
+          if let first { S.store(r.first, first + i) }
+          if let second { S.store(r.second, second + i) }
         } else {
           if let first {
-            for lane in 0..<(end - i) { first[i + lane] = r.first[lane] }
+            for lane in 0..<(end - i) { first[i + lane] = S(rounding: r.first[lane]) }
           }
           if let second {
-            for lane in 0..<(end - i) { second[i + lane] = r.second[lane] }
+            for lane in 0..<(end - i) { second[i + lane] = S(rounding: r.second[lane]) }
           }
         }
         i = full ? i + 8 : end

@@ -162,7 +162,7 @@ extension BinaryKernels {
     _ batch: BinaryBatch, gamma: Double, positiveWeight aPos: Double,
     negativeWeight aNeg: Double, blended: Bool = false,
     crossEntropyOnHardTargets: Bool = false, hessianFloor: Double?,
-    gradient: UnsafeMutablePointer<Double>?, hessian: UnsafeMutablePointer<Double>?,
+    gradient: KernelOutput?, hessian: KernelOutput?,
     parallelism: Parallelism
   ) -> Double {
     if blended {

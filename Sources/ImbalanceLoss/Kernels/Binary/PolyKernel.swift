@@ -71,7 +71,7 @@ extension BinaryKernels {
   static func poly(
     _ batch: BinaryBatch, epsilon: Double, positiveWeight aPos: Double,
     negativeWeight aNeg: Double, hessianFloor: Double?,
-    gradient: UnsafeMutablePointer<Double>?, hessian: UnsafeMutablePointer<Double>?,
+    gradient: KernelOutput?, hessian: KernelOutput?,
     parallelism: Parallelism
   ) -> Double {
     run(

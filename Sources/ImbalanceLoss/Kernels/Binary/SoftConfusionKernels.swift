@@ -64,10 +64,11 @@ extension BinaryKernels {
   ) -> CompensatedSum4 {
     switch overlap {
     case .product:
-      return runCompensated(batch, first: scratch, parallelism: parallelism, F1StatisticsElement())
+      return runCompensated(
+        batch, first: .init(scratch), parallelism: parallelism, F1StatisticsElement())
     case .semimetric:
       return runCompensated(
-        batch, first: scratch, parallelism: parallelism, SemimetricStatisticsElement())
+        batch, first: .init(scratch), parallelism: parallelism, SemimetricStatisticsElement())
     }
   }
 
@@ -78,7 +79,7 @@ extension BinaryKernels {
   static func storeExpOfMinusMagnitude(
     _ batch: BinaryBatch, into scratch: UnsafeMutablePointer<Double>, parallelism: Parallelism
   ) {
-    _ = run(batch, first: scratch, parallelism: parallelism, ExpElement())
+    _ = run(batch, first: KernelOutput(scratch), parallelism: parallelism, ExpElement())
   }
 
   @usableFromInline
@@ -119,7 +120,7 @@ extension BinaryKernels {
   @inlinable
   static func smoothF1Gradient(
     _ batch: BinaryBatch, statistics: F1Statistics, overlap: OverlapForm = .product,
-    gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism
+    gradient: KernelOutput, parallelism: Parallelism
   ) {
     tverskyGradient(
       batch, ratio: statistics.tversky(alpha: 0.5, beta: 0.5, smoothing: 0), overlap: overlap,
@@ -152,7 +153,7 @@ extension BinaryKernels {
   @inlinable
   static func tverskyGradient(
     _ batch: BinaryBatch, ratio: TverskyRatio, overlap: OverlapForm = .product,
-    outerSlope: Double = 1, gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism
+    outerSlope: Double = 1, gradient: KernelOutput, parallelism: Parallelism
   ) {
     switch overlap {
     case .product:
@@ -169,24 +170,26 @@ extension BinaryKernels {
   @inlinable
   static func tverskyGradient<Target: OverlapTarget>(
     _ batch: BinaryBatch, ratio: TverskyRatio, outerSlope: Double,
-    gradient: UnsafeMutablePointer<Double>, parallelism: Parallelism, _: Target.Type
+    gradient: KernelOutput, parallelism: Parallelism, _: Target.Type
   ) {
     let d = ratio.denominator
     guard d > 0 else {
       // D = 0: every quotient above is 0/0 with a 0 numerator term by term
       // (no kept sample predicts or is positive), so the gradient is 0.
-      gradient.initialize(repeating: 0, count: batch.count)
+      gradient.zero(count: batch.count)
       return
     }
     if ratio.alpha == 0.5 && ratio.beta == 0.5 {
       _ = run(
-        batch, reading: gradient, first: gradient, parallelism: parallelism,
+        batch, reading: gradient.doubles, first: gradient, parallelism: parallelism,
         DiceGradientElement<Target>(
-          halfIndex: ratio.index / 2, denominator: d, outerSlope: outerSlope))
+          halfIndex: ratio.index / 2, denominator: d, outerSlope: outerSlope,
+          expStored: gradient.doubles != nil))
     } else {
       _ = run(
-        batch, reading: gradient, first: gradient, parallelism: parallelism,
-        TverskyGradientElement<Target>(ratio, outerSlope: outerSlope))
+        batch, reading: gradient.doubles, first: gradient, parallelism: parallelism,
+        TverskyGradientElement<Target>(
+          ratio, outerSlope: outerSlope, expStored: gradient.doubles != nil))
     }
   }
 
@@ -195,18 +198,20 @@ extension BinaryKernels {
     @usableFromInline let halfIndex: Double
     @usableFromInline let denominator: Double
     @usableFromInline let outerSlope: Double
+    @usableFromInline let expStored: Bool
 
-    @inlinable init(halfIndex: Double, denominator: Double, outerSlope: Double) {
+    @inlinable init(halfIndex: Double, denominator: Double, outerSlope: Double, expStored: Bool) {
       self.halfIndex = halfIndex
       self.denominator = denominator
       self.outerSlope = outerSlope
+      self.expStored = expStored
     }
 
     @inlinable @inline(__always)
     func apply(_ z: Vector, _ y: Vector, _ f: Vector, _ e: Vector, _: Int)
       -> BinaryElementResult
     {
-      let s = Logistic(z, e: e)
+      let s = Logistic(z, e: expStored ? e : Logistic.expOfMinusMagnitude(z))
       let y = Target.slope(y, s)
       let g: Vector = (-((y - halfIndex) * s.q) * ((f * s.p) / denominator)) * outerSlope
       return ((Vector(), Vector(), Vector()), g, Vector())
@@ -220,8 +225,10 @@ extension BinaryKernels {
     @usableFromInline let index: Double
     @usableFromInline let denominator: Double
     @usableFromInline let outerSlope: Double
+    @usableFromInline let expStored: Bool
 
-    @inlinable init(_ ratio: TverskyRatio, outerSlope: Double) {
+    @inlinable init(_ ratio: TverskyRatio, outerSlope: Double, expStored: Bool) {
+      self.expStored = expStored
       alpha = ratio.alpha
       index = ratio.index
       positiveFactor = 1 - (1 - ratio.beta) * index
@@ -233,7 +240,7 @@ extension BinaryKernels {
     func apply(_ z: Vector, _ y: Vector, _ f: Vector, _ e: Vector, _: Int)
       -> BinaryElementResult
     {
-      let s = Logistic(z, e: e)
+      let s = Logistic(z, e: expStored ? e : Logistic.expOfMinusMagnitude(z))
       let y = Target.slope(y, s)
       let fp = f * s.p
       let d = denominator
@@ -331,16 +338,16 @@ extension BinaryKernels {
   static func tversky(
     _ batch: BinaryBatch, alpha: Double, beta: Double, smoothing: Double,
     overlap: OverlapForm = .product, exponent: Double = 1,
-    gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism
+    gradient: KernelOutput?, parallelism: Parallelism
   ) -> Double {
     if batch.normalizer.reciprocal == 0 {
-      gradient?.initialize(repeating: 0, count: batch.count)
+      gradient?.zero(count: batch.count)
       return smoothing > 0 ? 0 : 1
     }
     // The statistics pass leaves exp(-|z|) in the gradient buffer for the
     // gradient pass to reuse.
     let statistics = f1Statistics(
-      batch, overlap: overlap, parallelism: parallelism, storingExpIn: gradient)
+      batch, overlap: overlap, parallelism: parallelism, storingExpIn: gradient?.doubles)
     return tversky(
       batch, statistics: statistics, alpha: alpha, beta: beta, smoothing: smoothing,
       overlap: overlap, exponent: exponent, gradient: gradient, parallelism: parallelism)
@@ -354,10 +361,10 @@ extension BinaryKernels {
   static func tversky(
     _ batch: BinaryBatch, statistics: F1Statistics, alpha: Double, beta: Double,
     smoothing: Double, overlap: OverlapForm, exponent: Double,
-    gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism
+    gradient: KernelOutput?, parallelism: Parallelism
   ) -> Double {
     if batch.normalizer.reciprocal == 0 {
-      gradient?.initialize(repeating: 0, count: batch.count)
+      gradient?.zero(count: batch.count)
       return smoothing > 0 ? 0 : 1
     }
     // e = ε / W; it can only overflow for subnormal total weights, where ε
@@ -371,7 +378,7 @@ extension BinaryKernels {
     var (loss, outerSlope) = (ratio.loss, 1.0)
     if exponent != 1 {
       guard loss > 0 else {
-        gradient?.initialize(repeating: 0, count: batch.count)
+        gradient?.zero(count: batch.count)
         return 0
       }
       // γ L^(γ-1), saturated so that a zero element stays 0 (not 0 · inf).

@@ -89,7 +89,7 @@ extension BinaryKernels {
   @inlinable
   static func asymmetric(
     _ batch: BinaryBatch, positiveGamma: Double, negativeGamma: Double, margin: Double,
-    gradient: UnsafeMutablePointer<Double>?, hessian: UnsafeMutablePointer<Double>?,
+    gradient: KernelOutput?, hessian: KernelOutput?,
     parallelism: Parallelism
   ) -> Double {
     run(

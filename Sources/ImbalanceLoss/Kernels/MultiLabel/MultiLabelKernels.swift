@@ -19,8 +19,8 @@ extension BinaryKernels {
   @inlinable
   static func perLabelCrossEntropy(
     _ batch: BinaryBatch, labelCount: Int, positive: UnsafePointer<Double>,
-    negative: UnsafePointer<Double>, gradient: UnsafeMutablePointer<Double>?,
-    hessian: UnsafeMutablePointer<Double>?, parallelism: Parallelism
+    negative: UnsafePointer<Double>, gradient: KernelOutput?,
+    hessian: KernelOutput?, parallelism: Parallelism
   ) -> Double {
     let weights = UncheckedSendable((positive, negative))
     return run(batch, first: gradient, second: hessian, parallelism: parallelism) {

@@ -1,0 +1,121 @@
+import Testing
+
+@testable import ImbalanceLoss
+
+// The binary losses read and write Float32 buffers in their kernels
+// (`Float32Kernels`): no widened copies. Their results must still be the
+// Double entry point's on the widened inputs, rounded once, bit for bit, on
+// every path of the loop: full vectors and the tail, several chunks on
+// several threads, weights, ignored targets, label smoothing, both
+// reductions, the two-pass kernels (which keep exp(-|z|) in a Double
+// gradient buffer between passes and recompute it for a Float one), and
+// extreme logits.
+
+/// Every binary loss of the table, and the options that change its loop.
+private func kernelCases() -> [(String, any Loss<Double>)] {
+  var cases: [(String, any Loss<Double>)] = LossTable.binary.map { ($0.name, $0.loss) }
+  var bce = BinaryCrossEntropy(positiveWeight: 2)
+  bce.ignoredTarget = -1
+  bce.labelSmoothing = 0.1
+  bce.reduction = .sum
+  cases.append(("BCE(ignored -1, eps 0.1, sum)", bce))
+  var f1 = F1WeightedCrossEntropy()
+  f1.reduction = .sum  // the held F comes from a batch revalidated for the mean
+  f1.ignoredTarget = -1
+  cases.append(("F1WeightedCrossEntropy(sum, ignored -1)", f1))
+  var smoothF1 = SmoothF1Loss()
+  smoothF1.ignoredTarget = -1
+  cases.append(("SmoothF1Loss(ignored -1)", smoothF1))
+  var dice = SoftDiceLoss()
+  dice.ignoredTarget = -1
+  cases.append(("SoftDiceLoss(ignored -1)", dice))
+  var focal = BinaryFocalLoss(gamma: 2)
+  focal.ignoredTarget = -1
+  focal.reduction = .sum
+  cases.append(("BinaryFocalLoss(ignored -1, sum)", focal))
+  return cases
+}
+
+@Test func everyBinaryLossHasFloat32Kernels() {
+  for c in kernelCases() {
+    #expect(c.1 is any Float32Kernels, "\(c.0) takes the widening bridge")
+  }
+  // The softmax losses still take the bridge (issue 12).
+  let softmax = try! SoftmaxCrossEntropy(classCount: 3)
+  #expect(!(softmax is any Float32Kernels))
+}
+
+@Test(arguments: [5, 64, 40_003])
+func float32KernelsGiveTheDoubleResultsRounded(count n: Int) throws {
+  var rng = SplitMix64(seed: 0xF3_2000 + UInt64(n))
+  // Logits of every size Float holds (±3.4e38 and subnormals included).
+  let z: [Float] = (0..<n).map { i in
+    switch i % 97 {
+    case 0: .greatestFiniteMagnitude
+    case 1: -.greatestFiniteMagnitude
+    case 2: .leastNonzeroMagnitude
+    case 3: Float(rng.uniform(-1e30...1e30))
+    default: rng.floatLogit()
+    }
+  }
+  // Hard and soft targets, and the marker -1 now and then (a plain loss
+  // rejects it: those cases get the batch without it).
+  let y: [Float] = (0..<n).map { i in
+    i % 11 == 5 ? -1 : (i % 3 == 0 ? Float(rng.uniform(0...1)) : (rng.uniform(0...1) < 0.3 ? 1 : 0))
+  }
+  let plain = y.map { $0 < 0 ? 1 : $0 }
+  let w: [Float] = (0..<n).map { i in i % 13 == 7 ? 0 : Float(rng.uniform(0.1...4)) }
+  for (name, loss) in kernelCases() {
+    let ignores = name.contains("ignored")
+    let targets = ignores ? y : plain
+    for weights in [nil, w] {
+      let double = try loss.valueAndGradient(
+        logits: z.map { Double($0) }, targets: targets.map { Double($0) },
+        weights: weights?.map { Double($0) })
+      let float = try loss.valueAndGradient(logits: z, targets: targets, weights: weights)
+      #expect(
+        float.value.bitPattern == Float(double.value).bitPattern,
+        "\(name) n=\(n): \(float.value) vs \(double.value)")
+      let rounded = double.gradient.map { Float($0) }
+      let first = rounded.indices.first { float.gradient[$0].bitPattern != rounded[$0].bitPattern }
+      #expect(
+        first == nil,
+        "\(name) n=\(n) [\(first ?? -1)]: \(first.map { float.gradient[$0] } ?? 0) vs \(first.map { rounded[$0] } ?? 0)"
+      )
+      #expect(float.gradient.allSatisfy { $0.isFinite }, "\(name) n=\(n)")
+      // The value alone (no gradient buffer: the one-pass kernels).
+      #expect(try loss.value(logits: z, targets: targets, weights: weights) == float.value)
+    }
+  }
+}
+
+@Test func float32KernelBadInputThrowsTheDoubleErrorAndLeavesTheGradient() throws {
+  let z: [Float] = [0.5, -2, 3, 1, 0, 2, -1, 4, 0.25]
+  let y: [Float] = [1, 0, 1, 1, 0, 0, 1, 0, 1]
+  let bad: [(String, [Float], [Float], [Float]?, LossError)] = [
+    ("NaN logit", z.enumerated().map { $0.offset == 8 ? .nan : $0.element }, y, nil,
+     .nonFiniteLogit(index: 8, value: .nan)),
+    ("infinite logit", z.enumerated().map { $0.offset == 3 ? -.infinity : $0.element }, y, nil,
+     .nonFiniteLogit(index: 3, value: -.infinity)),
+    ("target 1.5", z, y.enumerated().map { $0.offset == 8 ? 1.5 : $0.element }, nil,
+     .targetOutOfRange(index: 8, value: 1.5)),
+    ("negative weight", z, y, [1, 1, 1, 1, 1, 1, -0.5, 1, 1],
+     .invalidWeight(index: 6, value: -0.5)),
+    ("all-zero weights", z, y, [Float](repeating: 0, count: 9), .zeroTotalWeight),
+  ]
+  for (name, loss) in kernelCases() where !name.contains("ignored") && !name.contains("sum") {
+    for (what, z, y, w, expected) in bad {
+      if case .zeroTotalWeight = expected, name.hasPrefix("SoftDice") || name.hasPrefix("Tversky") {
+        continue  // a smoothed index of zero weights is defined
+      }
+      var g = [Float](repeating: 7, count: z.count)
+      do {
+        _ = try loss.valueAndGradient(logits: z, targets: y, weights: w, gradient: &g)
+        Issue.record("\(name): \(what) did not throw")
+      } catch {
+        #expect("\(error)" == "\(expected)", "\(name): \(what)")
+      }
+      #expect(g == [Float](repeating: 7, count: z.count), "\(name): \(what)")
+    }
+  }
+}
