@@ -2,7 +2,7 @@ import Testing
 
 @testable import ImbalanceLoss
 
-// The binary losses read and write Float32 buffers in their kernels
+// The binary and separable softmax losses read and write Float32 buffers in their kernels
 // (`Float32Kernels`): no widened copies. Their results must still be the
 // Double entry point's on the widened inputs, rounded once, bit for bit, on
 // every path of the loop: full vectors and the tail, several chunks on
@@ -36,13 +36,34 @@ private func kernelCases() -> [(String, any Loss<Double>)] {
   return cases
 }
 
-@Test func everyBinaryLossHasFloat32Kernels() {
+@Test func everyBinaryLossHasFloat32Kernels() throws {
+  let z: [Float] = [1, -2]
+  let y: [Float] = [1, 0]
+  var g: [Float] = [0, 0]
+  var h: [Float] = [0, 0]
   for c in kernelCases() {
-    #expect(c.1 is any Float32Kernels, "\(c.0) takes the widening bridge")
+    let kernels = try #require(c.1 as? any Float32Kernels, "\(c.0) takes the widening bridge")
+    // A loss with a Hessian has a Float32 Hessian kernel too.
+    let hessian = try z.withUnsafeBufferPointer { z in
+      try y.withUnsafeBufferPointer { y in
+        try g.withUnsafeMutableBufferPointer { g in
+          try h.withUnsafeMutableBufferPointer { h in
+            try kernels.float32ValueGradientAndHessianDiagonal(
+              logits: z, targets: y, weights: nil, gradient: g, hessianDiagonal: h)
+          }
+        }
+      }
+    }
+    #expect((hessian != nil) == (c.1 is any SecondOrderLoss), "\(c.0)")
+    #expect((c.1 is any SecondOrderLoss) == (c.1 is any BinarySecondOrder), "\(c.0)")
   }
-  // The softmax losses still take the bridge (issue 12).
-  let softmax = try! SoftmaxCrossEntropy(classCount: 3)
-  #expect(!(softmax is any Float32Kernels))
+  // The separable softmax losses read Float logits a block of rows at a
+  // time; the softmax Hessian entry points and the batch-sum softmax losses
+  // still take the bridge.
+  for c in LossTable.softmax(classCount: 4) {
+    let expected = c.loss is any SeparableSoftmaxLoss
+    #expect((c.loss is any Float32Kernels) == expected, "\(c.name)")
+  }
 }
 
 @Test(arguments: [5, 64, 40_003])
@@ -85,6 +106,10 @@ func float32KernelsGiveTheDoubleResultsRounded(count n: Int) throws {
       #expect(float.gradient.allSatisfy { $0.isFinite }, "\(name) n=\(n)")
       // The value alone (no gradient buffer: the one-pass kernels).
       #expect(try loss.value(logits: z, targets: targets, weights: weights) == float.value)
+      // The Hessian diagonal (the gradient-boosting entry point).
+      if let second = loss as? any BinarySecondOrder {
+        try expectHessianBits(second, z, targets, weights, "\(name) n=\(n)")
+      }
     }
   }
 }
@@ -116,6 +141,81 @@ func float32KernelsGiveTheDoubleResultsRounded(count n: Int) throws {
         #expect("\(error)" == "\(expected)", "\(name): \(what)")
       }
       #expect(g == [Float](repeating: 7, count: z.count), "\(name): \(what)")
+    }
+  }
+}
+
+/// The binary losses with a Hessian diagonal, as one existential to open.
+private protocol BinarySecondOrder: SecondOrderLoss where Target == Double {}
+extension BinaryCrossEntropy: BinarySecondOrder {}
+extension BinaryFocalLoss: BinarySecondOrder {}
+extension BinaryPolyLoss: BinarySecondOrder {}
+extension SmoothAccuracyLoss: BinarySecondOrder {}
+extension AsymmetricLoss: BinarySecondOrder {}
+extension F1WeightedCrossEntropy: BinarySecondOrder {}
+
+/// The Float32 Hessian entry point of `loss` against its Double one rounded, bit for bit.
+private func expectHessianBits<L: BinarySecondOrder>(
+  _ loss: L, _ z: [Float], _ y: [Float], _ w: [Float]?, _ name: String
+) throws {
+  let double = try loss.valueGradientAndHessianDiagonal(
+    logits: z.map { Double($0) }, targets: y.map { Double($0) },
+    weights: w?.map { Double($0) })
+  let float = try loss.valueGradientAndHessianDiagonal(logits: z, targets: y, weights: w)
+  #expect(float.value.bitPattern == Float(double.value).bitPattern, "\(name)")
+  #expect(
+    float.gradient.map { $0.bitPattern } == double.gradient.map { Float($0).bitPattern },
+    "\(name)")
+  #expect(
+    float.hessianDiagonal.map { $0.bitPattern }
+      == double.hessianDiagonal.map { Float($0).bitPattern }, "\(name)")
+}
+
+/// The softmax losses with Float32 kernels, and the options that change their rows.
+private func softmaxKernelCases(classCount k: Int) throws -> [(String, any Loss<Int>)] {
+  var cases: [(String, any Loss<Int>)] = LossTable.softmax(classCount: k)
+    .filter { $0.loss is any SeparableSoftmaxLoss }.map { ($0.name, $0.loss) }
+  var ce = try SoftmaxCrossEntropy(classCount: k)
+  ce.ignoreIndex = 1
+  ce.labelSmoothing = 0.1
+  ce.classWeights = (0..<k).map { 0.5 + Double($0 % 3) }
+  cases.append(("SoftmaxCrossEntropy(K: \(k), ignore 1, eps 0.1, class weights)", ce))
+  var sum = try LogitAdjustedCrossEntropy(priors: (0..<k).map { 1 / Double($0 + 1) }, tau: 1)
+  sum.reduction = .sum
+  cases.append(("LogitAdjustedCrossEntropy(K: \(k), sum)", sum))
+  return cases
+}
+
+@Test(arguments: [(1, 7), (5, 40), (10, 5003), (17, 333), (100, 450)])
+func float32SoftmaxKernelsGiveTheDoubleResultsRounded(classCount k: Int, rows n: Int) throws {
+  var rng = SplitMix64(seed: 0xF3_3000 + UInt64(k * n))
+  // Extreme Float logits now and then (the adjusted range check of the
+  // margin loss's scale 4 still holds at 3.4e38).
+  let z: [Float] = (0..<(n * k)).map { i in
+    switch i % 89 {
+    case 0: .greatestFiniteMagnitude / 8
+    case 1: -.greatestFiniteMagnitude / 8
+    case 2: .leastNonzeroMagnitude
+    default: rng.floatLogit()
+    }
+  }
+  let labels = rng.classes(n, classCount: k)
+  let w: [Float] = (0..<n).map { i in i % 13 == 7 ? 0 : Float(rng.uniform(0.1...4)) }
+  for (name, loss) in try softmaxKernelCases(classCount: k) {
+    for weights in [nil, w] {
+      let double = try loss.valueAndGradient(
+        logits: z.map { Double($0) }, targets: labels, weights: weights?.map { Double($0) })
+      let float = try loss.valueAndGradient(logits: z, targets: labels, weights: weights)
+      #expect(
+        float.value.bitPattern == Float(double.value).bitPattern,
+        "\(name) rows=\(n): \(float.value) vs \(double.value)")
+      let rounded = double.gradient.map { Float($0) }
+      let first = rounded.indices.first { float.gradient[$0].bitPattern != rounded[$0].bitPattern }
+      #expect(
+        first == nil,
+        "\(name) rows=\(n) [\(first ?? -1)]: \(first.map { float.gradient[$0] } ?? 0) vs \(first.map { rounded[$0] } ?? 0)"
+      )
+      #expect(try loss.value(logits: z, targets: labels, weights: weights) == float.value)
     }
   }
 }

@@ -92,11 +92,12 @@ extension SeparableBinaryLoss {
     try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 
-  func float32ValueAndGradient(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+  func float32ValueAndGradient<T>(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
-  ) throws(LossError) -> Double {
-    try kernelValueAndGradient(logits, targets, weights, gradient)
+  ) throws(LossError) -> Double? {
+    guard let targets = targets.ofType(Float.self) else { return nil }
+    return try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 
   /// Both of the above, on `Double` or `Float` buffers.
@@ -193,6 +194,25 @@ extension SecondOrderBinaryLoss {
     weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
     hessianDiagonal: UnsafeMutableBufferPointer<Double>
   ) throws(LossError) -> Double {
+    try kernelValueGradientAndHessianDiagonal(logits, targets, weights, gradient, hessianDiagonal)
+  }
+
+  func float32ValueGradientAndHessianDiagonal<T>(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Float>
+  ) throws(LossError) -> Double? {
+    guard let targets = targets.ofType(Float.self) else { return nil }
+    return try kernelValueGradientAndHessianDiagonal(
+      logits, targets, weights, gradient, hessianDiagonal)
+  }
+
+  /// Both of the above, on `Double` or `Float` buffers.
+  func kernelValueGradientAndHessianDiagonal<S: StoredScalar>(
+    _ logits: UnsafeBufferPointer<S>, _ targets: UnsafeBufferPointer<S>,
+    _ weights: UnsafeBufferPointer<S>?, _ gradient: UnsafeMutableBufferPointer<S>,
+    _ hessianDiagonal: UnsafeMutableBufferPointer<S>
+  ) throws(LossError) -> Double {
     let batch = try batch(logits, targets, weights, gradient: gradient, reduction: reduction)
     try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
     return runSecondOrder(
@@ -227,11 +247,12 @@ extension SoftConfusionLoss {
     try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 
-  func float32ValueAndGradient(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+  func float32ValueAndGradient<T>(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
-  ) throws(LossError) -> Double {
-    try kernelValueAndGradient(logits, targets, weights, gradient)
+  ) throws(LossError) -> Double? {
+    guard let targets = targets.ofType(Float.self) else { return nil }
+    return try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 
   /// Both of the above, on `Double` or `Float` buffers.

@@ -53,11 +53,12 @@ public struct SmoothF1Loss: BinaryLossFamily, Float32Kernels, Hashable {
     try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 
-  func float32ValueAndGradient(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+  func float32ValueAndGradient<T>(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
-  ) throws(LossError) -> Double {
-    try kernelValueAndGradient(logits, targets, weights, gradient)
+  ) throws(LossError) -> Double? {
+    guard let targets = targets.ofType(Float.self) else { return nil }
+    return try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 
   /// Both of the above, on `Double` or `Float` buffers (a `Float` gradient

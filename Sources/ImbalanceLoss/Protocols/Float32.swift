@@ -1,8 +1,13 @@
 // Float32 entry points: the same names and labels as the Double ones, for
 // callers whose logits, targets and weights are `Float` (mlx-swift, BNNS,
-// the GBDT C APIs). Today they run the Double kernels on widened copies and
-// round each result once, so a Float result is the Double result correctly
-// rounded (within half a Float ulp of it); native Float kernels are to come.
+// the GBDT C APIs). Each computes in Double and rounds each result once, so a
+// Float result is the Double result correctly rounded (within half a Float
+// ulp of it). The binary losses' value, gradient and Hessian diagonal and the
+// separable softmax losses' value and gradient read the Float buffers in
+// their kernels (`Float32Kernels`: each vector or block of rows widened as it
+// is loaded, no copies); the other entry points still widen the inputs into
+// Double copies (`Float32Bridge`). Float arithmetic (twice the lanes) is to
+// come (issue 12).
 //
 // `@_disfavoredOverload`: an array literal of integers (`logits: [40]`) fits
 // both forms; it keeps meaning the Double one, as before these existed.
@@ -104,8 +109,9 @@ extension Loss where Target: LossTarget {
   /// - Throws: The ``LossError`` of the Double entry point for the same
   ///   input (a value it names is the `Float` widened); `gradient` is
   ///   untouched then.
-  /// - Complexity: O(`logits.count`); it widens the inputs to `Double`
-  ///   copies (native Float kernels are to come).
+  /// - Complexity: O(`logits.count`), with no copies for the binary and
+  ///   separable softmax losses; the others widen the inputs into `Double`
+  ///   copies.
   @inlinable @_disfavoredOverload
   public func valueAndGradient(
     logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Target.Float32Target>,
@@ -202,13 +208,19 @@ extension SecondOrderLoss where Target: LossTarget {
   /// Hessians): each output the Double result rounded once.
   ///
   /// - Throws: ``LossError`` for invalid input; both buffers are untouched then.
-  /// - Complexity: O(`logits.count`); Double copies, as the first-order form.
+  /// - Complexity: O(`logits.count`); no copies for the binary losses.
   @inlinable @_disfavoredOverload
   public func valueGradientAndHessianDiagonal(
     logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Target.Float32Target>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
     hessianDiagonal: UnsafeMutableBufferPointer<Float>
   ) throws(LossError) -> Float {
+    if let value = try Float32Bridge.kernels(
+      self, logits: logits, targets: targets, weights: weights, gradient: gradient,
+      hessianDiagonal: hessianDiagonal)
+    {
+      return Float(value)
+    }
     let value = try Float32Bridge.run(
       logits: logits, targets: targets, weights: weights, outputs: [gradient, hessianDiagonal]
     ) { (z, t: UnsafeBufferPointer<Target>, w, out) throws(LossError) in

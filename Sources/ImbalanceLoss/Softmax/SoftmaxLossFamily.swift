@@ -20,9 +20,18 @@ extension SoftmaxLossFamily {
 
 /// A softmax loss that is a reduction of row terms computed by the softmax
 /// kernel's row rule.
-protocol SeparableSoftmaxLoss: SoftmaxLossFamily, SeparableLoss, DataParallelLoss {}
+protocol SeparableSoftmaxLoss: SoftmaxLossFamily, SeparableLoss, DataParallelLoss, Float32Kernels {}
 
 extension SeparableSoftmaxLoss {
+  func float32ValueAndGradient<T>(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws(LossError) -> Double? {
+    guard let targets = targets.ofType(Int.self) else { return nil }
+    return try setup.valueAndGradient(
+      logits: logits, targets: targets, weights: weights, gradient: gradient)
+  }
+
   /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.
   ///
   /// - Throws: ``LossError`` for a logit count that is not a multiple of K, an

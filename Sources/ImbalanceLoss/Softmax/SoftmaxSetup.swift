@@ -101,8 +101,8 @@ struct SoftmaxSetup: Sendable {
   /// Throws unless every adjusted logit `s z + o - s m` lies within ±2^1022,
   /// so that the kernel's differences `a_k - max a` are finite.
   @inlinable
-  func checkAdjustedRange(
-    _ logits: UnsafeBufferPointer<Double>, largestMargin: Double
+  func checkAdjustedRange<S: StoredScalar>(
+    _ logits: UnsafeBufferPointer<S>, largestMargin: Double
   ) throws(LossError) {
     // max |z| as a vector scan (the logits are finite, validated).
     var largestv = Vector()
@@ -110,14 +110,14 @@ struct SoftmaxSetup: Sendable {
     let base = logits.baseAddress!
     while j + 8 <= logits.count {
       // max(z, -z) lane-wise.
-      let z = SIMDLoad.load(base + j)
+      let z = S.load(base + j)
       largestv = largestv.replacing(with: z, where: z .> largestv)
       largestv = largestv.replacing(with: -z, where: -z .> largestv)
       j += 8
     }
     var largest = largestv.max()
     while j < logits.count {
-      largest = Swift.max(largest, abs(base[j]))
+      largest = Swift.max(largest, abs(base[j].widened))
       j += 1
     }
     let largestOffset = offsets.reduce(0) { Swift.max($0, abs($1)) }
@@ -131,9 +131,9 @@ struct SoftmaxSetup: Sendable {
 
   /// Validates everything, then runs `body` on the batch and the row rule.
   @inlinable
-  func withBatch<R>(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+  func withBatch<R, S: StoredScalar>(
+    logits: UnsafeBufferPointer<S>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<S>?, gradient: UnsafeMutableBufferPointer<S>?,
     reduction: Reduction, global: (kept: Double, total: Double)? = nil,
     _ body: (SoftmaxBatch, SoftmaxRule) throws(LossError) -> R
   ) throws(LossError) -> R {
@@ -143,7 +143,7 @@ struct SoftmaxSetup: Sendable {
         try withOptionalPointer(classWeights) { (classWeights) throws(LossError) in
           var batch = try SoftmaxBatch(
             logits: logits, labels: targets, weights: weights,
-            gradient: gradient, classCount: classCount,
+            gradientCount: gradient?.count, classCount: classCount,
             reduction: global == nil ? reduction : .sum,
             classWeights: classWeights, ignoreIndex: ignoreIndex,
             classWeightsInRow: smoothsClassWeights)
@@ -191,16 +191,16 @@ struct SoftmaxSetup: Sendable {
 
   /// The loss `Σ f_i l_i` and, when `gradient` is non-nil, its gradient.
   @inlinable
-  func valueAndGradient(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?
+  func valueAndGradient<S: StoredScalar>(
+    logits: UnsafeBufferPointer<S>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<S>?, gradient: UnsafeMutableBufferPointer<S>?
   ) throws(LossError) -> Double {
     try withBatch(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
       reduction: reduction
     ) { batch, rule in
       SoftmaxKernel.run(
-        batch, rule: rule, gradient: gradient?.baseAddress, parallelism: parallelism)
+        batch, rule: rule, gradient: .init(gradient?.baseAddress), parallelism: parallelism)
     }
   }
 
@@ -239,7 +239,7 @@ struct SoftmaxSetup: Sendable {
       reduction: reduction, global: global
     ) { batch, rule in
       SoftmaxKernel.run(
-        batch, rule: rule, gradient: gradient?.baseAddress, parallelism: parallelism)
+        batch, rule: rule, gradient: .init(gradient?.baseAddress), parallelism: parallelism)
     }
   }
 

@@ -55,6 +55,22 @@ extension Float: StoredScalar {
 
   @inlinable @inline(__always)
   init(rounding x: Double) { self.init(x) }
+
+  /// `count` doubles from `source` rounded into `target`.
+  @inlinable
+  static func narrow(
+    _ source: UnsafePointer<Double>, into target: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    var j = 0
+    while j + 8 <= count {
+      store(SIMDLoad.load(source + j), target + j)
+      j += 8
+    }
+    while j < count {
+      target[j] = Float(source[j])
+      j += 1
+    }
+  }
 }
 
 /// A caller's output buffer (a gradient, a Hessian diagonal, per-sample
@@ -108,30 +124,66 @@ extension Optional where Wrapped == KernelOutput {
 /// ``StoredScalar``), so that its Float32 entry points copy nothing: the
 /// result is the Double entry point's on the widened inputs, rounded once,
 /// as through the widening bridge (`Float32Bridge`), which the other losses
-/// still take.
+/// and entry points still take. `T` is the loss's Float32 target type
+/// (`Float`, or `Int` labels); each method returns `nil` for another `T`,
+/// or when the loss has no such kernel.
 protocol Float32Kernels {
   /// The Double result of `valueAndGradient` on Float buffers; writes the
   /// gradient rounded to `Float`.
-  func float32ValueAndGradient(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+  func float32ValueAndGradient<T>(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
-  ) throws(LossError) -> Double
+  ) throws(LossError) -> Double?
+
+  /// The Double result of `valueGradientAndHessianDiagonal` on Float buffers.
+  func float32ValueGradientAndHessianDiagonal<T>(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Float>
+  ) throws(LossError) -> Double?
+}
+
+extension Float32Kernels {
+  func float32ValueGradientAndHessianDiagonal<T>(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Float>
+  ) throws(LossError) -> Double? { nil }
+}
+
+extension UnsafeBufferPointer {
+  /// This buffer as a buffer of `U`, when `U` is its element type.
+  @inlinable
+  func ofType<U>(_: U.Type) -> UnsafeBufferPointer<U>? {
+    guard Element.self == U.self else { return nil }
+    return UnsafeBufferPointer<U>(
+      start: UnsafeRawPointer(baseAddress)?.assumingMemoryBound(to: U.self), count: count)
+  }
 }
 
 extension Float32Bridge {
   /// The value of ``Float32Kernels/float32ValueAndGradient(logits:targets:weights:gradient:)``
-  /// when `loss` has Float32 kernels and `targets` are `Float`s, else `nil`
-  /// (the caller then takes the bridge).
+  /// when `loss` has Float32 kernels, else `nil` (the caller then takes the bridge).
   @usableFromInline
   static func kernels<L: Loss, T>(
     _ loss: L, logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
   ) throws(LossError) -> Double? {
-    guard let kernels = loss as? any Float32Kernels, T.self == Float.self else { return nil }
-    let targets = UnsafeBufferPointer(
-      start: UnsafeRawPointer(targets.baseAddress)?.assumingMemoryBound(to: Float.self),
-      count: targets.count)
+    guard let kernels = loss as? any Float32Kernels else { return nil }
     return try kernels.float32ValueAndGradient(
       logits: logits, targets: targets, weights: weights, gradient: gradient)
+  }
+
+  /// The same for ``Float32Kernels/float32ValueGradientAndHessianDiagonal(logits:targets:weights:gradient:hessianDiagonal:)``.
+  @usableFromInline
+  static func kernels<L: Loss, T>(
+    _ loss: L, logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Float>
+  ) throws(LossError) -> Double? {
+    guard let kernels = loss as? any Float32Kernels else { return nil }
+    return try kernels.float32ValueGradientAndHessianDiagonal(
+      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      hessianDiagonal: hessianDiagonal)
   }
 }

@@ -1,11 +1,16 @@
 /// A validated softmax batch: `rows * classCount` logits and labels, with the
-/// per-row factor `f_i` of the reduction (zero for an ignored row).
+/// per-row factor `f_i` of the reduction (zero for an ignored row). The
+/// logits and weights are `Double`s or, from the Float32 entry points,
+/// `Float`s (``StoredScalar``); the row kernels read `Double`s, so a `Float`
+/// batch reaches them a block of rows at a time through ``widenedRows(_:into:)``.
 @usableFromInline
 struct SoftmaxBatch: @unchecked Sendable {
-  @usableFromInline let logits: UnsafePointer<Double>
-  @usableFromInline let labels: UnsafePointer<Int>
-  @usableFromInline let weights: UnsafePointer<Double>?
-  @usableFromInline let rows: Int
+  @usableFromInline var logitStorage: UnsafeRawPointer
+  @usableFromInline var labels: UnsafePointer<Int>
+  @usableFromInline var weightStorage: UnsafeRawPointer?
+  /// Whether the logits and weights are `Float`s (else `Double`s).
+  @usableFromInline var isFloat: Bool
+  @usableFromInline var rows: Int
   @usableFromInline let classCount: Int
   @usableFromInline var normalizer: WeightNormalizer
   /// Per-class weights (`classCount` elements) that multiply each row's weight.
@@ -31,9 +36,9 @@ struct SoftmaxBatch: @unchecked Sendable {
   /// `v_i = w_i classWeights[c_i]`; when every row is ignored the factors are
   /// all zero (the loss is 0), otherwise a zero total throws.
   @inlinable
-  init(
-    logits: UnsafeBufferPointer<Double>, labels: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+  init<S: StoredScalar>(
+    logits: UnsafeBufferPointer<S>, labels: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<S>?, gradientCount: Int?,
     classCount: Int, reduction: Reduction = .mean,
     classWeights: UnsafePointer<Double>? = nil, ignoreIndex: Int? = nil,
     classWeightsInRow: Bool = false
@@ -42,12 +47,13 @@ struct SoftmaxBatch: @unchecked Sendable {
 
     rows = try Validation.checkShapes(
       logitCount: logits.count, logitsPerSample: classCount, targetCount: labels.count,
-      weightCount: weights?.count, gradientCount: gradient?.count)
+      weightCount: weights?.count, gradientCount: gradientCount)
     try Validation.checkFinite(logits)
     self.classCount = classCount
-    self.logits = logits.baseAddress!
+    self.logitStorage = UnsafeRawPointer(logits.baseAddress!)
     self.labels = labels.baseAddress!
-    self.weights = weights?.baseAddress
+    self.weightStorage = weights.map { UnsafeRawPointer($0.baseAddress!) }
+    self.isFloat = S.self == Float.self
     self.classWeights = classWeights
     self.ignoreIndex = ignoreIndex
     if classWeights == nil && ignoreIndex == nil {
@@ -74,7 +80,7 @@ struct SoftmaxBatch: @unchecked Sendable {
     var used = 0
     for (i, c) in labels.enumerated() where c != ignoreIndex {
       used += 1
-      let w = weights?[i] ?? 1
+      let w = weights?[i].widened ?? 1
       let v = classWeights?[c] ?? 1
       largestWeight = largestWeight < w ? w : largestWeight
       largestClassWeight = largestClassWeight < v ? v : largestClassWeight
@@ -90,7 +96,7 @@ struct SoftmaxBatch: @unchecked Sendable {
     func total() -> Double {
       var sum = CompensatedSum()
       for (i, c) in labels.enumerated() where c != ignoreIndex {
-        sum.add(((weights?[i] ?? 1) * scale) * ((classWeights?[c] ?? 1) * classScale))
+        sum.add(((weights?[i].widened ?? 1) * scale) * ((classWeights?[c] ?? 1) * classScale))
       }
       return sum.value
     }
@@ -111,6 +117,70 @@ struct SoftmaxBatch: @unchecked Sendable {
     }
     normalizer = WeightNormalizer(scale: scale, reciprocal: 1 / sum)
     self.classScale = classScale
+  }
+
+  /// ``init(logits:labels:weights:gradientCount:classCount:reduction:classWeights:ignoreIndex:classWeightsInRow:)``
+  /// of `Double` buffers and an optional gradient buffer.
+  @inlinable
+  init(
+    logits: UnsafeBufferPointer<Double>, labels: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
+    classCount: Int, reduction: Reduction = .mean,
+    classWeights: UnsafePointer<Double>? = nil, ignoreIndex: Int? = nil,
+    classWeightsInRow: Bool = false
+  ) throws(LossError) {
+    try self.init(
+      logits: logits, labels: labels, weights: weights, gradientCount: gradient?.count,
+      classCount: classCount, reduction: reduction, classWeights: classWeights,
+      ignoreIndex: ignoreIndex, classWeightsInRow: classWeightsInRow)
+  }
+
+  /// The logits of a `Double` batch.
+  @inlinable
+  var logits: UnsafePointer<Double> {
+    assert(!isFloat, "a Float batch reaches the row kernels through widenedRows")
+    return logitStorage.assumingMemoryBound(to: Double.self)
+  }
+
+  /// The sample weights of a `Double` batch.
+  @inlinable
+  var weights: UnsafePointer<Double>? {
+    assert(!isFloat, "a Float batch reaches the row kernels through widenedRows")
+    return weightStorage?.assumingMemoryBound(to: Double.self)
+  }
+
+  /// Rows `range` of this batch as a `Double` batch (row 0 is row
+  /// `range.lowerBound`), its logits and weights widened into `scratch`
+  /// (`range.count * (classCount + 1)` doubles); everything else (the
+  /// normaliser, class weights and scales) is this batch's, so each row
+  /// gets the bits it gets in a `Double` batch of the same values.
+  @inlinable
+  func widenedRows(_ range: Range<Int>, into scratch: UnsafeMutablePointer<Double>)
+    -> SoftmaxBatch
+  {
+    var rows = self
+    let k = classCount
+    let n = range.count * k
+    let z = logitStorage.assumingMemoryBound(to: Float.self) + range.lowerBound * k
+    var j = 0
+    while j + 8 <= n {
+      SIMDLoad.store(Float.load(z + j), scratch + j)
+      j += 8
+    }
+    while j < n {
+      scratch[j] = z[j].widened
+      j += 1
+    }
+    let w = scratch + n
+    if let weights = weightStorage?.assumingMemoryBound(to: Float.self) {
+      for r in 0..<range.count { w[r] = weights[range.lowerBound + r].widened }
+    }
+    rows.logitStorage = UnsafeRawPointer(scratch)
+    rows.labels = labels + range.lowerBound
+    rows.weightStorage = weightStorage.map { _ in UnsafeRawPointer(w) }
+    rows.isFloat = false
+    rows.rows = range.count
+    return rows
   }
 
   /// Sets `rowWeightScale` and `rowClassScale` (with `classWeightsInRow`).

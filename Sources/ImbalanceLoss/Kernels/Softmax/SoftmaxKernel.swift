@@ -31,51 +31,85 @@
 @usableFromInline
 enum SoftmaxKernel {
   /// The loss of `rule` over the batch, `Σ_i f_i l_i`, and its gradient when
-  /// `gradient` is non-nil (zero rows for ignored samples).
+  /// `gradient` is non-nil (zero rows for ignored samples). A `Float` batch
+  /// (and its `Float` gradient) goes through the same row code a block of
+  /// rows at a time, widened into a `Double` scratch and rounded back: the
+  /// same bits as the `Double` batch of its widened values.
   @inlinable
   static func run(
     _ batch: SoftmaxBatch, rule: SoftmaxRule,
-    gradient: UnsafeMutablePointer<Double>?, parallelism: Parallelism
+    gradient: KernelOutput?, parallelism: Parallelism
   ) -> Double {
     let out = UncheckedSendable(gradient)
+    let k = batch.classCount
     return ChunkedReduction.sum(
-      itemCount: batch.rows, logitsPerItem: batch.classCount, parallelism: parallelism
+      itemCount: batch.rows, logitsPerItem: k, parallelism: parallelism
     ) { range in
       var total = CompensatedSum()
-      guard !rule.smoothAccuracy && rule.focusing == 0 && rule.poly == 0 else {
-        for i in range { total.add(row(batch, i, rule, out.value)) }
+      guard batch.isFloat else {
+        runRows(batch, range, rule, out.value?.pointer(Double.self), &total)
         return SIMD4(total.value, 0, 0, 0)
       }
-      // Cross-entropy rows in groups of 8: with few classes as lanes of one
-      // kernel (`crossEntropyGroup`, the same bits), otherwise row by row
-      // with their log1p(s') in one vector call; the row losses are added
-      // one by one, in row order.
-      let grouped = groupsRows(rule, classCount: batch.classCount)
-      var i = range.lowerBound
-      while i < range.upperBound {
-        let n = Swift.min(8, range.upperBound - i)
-        if grouped && n == groupRows,
-          let loss = crossEntropyGroup(batch, first: i, rule, out.value)
-        {
-          for r in 0..<n { total.add(loss[r]) }
-          i += n
-          continue
+      // About 4096 logits per block, whole groups of eight rows.
+      let blockRows = Swift.max(1, 4096 / (8 * k)) * 8
+      let n = Swift.min(blockRows, range.count)
+      var scratch = [Double](repeating: 0, count: n * (k + 1) + (out.value == nil ? 0 : n * k))
+      scratch.withUnsafeMutableBufferPointer { scratch in
+        let rows = scratch.baseAddress!
+        let g = out.value.map { _ in rows + n * (k + 1) }
+        var i = range.lowerBound
+        while i < range.upperBound {
+          let block = i..<Swift.min(i + n, range.upperBound)
+          runRows(batch.widenedRows(block, into: rows), 0..<block.count, rule, g, &total)
+          if let g, let output = out.value?.pointer(Float.self) {
+            Float.narrow(g, into: output + i * k, count: block.count * k)
+          }
+          i = block.upperBound
         }
-        var linear = Vector()
-        var sPrime = Vector()
-        var f = Vector()
-        for r in 0..<n {
-          let t = crossEntropyRow(batch, i + r, rule, out.value)
-          linear[r] = t.linear
-          sPrime[r] = t.sPrime
-          f[r] = t.factor
-        }
-        let loss = linear + f * Elementary.log1p(sPrime)
-        for r in 0..<n { total.add(loss[r]) }
-        i += n
       }
       return SIMD4(total.value, 0, 0, 0)
     }[0]
+  }
+
+  /// The rows `range` of ``run(_:rule:gradient:parallelism:)`` on a
+  /// `Double` batch, their losses added to `total` in row order.
+  @inlinable @inline(__always)
+  static func runRows(
+    _ batch: SoftmaxBatch, _ range: Range<Int>, _ rule: SoftmaxRule,
+    _ gradient: UnsafeMutablePointer<Double>?, _ total: inout CompensatedSum
+  ) {
+    guard !rule.smoothAccuracy && rule.focusing == 0 && rule.poly == 0 else {
+      for i in range { total.add(row(batch, i, rule, gradient)) }
+      return
+    }
+    // Cross-entropy rows in groups of 8: with few classes as lanes of one
+    // kernel (`crossEntropyGroup`, the same bits), otherwise row by row
+    // with their log1p(s') in one vector call; the row losses are added
+    // one by one, in row order.
+    let grouped = groupsRows(rule, classCount: batch.classCount)
+    var i = range.lowerBound
+    while i < range.upperBound {
+      let n = Swift.min(8, range.upperBound - i)
+      if grouped && n == groupRows,
+        let loss = crossEntropyGroup(batch, first: i, rule, gradient)
+      {
+        for r in 0..<n { total.add(loss[r]) }
+        i += n
+        continue
+      }
+      var linear = Vector()
+      var sPrime = Vector()
+      var f = Vector()
+      for r in 0..<n {
+        let t = crossEntropyRow(batch, i + r, rule, gradient)
+        linear[r] = t.linear
+        sPrime[r] = t.sPrime
+        f[r] = t.factor
+      }
+      let loss = linear + f * Elementary.log1p(sPrime)
+      for r in 0..<n { total.add(loss[r]) }
+      i += n
+    }
   }
 
   /// The driver of the row-at-a-time softmax passes: `Σ_i f_i l_i` over the
