@@ -60,6 +60,11 @@ private func kernelCases() -> [(String, any Loss<Double>)] {
   // The separable softmax losses read Float logits a block of rows at a
   // time; the softmax Hessian entry points and the batch-sum softmax losses
   // still take the bridge.
+  // Multi-label: the binary cross-entropy's entries go through the binary
+  // loop; the categorical loss takes the bridge.
+  for c in LossTable.multiLabel(labelCount: 3) {
+    #expect((c.loss is any Float32Kernels) == (c.loss is MultiLabelBinaryCrossEntropy), "\(c.name)")
+  }
   for c in LossTable.softmax(classCount: 4) {
     let expected = c.loss is any SeparableSoftmaxLoss
     #expect((c.loss is any Float32Kernels) == expected, "\(c.name)")

@@ -92,11 +92,10 @@ extension SeparableBinaryLoss {
     try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 
-  func float32ValueAndGradient<T>(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
   ) throws(LossError) -> Double? {
-    guard let targets = targets.ofType(Float.self) else { return nil }
     return try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 
@@ -197,12 +196,11 @@ extension SecondOrderBinaryLoss {
     try kernelValueGradientAndHessianDiagonal(logits, targets, weights, gradient, hessianDiagonal)
   }
 
-  func float32ValueGradientAndHessianDiagonal<T>(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+  func float32ValueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
     hessianDiagonal: UnsafeMutableBufferPointer<Float>
   ) throws(LossError) -> Double? {
-    guard let targets = targets.ofType(Float.self) else { return nil }
     return try kernelValueGradientAndHessianDiagonal(
       logits, targets, weights, gradient, hessianDiagonal)
   }
@@ -247,11 +245,10 @@ extension SoftConfusionLoss {
     try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 
-  func float32ValueAndGradient<T>(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
   ) throws(LossError) -> Double? {
-    guard let targets = targets.ofType(Float.self) else { return nil }
     return try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 

@@ -53,11 +53,10 @@ public struct SmoothF1Loss: BinaryLossFamily, Float32Kernels, Hashable {
     try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 
-  func float32ValueAndGradient<T>(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
   ) throws(LossError) -> Double? {
-    guard let targets = targets.ofType(Float.self) else { return nil }
     return try kernelValueAndGradient(logits, targets, weights, gradient)
   }
 

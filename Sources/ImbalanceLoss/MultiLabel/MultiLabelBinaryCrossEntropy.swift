@@ -24,7 +24,7 @@
 /// let value = try loss.value(
 ///     logits: [2.0, -1.0, 0.5,   0.1, 0.2, -3], targets: [1, 0, 0,   0, 1, 1])
 /// ```
-public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss, Hashable {
+public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss, Float32Kernels, Hashable {
   public typealias Target = Double
 
   /// The weight `a_pos,l` of each label's positive term.
@@ -176,17 +176,36 @@ public struct MultiLabelBinaryCrossEntropy: SecondOrderLoss, DataParallelLoss, H
     return run(batch, gradient: .init(gradient?.baseAddress), hessian: nil)
   }
 
-  func makeBatch(
-    _ logits: UnsafeBufferPointer<Double>, _ targets: UnsafeBufferPointer<Double>,
-    _ weights: UnsafeBufferPointer<Double>?, _ gradient: UnsafeMutableBufferPointer<Double>?,
+  func makeBatch<S: StoredScalar>(
+    _ logits: UnsafeBufferPointer<S>, _ targets: UnsafeBufferPointer<S>,
+    _ weights: UnsafeBufferPointer<S>?, _ gradient: UnsafeMutableBufferPointer<S>?,
     _ reduction: Reduction
   ) throws(LossError) -> BinaryBatch {
     if logits.count % labelCount != 0 {
       throw .logitCountNotMultipleOfClassCount(logitCount: logits.count, classCount: labelCount)
     }
     return try BinaryBatch(
-      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      logits: logits, targets: targets, weights: weights, gradientCount: gradient?.count,
       reduction: reduction, ignoredTarget: ignoredTarget)
+  }
+
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws(LossError) -> Double? {
+    let batch = try makeBatch(logits, targets, weights, gradient, reduction)
+    return run(batch, gradient: .init(gradient?.baseAddress), hessian: nil)
+  }
+
+  func float32ValueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Float>
+  ) throws(LossError) -> Double? {
+    let batch = try makeBatch(logits, targets, weights, gradient, reduction)
+    try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
+    return run(
+      batch, gradient: .init(gradient.baseAddress), hessian: .init(hessianDiagonal.baseAddress))
   }
 
   func run(

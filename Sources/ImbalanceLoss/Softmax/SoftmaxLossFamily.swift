@@ -23,13 +23,11 @@ extension SoftmaxLossFamily {
 protocol SeparableSoftmaxLoss: SoftmaxLossFamily, SeparableLoss, DataParallelLoss, Float32Kernels {}
 
 extension SeparableSoftmaxLoss {
-  func float32ValueAndGradient<T>(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
   ) throws(LossError) -> Double? {
-    guard let targets = targets.ofType(Int.self) else { return nil }
-    return try setup.valueAndGradient(
-      logits: logits, targets: targets, weights: weights, gradient: gradient)
+    try setup.valueAndGradient(logits: logits, targets: labels, weights: weights, gradient: gradient)
   }
 
   /// Computes the loss and, when `gradient` is non-nil, writes `∂L/∂z` into it.

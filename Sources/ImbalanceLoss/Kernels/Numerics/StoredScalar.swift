@@ -124,28 +124,46 @@ extension Optional where Wrapped == KernelOutput {
 /// ``StoredScalar``), so that its Float32 entry points copy nothing: the
 /// result is the Double entry point's on the widened inputs, rounded once,
 /// as through the widening bridge (`Float32Bridge`), which the other losses
-/// and entry points still take. `T` is the loss's Float32 target type
-/// (`Float`, or `Int` labels); each method returns `nil` for another `T`,
-/// or when the loss has no such kernel.
+/// and entry points still take. Each method returns `nil` where the loss has
+/// no such kernel (the defaults). The requirements are not generic over the
+/// target type: a generic witness would leave the kernels it calls
+/// unspecialised.
 protocol Float32Kernels {
-  /// The Double result of `valueAndGradient` on Float buffers; writes the
-  /// gradient rounded to `Float`.
-  func float32ValueAndGradient<T>(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+  /// The Double result of `valueAndGradient` on Float buffers and `Float`
+  /// targets; writes the gradient rounded to `Float`.
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
   ) throws(LossError) -> Double?
 
-  /// The Double result of `valueGradientAndHessianDiagonal` on Float buffers.
-  func float32ValueGradientAndHessianDiagonal<T>(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+  /// The same with `Int` labels.
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws(LossError) -> Double?
+
+  /// The Double result of `valueGradientAndHessianDiagonal` on Float buffers
+  /// and `Float` targets.
+  func float32ValueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
     hessianDiagonal: UnsafeMutableBufferPointer<Float>
   ) throws(LossError) -> Double?
 }
 
 extension Float32Kernels {
-  func float32ValueGradientAndHessianDiagonal<T>(
-    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<T>,
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws(LossError) -> Double? { nil }
+
+  func float32ValueAndGradient(
+    logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
+  ) throws(LossError) -> Double? { nil }
+
+  func float32ValueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
     hessianDiagonal: UnsafeMutableBufferPointer<Float>
   ) throws(LossError) -> Double? { nil }
@@ -170,8 +188,13 @@ extension Float32Bridge {
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>?
   ) throws(LossError) -> Double? {
     guard let kernels = loss as? any Float32Kernels else { return nil }
+    if let targets = targets.ofType(Float.self) {
+      return try kernels.float32ValueAndGradient(
+        logits: logits, targets: targets, weights: weights, gradient: gradient)
+    }
+    guard let labels = targets.ofType(Int.self) else { return nil }
     return try kernels.float32ValueAndGradient(
-      logits: logits, targets: targets, weights: weights, gradient: gradient)
+      logits: logits, labels: labels, weights: weights, gradient: gradient)
   }
 
   /// The same for ``Float32Kernels/float32ValueGradientAndHessianDiagonal(logits:targets:weights:gradient:hessianDiagonal:)``.
@@ -181,7 +204,8 @@ extension Float32Bridge {
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
     hessianDiagonal: UnsafeMutableBufferPointer<Float>
   ) throws(LossError) -> Double? {
-    guard let kernels = loss as? any Float32Kernels else { return nil }
+    guard let kernels = loss as? any Float32Kernels, let targets = targets.ofType(Float.self)
+    else { return nil }
     return try kernels.float32ValueGradientAndHessianDiagonal(
       logits: logits, targets: targets, weights: weights, gradient: gradient,
       hessianDiagonal: hessianDiagonal)

@@ -53,19 +53,19 @@ enum SoftmaxKernel {
       // About 4096 logits per block, whole groups of eight rows.
       let blockRows = Swift.max(1, 4096 / (8 * k)) * 8
       let n = Swift.min(blockRows, range.count)
-      var scratch = [Double](repeating: 0, count: n * (k + 1) + (out.value == nil ? 0 : n * k))
-      scratch.withUnsafeMutableBufferPointer { scratch in
-        let rows = scratch.baseAddress!
-        let g = out.value.map { _ in rows + n * (k + 1) }
-        var i = range.lowerBound
-        while i < range.upperBound {
-          let block = i..<Swift.min(i + n, range.upperBound)
-          runRows(batch.widenedRows(block, into: rows), 0..<block.count, rule, g, &total)
-          if let g, let output = out.value?.pointer(Float.self) {
-            Float.narrow(g, into: output + i * k, count: block.count * k)
-          }
-          i = block.upperBound
+      // Every element is written before it is read: no need to clear it.
+      let rows = UnsafeMutablePointer<Double>.allocate(
+        capacity: n * (k + 1) + (out.value == nil ? 0 : n * k))
+      defer { rows.deallocate() }
+      let g = out.value.map { _ in rows + n * (k + 1) }
+      var i = range.lowerBound
+      while i < range.upperBound {
+        let block = i..<Swift.min(i + n, range.upperBound)
+        runRows(batch.widenedRows(block, into: rows), 0..<block.count, rule, g, &total)
+        if let g, let output = out.value?.pointer(Float.self) {
+          Float.narrow(g, into: output + i * k, count: block.count * k)
         }
+        i = block.upperBound
       }
       return SIMD4(total.value, 0, 0, 0)
     }[0]
