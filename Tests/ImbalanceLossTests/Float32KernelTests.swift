@@ -11,6 +11,23 @@ import Testing
 // gradient buffer between passes and recompute it for a Float one), and
 // extreme logits.
 
+/// Expects the Float result to be the Double one rounded once, bit for bit
+/// (naming the first gradient entry that is not).
+private func expectRoundedBits(
+  _ float: (value: Float, gradient: [Float]), _ double: (value: Double, gradient: [Double]),
+  _ name: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
+  #expect(
+    float.value.bitPattern == Float(double.value).bitPattern,
+    "\(name): \(float.value) vs \(double.value)", sourceLocation: sourceLocation)
+  let rounded = double.gradient.map { Float($0) }
+  let first = rounded.indices.first { float.gradient[$0].bitPattern != rounded[$0].bitPattern }
+  #expect(
+    first == nil,
+    "\(name) [\(first ?? -1)]: \(first.map { float.gradient[$0] } ?? 0) vs \(first.map { rounded[$0] } ?? 0)",
+    sourceLocation: sourceLocation)
+}
+
 /// Every binary loss of the table, and the options that change its loop.
 private func kernelCases() -> [(String, any Loss<Double>)] {
   var cases: [(String, any Loss<Double>)] = LossTable.binary.map { ($0.name, $0.loss) }
@@ -99,15 +116,7 @@ func float32KernelsGiveTheDoubleResultsRounded(count n: Int) throws {
         logits: z.map { Double($0) }, targets: targets.map { Double($0) },
         weights: weights?.map { Double($0) })
       let float = try loss.valueAndGradient(logits: z, targets: targets, weights: weights)
-      #expect(
-        float.value.bitPattern == Float(double.value).bitPattern,
-        "\(name) n=\(n): \(float.value) vs \(double.value)")
-      let rounded = double.gradient.map { Float($0) }
-      let first = rounded.indices.first { float.gradient[$0].bitPattern != rounded[$0].bitPattern }
-      #expect(
-        first == nil,
-        "\(name) n=\(n) [\(first ?? -1)]: \(first.map { float.gradient[$0] } ?? 0) vs \(first.map { rounded[$0] } ?? 0)"
-      )
+      expectRoundedBits(float, double, "\(name) n=\(n)")
       #expect(float.gradient.allSatisfy { $0.isFinite }, "\(name) n=\(n)")
       // The value alone (no gradient buffer: the one-pass kernels).
       #expect(try loss.value(logits: z, targets: targets, weights: weights) == float.value)
@@ -211,15 +220,7 @@ func float32SoftmaxKernelsGiveTheDoubleResultsRounded(classCount k: Int, rows n:
       let double = try loss.valueAndGradient(
         logits: z.map { Double($0) }, targets: labels, weights: weights?.map { Double($0) })
       let float = try loss.valueAndGradient(logits: z, targets: labels, weights: weights)
-      #expect(
-        float.value.bitPattern == Float(double.value).bitPattern,
-        "\(name) rows=\(n): \(float.value) vs \(double.value)")
-      let rounded = double.gradient.map { Float($0) }
-      let first = rounded.indices.first { float.gradient[$0].bitPattern != rounded[$0].bitPattern }
-      #expect(
-        first == nil,
-        "\(name) rows=\(n) [\(first ?? -1)]: \(first.map { float.gradient[$0] } ?? 0) vs \(first.map { rounded[$0] } ?? 0)"
-      )
+      expectRoundedBits(float, double, "\(name) rows=\(n)")
       #expect(try loss.value(logits: z, targets: labels, weights: weights) == float.value)
     }
   }
