@@ -75,8 +75,8 @@ private func kernelCases() -> [(String, any Loss<Double>)] {
     #expect((c.1 is any SecondOrderLoss) == (c.1 is any BinarySecondOrder), "\(c.0)")
   }
   // The separable softmax losses read Float logits a block of rows at a
-  // time; the softmax Hessian entry points and the batch-sum softmax losses
-  // still take the bridge.
+  // time (value, gradient, Hessian diagonal); the Hessian-vector product and
+  // the batch-sum softmax losses still take the bridge.
   // Multi-label: the binary cross-entropy's entries go through the binary
   // loop; the categorical loss takes the bridge.
   for c in LossTable.multiLabel(labelCount: 3) {
@@ -85,6 +85,23 @@ private func kernelCases() -> [(String, any Loss<Double>)] {
   for c in LossTable.softmax(classCount: 4) {
     let expected = c.loss is any SeparableSoftmaxLoss
     #expect((c.loss is any Float32Kernels) == expected, "\(c.name)")
+    // A softmax loss with a Hessian diagonal has a Float32 Hessian kernel.
+    if let kernels = c.loss as? any Float32Kernels {
+      let z: [Float] = [1, -2, 0.5, 3]
+      var g = [Float](repeating: 0, count: 4)
+      var h = g
+      let hessian = try z.withUnsafeBufferPointer { z in
+        try [2].withUnsafeBufferPointer { labels in
+          try g.withUnsafeMutableBufferPointer { g in
+            try h.withUnsafeMutableBufferPointer { h in
+              try kernels.float32ValueGradientAndHessianDiagonal(
+                logits: z, labels: labels, weights: nil, gradient: g, hessianDiagonal: h)
+            }
+          }
+        }
+      }
+      #expect((hessian != nil) == (c.loss is any SoftmaxSecondOrderLoss), "\(c.name)")
+    }
   }
 }
 
@@ -222,6 +239,16 @@ func float32SoftmaxKernelsGiveTheDoubleResultsRounded(classCount k: Int, rows n:
       let float = try loss.valueAndGradient(logits: z, targets: labels, weights: weights)
       expectRoundedBits(float, double, "\(name) rows=\(n)")
       #expect(try loss.value(logits: z, targets: labels, weights: weights) == float.value)
+      // The Hessian diagonal: the same rows, a second output.
+      if let second = loss as? any SoftmaxSecondOrderLoss {
+        let hd = try second.valueGradientAndHessianDiagonal(
+          logits: z.map { Double($0) }, targets: labels, weights: weights?.map { Double($0) })
+        let h = try second.valueGradientAndHessianDiagonal(
+          logits: z, targets: labels, weights: weights)
+        expectRoundedBits((h.value, h.gradient), (hd.value, hd.gradient), "\(name) H rows=\(n)")
+        expectRoundedBits(
+          (h.value, h.hessianDiagonal), (hd.value, hd.hessianDiagonal), "\(name) H rows=\(n)")
+      }
     }
   }
 }

@@ -205,11 +205,11 @@ public struct MacroF1WeightedCrossEntropy: SoftmaxLossFamily, SeparableLoss, Dat
     let k = batch.classCount
     return half.withUnsafeBufferPointer { h in
       SoftmaxKernel.sumRows(
-        batch, rule: rule, outputs: (gradient, nil), scratchCount: k, parallelism: parallelism
-      ) { i, f, scratch in
+        batch, rule: rule, outputs: (.init(gradient), nil), scratchCount: k,
+        parallelism: parallelism
+      ) { batch, i, f, g, _, scratch in
         SoftmaxF1Kernel.weightedCrossEntropyRow(
-          batch, i, rule: rule, halfF1: h.baseAddress!, factor: f, gradient.map { $0 + i * k },
-          scratch: scratch!)
+          batch, i, rule: rule, halfF1: h.baseAddress!, factor: f, g, scratch: scratch!)
       }
     }
   }

@@ -95,6 +95,16 @@ extension SeparableSoftmaxLoss {
 protocol SecondOrderSoftmaxLoss: SeparableSoftmaxLoss, SoftmaxSecondOrderLoss {}
 
 extension SecondOrderSoftmaxLoss {
+  func float32ValueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Float>
+  ) throws(LossError) -> Double? {
+    try setup.valueGradientAndHessianDiagonal(
+      logits: logits, targets: labels, weights: weights, gradient: gradient,
+      hessianDiagonal: hessianDiagonal)
+  }
+
   /// Computes the loss, its gradient and the diagonal of its Hessian (the
   /// formula of each loss is in its documentation).
   ///

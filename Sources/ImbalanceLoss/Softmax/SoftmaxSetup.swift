@@ -271,10 +271,10 @@ extension SoftmaxSetup {
   /// The loss, its gradient and the diagonal of its Hessian, each diagonal
   /// entry of a row raised to at least `hessianFloor` (if set) before weighting.
   @inlinable
-  func valueGradientAndHessianDiagonal(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Int>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>,
-    hessianDiagonal: UnsafeMutableBufferPointer<Double>
+  func valueGradientAndHessianDiagonal<S: StoredScalar>(
+    logits: UnsafeBufferPointer<S>, targets: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<S>?, gradient: UnsafeMutableBufferPointer<S>,
+    hessianDiagonal: UnsafeMutableBufferPointer<S>
   ) throws(LossError) -> Double {
     try Validation.checkFinite(hessianFloor, name: "hessianFloor")
     return try withBatch(
@@ -283,8 +283,8 @@ extension SoftmaxSetup {
     ) { (batch, rule) throws(LossError) in
       try Validation.checkHessianCount(hessianDiagonal.count, logitCount: logits.count)
       return SoftmaxKernel.runSecondOrder(
-        batch, rule: rule, floor: hessianFloor, gradient: gradient.baseAddress!,
-        hessian: hessianDiagonal.baseAddress!, parallelism: parallelism)
+        batch, rule: rule, floor: hessianFloor, gradient: KernelOutput(gradient.baseAddress!),
+        hessian: KernelOutput(hessianDiagonal.baseAddress!), parallelism: parallelism)
     }
   }
 

@@ -149,6 +149,13 @@ protocol Float32Kernels {
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
     hessianDiagonal: UnsafeMutableBufferPointer<Float>
   ) throws(LossError) -> Double?
+
+  /// The same with `Int` labels.
+  func float32ValueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Float>
+  ) throws(LossError) -> Double?
 }
 
 extension Float32Kernels {
@@ -164,6 +171,12 @@ extension Float32Kernels {
 
   func float32ValueGradientAndHessianDiagonal(
     logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+    weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
+    hessianDiagonal: UnsafeMutableBufferPointer<Float>
+  ) throws(LossError) -> Double? { nil }
+
+  func float32ValueGradientAndHessianDiagonal(
+    logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int>,
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
     hessianDiagonal: UnsafeMutableBufferPointer<Float>
   ) throws(LossError) -> Double? { nil }
@@ -204,10 +217,15 @@ extension Float32Bridge {
     weights: UnsafeBufferPointer<Float>?, gradient: UnsafeMutableBufferPointer<Float>,
     hessianDiagonal: UnsafeMutableBufferPointer<Float>
   ) throws(LossError) -> Double? {
-    guard let kernels = loss as? any Float32Kernels, let targets = targets.ofType(Float.self)
-    else { return nil }
+    guard let kernels = loss as? any Float32Kernels else { return nil }
+    if let targets = targets.ofType(Float.self) {
+      return try kernels.float32ValueGradientAndHessianDiagonal(
+        logits: logits, targets: targets, weights: weights, gradient: gradient,
+        hessianDiagonal: hessianDiagonal)
+    }
+    guard let labels = targets.ofType(Int.self) else { return nil }
     return try kernels.float32ValueGradientAndHessianDiagonal(
-      logits: logits, targets: targets, weights: weights, gradient: gradient,
+      logits: logits, labels: labels, weights: weights, gradient: gradient,
       hessianDiagonal: hessianDiagonal)
   }
 }

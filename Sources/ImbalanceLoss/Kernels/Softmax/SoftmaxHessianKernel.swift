@@ -25,15 +25,14 @@ extension SoftmaxKernel {
   @inlinable
   static func runSecondOrder(
     _ batch: SoftmaxBatch, rule: SoftmaxRule, floor: Double?,
-    gradient: UnsafeMutablePointer<Double>, hessian: UnsafeMutablePointer<Double>,
-    parallelism: Parallelism
+    gradient: KernelOutput, hessian: KernelOutput, parallelism: Parallelism
   ) -> Double {
     let k = batch.classCount
     return sumRows(
       batch, rule: rule, outputs: (gradient, hessian), parallelism: parallelism
-    ) { i, f, _ in
-      let g = gradient + i * k
-      let h = hessian + i * k
+    ) { batch, i, f, g, h, _ in
+      let g = g!
+      let h = h!
       let r = statistics(batch, i, rule, h)
       g.update(from: h, count: k)
       let loss = finish(batch, i, rule, r, factor: f, g)
@@ -121,8 +120,10 @@ extension SoftmaxKernel {
     into out: UnsafeMutablePointer<Double>, parallelism: Parallelism
   ) -> Double {
     let k = batch.classCount
-    return sumRows(batch, rule: rule, outputs: (out, nil), parallelism: parallelism) { i, f, _ in
-      let o = out + i * k
+    return sumRows(
+      batch, rule: rule, outputs: (KernelOutput(out), nil), parallelism: parallelism
+    ) { batch, i, f, o, _, _ in
+      let o = o!
       let r = statistics(batch, i, rule, o)
       let loss = finish(batch, i, rule, r, factor: f, nil)
       hessianVectorRow(batch, i, rule, r, factor: f, vector + i * k, o)

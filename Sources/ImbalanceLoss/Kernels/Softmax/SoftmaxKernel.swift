@@ -41,34 +41,57 @@ enum SoftmaxKernel {
     gradient: KernelOutput?, parallelism: Parallelism
   ) -> Double {
     let out = UncheckedSendable(gradient)
-    let k = batch.classCount
     return ChunkedReduction.sum(
-      itemCount: batch.rows, logitsPerItem: k, parallelism: parallelism
+      itemCount: batch.rows, logitsPerItem: batch.classCount, parallelism: parallelism
     ) { range in
       var total = CompensatedSum()
-      guard batch.isFloat else {
-        runRows(batch, range, rule, out.value?.pointer(Double.self), &total)
-        return SIMD4(total.value, 0, 0, 0)
-      }
-      // About 4096 logits per block, whole groups of eight rows.
-      let blockRows = Swift.max(1, 4096 / (8 * k)) * 8
-      let n = Swift.min(blockRows, range.count)
-      // Every element is written before it is read: no need to clear it.
-      let rows = UnsafeMutablePointer<Double>.allocate(
-        capacity: n * (k + 1) + (out.value == nil ? 0 : n * k))
-      defer { rows.deallocate() }
-      let g = out.value.map { _ in rows + n * (k + 1) }
-      var i = range.lowerBound
-      while i < range.upperBound {
-        let block = i..<Swift.min(i + n, range.upperBound)
-        runRows(batch.widenedRows(block, into: rows), 0..<block.count, rule, g, &total)
-        if let g, let output = out.value?.pointer(Float.self) {
-          Float.narrow(g, into: output + i * k, count: block.count * k)
-        }
-        i = block.upperBound
+      forEachBlock(of: batch, range, outputs: (out.value, nil)) { batch, range, g, _ in
+        runRows(batch, range, rule, g, &total)
       }
       return SIMD4(total.value, 0, 0, 0)
     }[0]
+  }
+
+  /// Calls `body(rows, range, first, second)` on the rows `range` of a
+  /// chunk of `batch`, with `Double` output rows (`first + i k` is row
+  /// `i`'s). A `Double` batch is one call on itself, its outputs as they
+  /// are. A `Float` batch goes a block at a time (about 4096 logits, whole
+  /// groups of eight rows): `rows` is the block widened into a scratch
+  /// (``SoftmaxBatch/widenedRows(_:into:)``, row 0 its first row), the
+  /// outputs are scratch rows, rounded into the `Float` outputs after the
+  /// call. The rows and their order are the same either way, so are the bits.
+  @inlinable @inline(__always)
+  static func forEachBlock(
+    of batch: SoftmaxBatch, _ range: Range<Int>, outputs: (KernelOutput?, KernelOutput?),
+    _ body: (
+      _ rows: SoftmaxBatch, _ range: Range<Int>, _ first: UnsafeMutablePointer<Double>?,
+      _ second: UnsafeMutablePointer<Double>?
+    ) -> Void
+  ) {
+    guard batch.isFloat else {
+      body(batch, range, outputs.0?.pointer(Double.self), outputs.1?.pointer(Double.self))
+      return
+    }
+    let k = batch.classCount
+    let n = Swift.min(Swift.max(1, 4096 / (8 * k)) * 8, range.count)
+    // Every element is written before it is read: no need to clear it.
+    let outputCount = (outputs.0 == nil ? 0 : 1) + (outputs.1 == nil ? 0 : 1)
+    let rows = UnsafeMutablePointer<Double>.allocate(capacity: n * (k + 1) + outputCount * n * k)
+    defer { rows.deallocate() }
+    let first = outputs.0.map { _ in rows + n * (k + 1) }
+    let second = outputs.1.map { _ in rows + n * (k + 1) + (outputs.0 == nil ? 0 : n * k) }
+    var i = range.lowerBound
+    while i < range.upperBound {
+      let block = i..<Swift.min(i + n, range.upperBound)
+      body(batch.widenedRows(block, into: rows), 0..<block.count, first, second)
+      if let first, let output = outputs.0?.pointer(Float.self) {
+        Float.narrow(first, into: output + i * k, count: block.count * k)
+      }
+      if let second, let output = outputs.1?.pointer(Float.self) {
+        Float.narrow(second, into: output + i * k, count: block.count * k)
+      }
+      i = block.upperBound
+    }
   }
 
   /// The rows `range` of ``run(_:rule:gradient:parallelism:)`` on a
@@ -115,16 +138,21 @@ enum SoftmaxKernel {
   /// The driver of the row-at-a-time softmax passes: `Σ_i f_i l_i` over the
   /// rows in fixed chunks (threads), compensated, in row order. An ignored
   /// row gets zero rows in `outputs` and adds nothing; any other row calls
-  /// `body(i, f_i, scratch)` with its factor split as by
-  /// ``SoftmaxBatch/splitFactor(_:rule:)``, and the rest of the factor is
-  /// applied afterwards to its rows of `outputs` and to the loss `body`
-  /// returns. `scratch` holds `scratchCount` doubles per chunk (nil for 0).
+  /// `body(rows, i, f_i, first, second, scratch)` with its factor split as by
+  /// ``SoftmaxBatch/splitFactor(_:rule:)`` and its rows of the outputs
+  /// (`Double`, from ``forEachBlock(of:_:outputs:_:)``: `rows` is the batch
+  /// the row index `i` belongs to), and the rest of the factor is applied
+  /// afterwards to those rows and to the loss `body` returns. `scratch`
+  /// holds `scratchCount` doubles per chunk (nil for 0).
   @inlinable
   static func sumRows(
     _ batch: SoftmaxBatch, rule: SoftmaxRule,
-    outputs: (UnsafeMutablePointer<Double>?, UnsafeMutablePointer<Double>?),
+    outputs: (KernelOutput?, KernelOutput?),
     scratchCount: Int = 0, parallelism: Parallelism,
-    _ body: (_ row: Int, _ factor: Double, _ scratch: UnsafeMutablePointer<Double>?) -> Double
+    _ body: (
+      _ rows: SoftmaxBatch, _ row: Int, _ factor: Double, _ first: UnsafeMutablePointer<Double>?,
+      _ second: UnsafeMutablePointer<Double>?, _ scratch: UnsafeMutablePointer<Double>?
+    ) -> Double
   ) -> Double {
     let out = UncheckedSendable(outputs)
     let k = batch.classCount
@@ -136,21 +164,23 @@ enum SoftmaxKernel {
         var total = CompensatedSum()
         var scratch = [Double](repeating: 0, count: scratchCount)
         scratch.withUnsafeMutableBufferPointer { s in
-          for i in range {
-            let first = out.value.0.map { $0 + i * k }
-            let second = out.value.1.map { $0 + i * k }
-            if batch.isIgnored(i) {
-              first?.update(repeating: 0, count: k)
-              second?.update(repeating: 0, count: k)
-              continue
+          forEachBlock(of: batch, range, outputs: out.value) { batch, range, first, second in
+            for i in range {
+              let first = first.map { $0 + i * k }
+              let second = second.map { $0 + i * k }
+              if batch.isIgnored(i) {
+                first?.update(repeating: 0, count: k)
+                second?.update(repeating: 0, count: k)
+                continue
+              }
+              let (f, post) = batch.splitFactor(i, rule: rule)
+              let loss = body.value(batch, i, f, first, second, s.baseAddress)
+              if post != SIMD2(1, 1) {
+                batch.postMultiply(first, post)
+                batch.postMultiply(second, post)
+              }
+              total.add(batch.postMultiply(loss, post))
             }
-            let (f, post) = batch.splitFactor(i, rule: rule)
-            let loss = body.value(i, f, s.baseAddress)
-            if post != SIMD2(1, 1) {
-              batch.postMultiply(first, post)
-              batch.postMultiply(second, post)
-            }
-            total.add(batch.postMultiply(loss, post))
           }
         }
         return SIMD4(total.value, 0, 0, 0)
