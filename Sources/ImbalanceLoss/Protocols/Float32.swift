@@ -2,9 +2,8 @@
 // callers whose logits, targets and weights are `Float` (mlx-swift, BNNS,
 // the GBDT C APIs). Each computes in Double and rounds each result once, so a
 // Float result is the Double result correctly rounded (within half a Float
-// ulp of it). The binary losses' value, gradient and Hessian diagonal and the
-// separable softmax losses' value and gradient read the Float buffers in
-// their kernels (`Float32Kernels`: each vector or block of rows widened as it
+// ulp of it). The binary and separable softmax losses' value, gradient and
+// Hessian diagonal read the Float buffers in their kernels (`Float32Kernels`: each vector or block of rows widened as it
 // is loaded, no copies); the other entry points still widen the inputs into
 // Double copies (`Float32Bridge`). Float arithmetic (twice the lanes) is to
 // come (issue 12).
