@@ -50,6 +50,10 @@ private func kernelCases() -> [(String, any Loss<Double>)] {
   focal.ignoredTarget = -1
   focal.reduction = .sum
   cases.append(("BinaryFocalLoss(ignored -1, sum)", focal))
+  // One label: a multi-label batch of any size, through the binary loop.
+  var multiLabel = try! MultiLabelBinaryCrossEntropy(positiveWeights: [2.5])
+  multiLabel.ignoredTarget = -1
+  cases.append(("MultiLabelBinaryCrossEntropy(L: 1, ignored -1)", multiLabel))
   return cases
 }
 
@@ -60,6 +64,13 @@ private func kernelCases() -> [(String, any Loss<Double>)] {
   var h: [Float] = [0, 0]
   for c in kernelCases() {
     let kernels = try #require(c.1 as? any Float32Kernels, "\(c.0) takes the widening bridge")
+    // Its value-and-gradient kernel answers (nil would mean the bridge).
+    let value = try z.withUnsafeBufferPointer { z in
+      try y.withUnsafeBufferPointer { y in
+        try kernels.float32ValueAndGradient(logits: z, targets: y, weights: nil, gradient: nil)
+      }
+    }
+    #expect(value != nil, "\(c.0)")
     // A loss with a Hessian has a Float32 Hessian kernel too.
     let hessian = try z.withUnsafeBufferPointer { z in
       try y.withUnsafeBufferPointer { y in
@@ -129,11 +140,20 @@ func float32KernelsGiveTheDoubleResultsRounded(count n: Int) throws {
     let ignores = name.contains("ignored")
     let targets = ignores ? y : plain
     for weights in [nil, w] {
-      let double = try loss.valueAndGradient(
+      // Outputs start as NaN: an entry a kernel forgets to write shows.
+      var gd = [Double](repeating: .nan, count: n)
+      let vd = try loss.valueAndGradient(
         logits: z.map { Double($0) }, targets: targets.map { Double($0) },
-        weights: weights?.map { Double($0) })
-      let float = try loss.valueAndGradient(logits: z, targets: targets, weights: weights)
-      expectRoundedBits(float, double, "\(name) n=\(n)")
+        weights: weights?.map { Double($0) }, gradient: &gd)
+      var g = [Float](repeating: .nan, count: n)
+      let v = try loss.valueAndGradient(logits: z, targets: targets, weights: weights, gradient: &g)
+      let float = (value: v, gradient: g)
+      expectRoundedBits(float, (vd, gd), "\(name) n=\(n)")
+      // One thread: the same bits (the chunks are the same, not their threads).
+      var serial = loss
+      serial.parallelism = .serial
+      let one = try serial.valueAndGradient(logits: z, targets: targets, weights: weights)
+      #expect(one.value.bitPattern == v.bitPattern && one.gradient == g, "\(name) n=\(n) serial")
       #expect(float.gradient.allSatisfy { $0.isFinite }, "\(name) n=\(n)")
       // The value alone (no gradient buffer: the one-pass kernels).
       #expect(try loss.value(logits: z, targets: targets, weights: weights) == float.value)
@@ -184,6 +204,7 @@ extension BinaryPolyLoss: BinarySecondOrder {}
 extension SmoothAccuracyLoss: BinarySecondOrder {}
 extension AsymmetricLoss: BinarySecondOrder {}
 extension F1WeightedCrossEntropy: BinarySecondOrder {}
+extension MultiLabelBinaryCrossEntropy: BinarySecondOrder {}
 
 /// The Float32 Hessian entry point of `loss` against its Double one rounded, bit for bit.
 private func expectHessianBits<L: BinarySecondOrder>(
@@ -217,7 +238,7 @@ private func softmaxKernelCases(classCount k: Int) throws -> [(String, any Loss<
   return cases
 }
 
-@Test(arguments: [(1, 7), (5, 40), (10, 5003), (17, 333), (100, 450)])
+@Test(arguments: [(1, 7), (5, 40), (10, 5003), (17, 333), (100, 450), (1000, 21)])
 func float32SoftmaxKernelsGiveTheDoubleResultsRounded(classCount k: Int, rows n: Int) throws {
   var rng = SplitMix64(seed: 0xF3_3000 + UInt64(k * n))
   // Extreme Float logits now and then (the adjusted range check of the
@@ -234,10 +255,18 @@ func float32SoftmaxKernelsGiveTheDoubleResultsRounded(classCount k: Int, rows n:
   let w: [Float] = (0..<n).map { i in i % 13 == 7 ? 0 : Float(rng.uniform(0.1...4)) }
   for (name, loss) in try softmaxKernelCases(classCount: k) {
     for weights in [nil, w] {
-      let double = try loss.valueAndGradient(
-        logits: z.map { Double($0) }, targets: labels, weights: weights?.map { Double($0) })
-      let float = try loss.valueAndGradient(logits: z, targets: labels, weights: weights)
-      expectRoundedBits(float, double, "\(name) rows=\(n)")
+      var gd = [Double](repeating: .nan, count: n * k)
+      let vd = try loss.valueAndGradient(
+        logits: z.map { Double($0) }, targets: labels, weights: weights?.map { Double($0) },
+        gradient: &gd)
+      var g = [Float](repeating: .nan, count: n * k)
+      let v = try loss.valueAndGradient(logits: z, targets: labels, weights: weights, gradient: &g)
+      let float = (value: v, gradient: g)
+      expectRoundedBits(float, (vd, gd), "\(name) rows=\(n)")
+      var serial = loss
+      serial.parallelism = .serial
+      let one = try serial.valueAndGradient(logits: z, targets: labels, weights: weights)
+      #expect(one.value.bitPattern == v.bitPattern && one.gradient == g, "\(name) rows=\(n) serial")
       #expect(try loss.value(logits: z, targets: labels, weights: weights) == float.value)
       // The Hessian diagonal: the same rows, a second output.
       if let second = loss as? any SoftmaxSecondOrderLoss {

@@ -65,7 +65,7 @@ struct BinaryBatch: @unchecked Sendable {
   func buffers<S: StoredScalar>(_: S.Type) -> (
     logits: UnsafePointer<S>, targets: UnsafePointer<S>, weights: UnsafePointer<S>?
   ) {
-    assert(isFloat == (S.self == Float.self))
+    precondition(isFloat == (S.self == Float.self), "a batch of another element type")
     return (
       logitStorage.assumingMemoryBound(to: S.self), targetStorage.assumingMemoryBound(to: S.self),
       weightStorage?.assumingMemoryBound(to: S.self)

@@ -97,7 +97,7 @@ struct KernelOutput: @unchecked Sendable {
   /// The buffer as `S`s; `S` must be its element type.
   @inlinable @inline(__always)
   func pointer<S: StoredScalar>(_: S.Type) -> UnsafeMutablePointer<S> {
-    assert(isFloat == (S.self == Float.self))
+    precondition(isFloat == (S.self == Float.self), "an output of another element type")
     return base.assumingMemoryBound(to: S.self)
   }
 

@@ -138,14 +138,14 @@ struct SoftmaxBatch: @unchecked Sendable {
   /// The logits of a `Double` batch.
   @inlinable
   var logits: UnsafePointer<Double> {
-    assert(!isFloat, "a Float batch reaches the row kernels through widenedRows")
+    precondition(!isFloat, "a Float batch reaches the row kernels through widenedRows")
     return logitStorage.assumingMemoryBound(to: Double.self)
   }
 
   /// The sample weights of a `Double` batch.
   @inlinable
   var weights: UnsafePointer<Double>? {
-    assert(!isFloat, "a Float batch reaches the row kernels through widenedRows")
+    precondition(!isFloat, "a Float batch reaches the row kernels through widenedRows")
     return weightStorage?.assumingMemoryBound(to: Double.self)
   }
 
