@@ -28,6 +28,32 @@ private func expectRoundedBits(
     sourceLocation: sourceLocation)
 }
 
+/// Runs `loss` on the Float buffers and on their widened Double copies, both
+/// into outputs that start as NaN (an entry a kernel forgets to write shows),
+/// expects the rounded bits (``expectRoundedBits(_:_:_:sourceLocation:)``)
+/// and the same bits on one thread (the chunks are the same, not their
+/// threads); returns the Float result.
+private func expectFloatCall<L: Loss>(
+  _ loss: L, _ z: [Float], _ targets: [L.Target], _ floatTargets: [L.Target.Float32Target],
+  _ weights: [Float]?, _ name: String, sourceLocation: SourceLocation = #_sourceLocation
+) throws -> (value: Float, gradient: [Float]) where L.Target: LossTarget {
+  var gd = [Double](repeating: .nan, count: z.count)
+  let vd = try loss.valueAndGradient(
+    logits: z.map { Double($0) }, targets: targets, weights: weights?.map { Double($0) },
+    gradient: &gd)
+  var g = [Float](repeating: .nan, count: z.count)
+  let v = try loss.valueAndGradient(
+    logits: z, targets: floatTargets, weights: weights, gradient: &g)
+  expectRoundedBits((v, g), (vd, gd), name, sourceLocation: sourceLocation)
+  var serial = loss
+  serial.parallelism = .serial
+  let one = try serial.valueAndGradient(logits: z, targets: floatTargets, weights: weights)
+  #expect(
+    one.value.bitPattern == v.bitPattern && one.gradient == g, "\(name) serial",
+    sourceLocation: sourceLocation)
+  return (v, g)
+}
+
 /// Every binary loss of the table, and the options that change its loop.
 private func kernelCases() -> [(String, any Loss<Double>)] {
   var cases: [(String, any Loss<Double>)] = LossTable.binary.map { ($0.name, $0.loss) }
@@ -140,20 +166,8 @@ func float32KernelsGiveTheDoubleResultsRounded(count n: Int) throws {
     let ignores = name.contains("ignored")
     let targets = ignores ? y : plain
     for weights in [nil, w] {
-      // Outputs start as NaN: an entry a kernel forgets to write shows.
-      var gd = [Double](repeating: .nan, count: n)
-      let vd = try loss.valueAndGradient(
-        logits: z.map { Double($0) }, targets: targets.map { Double($0) },
-        weights: weights?.map { Double($0) }, gradient: &gd)
-      var g = [Float](repeating: .nan, count: n)
-      let v = try loss.valueAndGradient(logits: z, targets: targets, weights: weights, gradient: &g)
-      let float = (value: v, gradient: g)
-      expectRoundedBits(float, (vd, gd), "\(name) n=\(n)")
-      // One thread: the same bits (the chunks are the same, not their threads).
-      var serial = loss
-      serial.parallelism = .serial
-      let one = try serial.valueAndGradient(logits: z, targets: targets, weights: weights)
-      #expect(one.value.bitPattern == v.bitPattern && one.gradient == g, "\(name) n=\(n) serial")
+      let float = try expectFloatCall(
+        loss, z, targets.map { Double($0) }, targets, weights, "\(name) n=\(n)")
       #expect(float.gradient.allSatisfy { $0.isFinite }, "\(name) n=\(n)")
       // The value alone (no gradient buffer: the one-pass kernels).
       #expect(try loss.value(logits: z, targets: targets, weights: weights) == float.value)
@@ -255,18 +269,7 @@ func float32SoftmaxKernelsGiveTheDoubleResultsRounded(classCount k: Int, rows n:
   let w: [Float] = (0..<n).map { i in i % 13 == 7 ? 0 : Float(rng.uniform(0.1...4)) }
   for (name, loss) in try softmaxKernelCases(classCount: k) {
     for weights in [nil, w] {
-      var gd = [Double](repeating: .nan, count: n * k)
-      let vd = try loss.valueAndGradient(
-        logits: z.map { Double($0) }, targets: labels, weights: weights?.map { Double($0) },
-        gradient: &gd)
-      var g = [Float](repeating: .nan, count: n * k)
-      let v = try loss.valueAndGradient(logits: z, targets: labels, weights: weights, gradient: &g)
-      let float = (value: v, gradient: g)
-      expectRoundedBits(float, (vd, gd), "\(name) rows=\(n)")
-      var serial = loss
-      serial.parallelism = .serial
-      let one = try serial.valueAndGradient(logits: z, targets: labels, weights: weights)
-      #expect(one.value.bitPattern == v.bitPattern && one.gradient == g, "\(name) rows=\(n) serial")
+      let float = try expectFloatCall(loss, z, labels, labels, weights, "\(name) rows=\(n)")
       #expect(try loss.value(logits: z, targets: labels, weights: weights) == float.value)
       // The Hessian diagonal: the same rows, a second output.
       if let second = loss as? any SoftmaxSecondOrderLoss {

@@ -47,19 +47,6 @@ struct BinaryBatch: @unchecked Sendable {
     self.isFloat = S.self == Float.self
   }
 
-  /// ``init(logits:targets:weights:gradientCount:reduction:ignoredTarget:labelSmoothing:)``
-  /// of `Double` buffers and an optional gradient buffer.
-  @inlinable
-  init(
-    logits: UnsafeBufferPointer<Double>, targets: UnsafeBufferPointer<Double>,
-    weights: UnsafeBufferPointer<Double>?, gradient: UnsafeMutableBufferPointer<Double>?,
-    reduction: Reduction = .mean, ignoredTarget: Double? = nil, labelSmoothing: Double = 0
-  ) throws(LossError) {
-    try self.init(
-      logits: logits, targets: targets, weights: weights, gradientCount: gradient?.count,
-      reduction: reduction, ignoredTarget: ignoredTarget, labelSmoothing: labelSmoothing)
-  }
-
   /// The logits, targets and weights as `S`s; `S` must be their element type.
   @inlinable @inline(__always)
   func buffers<S: StoredScalar>(_: S.Type) -> (
